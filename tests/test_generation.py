@@ -1,0 +1,48 @@
+"""Decoding strategies and their measures (gpt2ft.generation)."""
+
+import pytest
+
+from gpt2ft import generation, loading
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return loading.bundled_tokenizer(), loading.tiny_model(seed=0).eval()
+
+
+def test_distinct_n_and_repetition_on_hand_made_sequences():
+    assert generation.distinct_n([[1, 2, 3, 4]], 1) == 1.0
+    assert generation.distinct_n([[1, 1, 1, 1]], 2) == pytest.approx(1 / 3)
+    assert generation.distinct_n([[1]], 2) == 0.0
+    assert generation.repetition_rate([5, 6, 7, 5, 6, 7], n=3) == pytest.approx(1 / 4)
+    assert generation.repetition_rate([1, 2, 3, 4, 5], n=3) == 0.0
+
+
+def test_same_seed_same_sample_and_other_seed_differs(tiny):
+    tok, model = tiny
+    kwargs = generation.STRATEGIES["temperature 1.3"]
+    a = generation.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
+    b = generation.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
+    c = generation.generate(model, tok, "Hello", seed=6, max_new_tokens=12, **kwargs)
+    assert a == b and a != c and len(a) == 12
+
+
+def test_greedy_follows_the_argmax_of_the_next_token_table(tiny):
+    tok, model = tiny
+    table = generation.next_token_table(model, tok, "The capital of France is", k=5)
+    assert list(table.columns) == ["token", "id", "probability", "logit"]
+    assert table["probability"].is_monotonic_decreasing
+    first = generation.generate(model, tok, "The capital of France is", max_new_tokens=1, do_sample=False)
+    assert first == [table["id"][0]]
+
+
+def test_compare_strategies_has_a_row_per_strategy_and_prompt(tiny):
+    tok, model = tiny
+    strategies = {k: generation.STRATEGIES[k] for k in ("greedy", "top-k 40")}
+    samples, summary = generation.compare_strategies(model, tok, ["A", "B"], max_new_tokens=6,
+                                                     strategies=strategies)
+    assert len(samples) == 4 and list(summary.index) == list(strategies)
+    assert list(summary.columns) == ["distinct-1", "distinct-2", "repetition", "length"]
+    assert (summary["length"] == 6).all()
+    # Greedy on a random model loops: more repetition than sampling.
+    assert summary.loc["greedy", "repetition"] >= summary.loc["top-k 40", "repetition"]
