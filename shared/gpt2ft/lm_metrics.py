@@ -1,0 +1,121 @@
+"""Measures for a causal language model before and after fine-tuning.
+
+Introduced in ``sprints/sprint12_book/03_evaluate``.
+
+- ``perplexity``: exp of the mean next-token loss over packed blocks;
+- ``unigram_loss``: the loss of a model that ignores context (token
+  frequencies of the training text): a fine-tuned model must beat it;
+- ``StyleClassifier``: a small TF-IDF + logistic-regression classifier that
+  tells book text from control text; its mean P(book) over generated samples is
+  the style score;
+- ``ngram_overlap``: share of a text's word n-grams found in a reference text;
+- ``longest_copied_span``: the longest run of generated tokens that appears
+  verbatim in the training tokens (memorisation check).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from torch.utils.data import DataLoader
+
+
+@torch.no_grad()
+def mean_loss(model, dataset, batch_size: int = 8) -> float:
+    """Mean next-token cross-entropy (nats/token) over packed, equal-length blocks."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        input_ids = batch["input_ids"].to(model.device)
+        logits = model(input_ids=input_ids).logits[:, :-1].float()
+        targets = input_ids[:, 1:]
+        total += torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum").item()
+        count += targets.numel()
+    return total / count
+
+
+def perplexity(model, dataset, batch_size: int = 8) -> float:
+    return math.exp(mean_loss(model, dataset, batch_size))
+
+
+def unigram_loss(train_ids: np.ndarray, eval_ids: np.ndarray, vocab_size: int) -> float:
+    """Cross-entropy (nats/token) on ``eval_ids`` of add-one-smoothed training frequencies.
+
+    The context-free baseline: what a model scores by learning only which
+    tokens are common in the book.
+    """
+    counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1.0
+    log_probs = np.log(counts / counts.sum())
+    return float(-log_probs[eval_ids].mean())
+
+
+def chunks(text: str, words: int = 40) -> list[str]:
+    """Consecutive pieces of about ``words`` words (classifier samples)."""
+    tokens = text.split()
+    return [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)]
+
+
+class StyleClassifier:
+    """Book text versus control text, from word and character n-grams."""
+
+    def __init__(self, book: str, control: str, words: int = 40, seed: int = 0):
+        book_chunks, control_chunks = chunks(book, words), chunks(control, words)
+        if len(book_chunks) < 2 or len(control_chunks) < 2:
+            raise ValueError("The style classifier needs at least 2 chunks of book and of control text.")
+        self.pipeline = make_pipeline(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2),
+            LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
+        self.pipeline.fit(book_chunks + control_chunks, [1] * len(book_chunks) + [0] * len(control_chunks))
+
+    def score(self, texts: Sequence[str]) -> float:
+        """Mean probability that ``texts`` are book text (0 = control-like, 1 = book-like)."""
+        return float(self.pipeline.predict_proba(list(texts))[:, 1].mean())
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def ngram_overlap(texts: Sequence[str], reference: str, n: int = 2) -> float:
+    """Share of the word n-grams of ``texts`` that occur in ``reference``."""
+    ref = {tuple(g) for g in _word_ngrams(words(reference), n)}
+    grams = [tuple(g) for text in texts for g in _word_ngrams(words(text), n)]
+    return sum(g in ref for g in grams) / len(grams) if grams else 0.0
+
+
+def _word_ngrams(tokens: list[str], n: int):
+    return (tokens[i:i + n] for i in range(len(tokens) - n + 1))
+
+
+def _has_common_run(generated: Sequence[int], train: Sequence[int], length: int) -> int | None:
+    """Start (in ``generated``) of a ``length``-token run also found in ``train``, else None."""
+    seen = {tuple(train[i:i + length]) for i in range(len(train) - length + 1)}
+    for start in range(len(generated) - length + 1):
+        if tuple(generated[start:start + length]) in seen:
+            return start
+    return None
+
+
+def longest_copied_span(generated: Sequence[int], train: Sequence[int]) -> tuple[int, int]:
+    """``(length, start)`` of the longest run of ``generated`` found verbatim in ``train``.
+
+    Binary search on the length: if a run of L tokens is shared, so is one of L-1.
+    """
+    generated, train = list(map(int, generated)), list(map(int, train))
+    low, high, start = 0, min(len(generated), len(train)), 0
+    while low < high:
+        mid = (low + high + 1) // 2
+        found = _has_common_run(generated, train, mid)
+        if found is None:
+            high = mid - 1
+        else:
+            low, start = mid, found
+    return low, start

@@ -1,0 +1,98 @@
+"""A book as causal-LM training data: tokenize once, split, pack into blocks.
+
+Introduced in ``sprints/sprint12_book/01_prepare_data``.
+
+- The whole text is tokenized once and cached (keyed by the text and the
+  tokenizer), so re-running a notebook or a script does not re-tokenize.
+- Train and validation are *contiguous* ranges of the token stream (the last
+  ``validation_fraction`` is validation): a random split of blocks from one book
+  would put neighbouring sentences on both sides and flatter validation loss.
+- Each side is cut into non-overlapping blocks of ``block_size`` tokens with
+  ``labels == input_ids`` (the model shifts them by one inside); the tail that
+  does not fill a block is dropped and reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from datasets import Dataset
+
+from .paths import cache_dir
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash that changes whenever the tokenizer would split text differently."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    spec = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def tokenize_cached(text: str, tokenizer) -> tuple[np.ndarray, bool]:
+    """Token ids of ``text`` (int32) and whether they came from the cache."""
+    key = hashlib.sha256(text.encode()).hexdigest()[:16] + "-" + tokenizer_fingerprint(tokenizer)
+    path = cache_dir("tokens") / f"{key}.npy"
+    if path.exists():
+        return np.load(path), True
+    # One call over the whole text: the tokenizer sees real word boundaries everywhere.
+    ids = np.asarray(tokenizer(text, verbose=False)["input_ids"], dtype=np.int32)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, ids)
+    tmp.replace(path)  # a crash mid-write never leaves a truncated cache entry
+    return ids, False
+
+
+def split_contiguous(ids: np.ndarray, validation_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, validation)``: the last ``validation_fraction`` of the stream is validation."""
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction={validation_fraction} must be between 0 and 1, e.g. 0.1.")
+    cut = int(len(ids) * (1 - validation_fraction))
+    return ids[:cut], ids[cut:]
+
+
+def pack_blocks(ids: np.ndarray, block_size: int) -> tuple[np.ndarray, int]:
+    """``(blocks, dropped)``: an ``(n, block_size)`` array and the tail tokens left out."""
+    if block_size < 2:
+        raise ValueError(f"block_size={block_size} is too small; use at least 2 (128 by default).")
+    n = len(ids) // block_size
+    return ids[: n * block_size].reshape(n, block_size), len(ids) - n * block_size
+
+
+@dataclass
+class PackedCorpus:
+    train: Dataset
+    validation: Dataset
+    train_ids: np.ndarray  # the contiguous token streams, for baselines and memorisation checks
+    validation_ids: np.ndarray
+    report: dict
+
+
+def _as_dataset(blocks: np.ndarray) -> Dataset:
+    rows = blocks.tolist()
+    return Dataset.from_dict({"input_ids": rows, "labels": rows}).with_format("torch")
+
+
+def prepare_corpus(text: str, tokenizer, *, block_size: int = 128,
+                   validation_fraction: float = 0.1, max_context: int | None = None) -> PackedCorpus:
+    """Tokenize (cached), split contiguously and pack; the report says what was kept."""
+    if max_context is not None and block_size > max_context:
+        raise ValueError(f"block_size={block_size} is longer than the model's context ({max_context}); "
+                         f"use block_size <= {max_context}.")
+    ids, cached = tokenize_cached(text, tokenizer)
+    train_ids, val_ids = split_contiguous(ids, validation_fraction)
+    train_blocks, train_dropped = pack_blocks(train_ids, block_size)
+    val_blocks, val_dropped = pack_blocks(val_ids, block_size)
+    if len(train_blocks) == 0 or len(val_blocks) == 0:
+        raise ValueError(
+            f"The text has {len(ids)} tokens: too few for one {block_size}-token block in each of "
+            f"train and validation. Use a longer text or a smaller block_size.")
+    report = {
+        "characters": len(text), "tokens": len(ids), "tokenized from cache": cached,
+        "block size": block_size,
+        "train tokens": len(train_ids), "train blocks": len(train_blocks), "train tail dropped": train_dropped,
+        "validation tokens": len(val_ids), "validation blocks": len(val_blocks),
+        "validation tail dropped": val_dropped,
+    }
+    return PackedCorpus(_as_dataset(train_blocks), _as_dataset(val_blocks), train_ids, val_ids, report)

@@ -1,0 +1,77 @@
+"""Causal-LM data preparation and the before/after measures (sprint 12 helpers)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gpt2ft import lm_metrics, loading, packing
+
+TEXT = "It was the best of times, it was the worst of times. " * 60
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPT2FT_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return loading.bundled_tokenizer()
+
+
+def test_split_is_contiguous_and_blocks_are_full_with_labels_equal_inputs(tok):
+    corpus = packing.prepare_corpus(TEXT, tok, block_size=16, validation_fraction=0.25)
+    report = corpus.report
+    ids = np.concatenate([corpus.train_ids, corpus.validation_ids])
+    assert np.array_equal(ids, tok(TEXT)["input_ids"])  # nothing reordered, nothing lost
+    assert report["train blocks"] * 16 + report["train tail dropped"] == report["train tokens"]
+    assert report["validation blocks"] * 16 + report["validation tail dropped"] == report["validation tokens"]
+    first = corpus.train[0]
+    assert torch.equal(first["input_ids"], first["labels"]) and len(first["input_ids"]) == 16
+    assert first["input_ids"].tolist() == corpus.train_ids[:16].tolist()
+    assert corpus.validation[0]["input_ids"].tolist() == corpus.validation_ids[:16].tolist()
+
+
+def test_tokenization_is_cached_and_invalidated_by_a_new_text(tok):
+    assert packing.prepare_corpus(TEXT, tok, block_size=16).report["tokenized from cache"] is False
+    assert packing.prepare_corpus(TEXT, tok, block_size=16).report["tokenized from cache"] is True
+    assert packing.prepare_corpus(TEXT + "!", tok, block_size=16).report["tokenized from cache"] is False
+
+
+def test_bad_sizes_are_refused_with_the_allowed_range(tok):
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        packing.prepare_corpus(TEXT, tok, block_size=2048, max_context=1024)
+    with pytest.raises(ValueError, match="too few"):
+        packing.prepare_corpus("tiny text", tok, block_size=128)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        packing.split_contiguous(np.arange(10), 1.5)
+
+
+def test_perplexity_of_a_random_model_is_near_the_vocabulary_size(tok):
+    corpus = packing.prepare_corpus(TEXT, tok, block_size=16)
+    model = loading.tiny_model(seed=0)
+    loss = lm_metrics.mean_loss(model, corpus.validation)
+    assert abs(loss - math.log(50257)) < 0.2  # untrained: close to uniform
+    assert lm_metrics.perplexity(model, corpus.validation) == pytest.approx(math.exp(loss))
+
+
+def test_unigram_loss_rewards_matching_frequencies():
+    train = np.array([1, 1, 1, 2])
+    assert lm_metrics.unigram_loss(train, np.array([1]), 5) < lm_metrics.unigram_loss(train, np.array([3]), 5)
+
+
+def test_longest_copied_span_finds_the_longest_shared_run():
+    train = [5, 6, 7, 8, 9, 1, 2, 3]
+    assert lm_metrics.longest_copied_span([0, 6, 7, 8, 4, 1, 2], train) == (3, 1)
+    assert lm_metrics.longest_copied_span([42, 43], train) == (0, 0)
+
+
+def test_style_classifier_and_ngram_overlap_tell_book_from_control():
+    book = " ".join(["thou art my lord and thy sword is mine"] * 40)
+    control = " ".join(["the server returns a json response to the client"] * 40)
+    style = lm_metrics.StyleClassifier(book, control, words=10)
+    assert style.score(["thy lord art mine"]) > 0.5 > style.score(["the client json server"])
+    assert lm_metrics.ngram_overlap(["thou art my lord"], book) == 1.0
+    assert lm_metrics.ngram_overlap(["thou art my lord"], control) == 0.0
