@@ -1,0 +1,185 @@
+"""Instruction-tuning records ``{instruction, input, output}`` by name or by path.
+
+Introduced in ``sprints/sprint13_instructions/01_data``.
+
+Names: ``alpaca_instruction`` (the 1,100-record ``instruction-data.json``; without
+DATA_DIR in the full profile it is downloaded from its canonical URL),
+``alpaca`` (hub ``tatsu-lab/alpaca``) and ``alpaca-gpt4`` (hub
+``vicgalle/alpaca-gpt4``; with DATA_DIR they are read from ``alpaca/alpaca_data.json``
+and ``alpaca-gpt4/alpaca_gpt4_data.json`` below it, in the tiny profile the bundled
+Alpaca-format sample stands in); or a local ``.json`` (a list of objects) or ``.jsonl``
+(one object a line). Every record is checked; an invalid one is never dropped
+silently: it is listed in ``problems`` (``on_invalid="skip"``) or raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpt2ft.data.sources import (
+    RawFile,
+    download,
+    load_hub,
+    local_file,
+    message,
+    read_text,
+    unknown_name,
+)
+from gpt2ft.settings import Settings
+
+JSON_FMT = ("a JSON list of objects {\"instruction\": str, \"input\": str (may be empty), "
+            "\"output\": str}, UTF-8")
+JSONL_FMT = "one JSON object {instruction, input, output} per line, UTF-8"
+ALPACA_INSTRUCTION = RawFile("alpaca_instruction", "instruction-data.json", JSON_FMT)
+ALPACA_INSTRUCTION_URL = ("https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/"
+                          "01_main-chapter-code/instruction-data.json")
+# Hub sets; with DATA_DIR we read their canonical raw files (the names their
+# GitHub repositories publish them under) like every other set.
+HUB_SETS = {
+    "alpaca": ("tatsu-lab/alpaca", RawFile("alpaca", "alpaca_data.json", JSON_FMT)),
+    "alpaca-gpt4": ("vicgalle/alpaca-gpt4",
+                    RawFile("alpaca-gpt4", "alpaca_gpt4_data.json", JSON_FMT)),
+}
+NAMES = ("alpaca_instruction", *HUB_SETS)
+ON_INVALID = ("skip", "raise")
+MAX_LISTED = 20  # problems shown in an error message; all stay in .problems
+
+
+@dataclass(frozen=True)
+class InstructionData:
+    """Valid records (each with instruction, input, output), their source, and what was wrong."""
+
+    records: list[dict]
+    source: str
+    problems: list[str]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def load_instructions(name_or_path: str | os.PathLike, settings: Settings, *,
+                      on_invalid: str = "skip") -> InstructionData:
+    """Load and check instruction records; ``on_invalid`` is ``"skip"`` or ``"raise"``."""
+    if on_invalid not in ON_INVALID:
+        raise ValueError(message(f"on_invalid={on_invalid!r}", expected=" or ".join(ON_INVALID)))
+    rows, source, where = _rows(str(name_or_path), settings)
+    records, problems = _validate(rows, where)
+    if problems and (on_invalid == "raise" or not records):
+        listed = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"]
+                                          if len(problems) > MAX_LISTED else [])
+        raise ValueError(message(
+            f"{len(problems)} invalid instruction record(s) of {len(rows)} in {source}",
+            found="\n    " + "\n    ".join(listed), expected=JSON_FMT,
+            fix="fix or remove those records, or pass on_invalid='skip' to drop them "
+                "(they stay listed in .problems)"))
+    return InstructionData(records=records, source=source, problems=problems)
+
+
+Where = Callable[[int], str]  # extra location text for record i (a JSONL line number)
+
+
+def _rows(name: str, settings: Settings) -> tuple[list, str, Where]:
+    """The raw rows, a source string, and how to locate row i in an error."""
+    no_where: Where = lambda i: ""  # noqa: E731
+    if name == "alpaca_instruction":
+        return *_json_or_url(ALPACA_INSTRUCTION, ALPACA_INSTRUCTION_URL, settings), no_where
+    if name in HUB_SETS:
+        hub_name, raw = HUB_SETS[name]
+        if settings.data_dir is None and settings.is_tiny:
+            # No sample per hub set: the bundled Alpaca-format sample stands in.
+            rows, source = _json_or_url(ALPACA_INSTRUCTION, ALPACA_INSTRUCTION_URL, settings)
+            return rows, f"{source}, standing in for {hub_name}", no_where
+        located = local_file(raw, settings)
+        if located:
+            return _parse_json(read_text(located[0], JSON_FMT), located[0]), located[1], no_where
+        rows = load_hub(hub_name, raw.rel)["train"].to_list()
+        return rows, f"Hugging Face hub {hub_name}", no_where
+    path = Path(name).expanduser()
+    if path.suffix.lower() in (".json", ".jsonl") or path.exists():
+        return _local_file(path.resolve())
+    raise unknown_name("instruction data set", name, NAMES,
+                       extra=", or the path of a local .json or .jsonl file")
+
+
+def _json_or_url(raw: RawFile, url: str, settings: Settings) -> tuple[list, str]:
+    located = local_file(raw, settings)
+    if located:
+        return _parse_json(read_text(located[0], JSON_FMT), located[0]), located[1]
+    text, source = download(url, raw)
+    return _parse_json(text, url), source
+
+
+def _local_file(path: Path) -> tuple[list, str, Where]:
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".jsonl") or not path.is_file():
+        error = FileNotFoundError if not path.exists() else ValueError
+        raise error(message(f"Not an instruction file: {path}", file=path,
+                            expected=f"an existing .json ({JSON_FMT}) or .jsonl file"))
+    source = f"local file {path}"
+    if suffix == ".json":
+        return _parse_json(read_text(path, JSON_FMT), path), source, lambda i: ""
+    rows, lines = _parse_jsonl(read_text(path, JSONL_FMT), path)
+    return rows, source, lambda i: f" (line {lines[i]})"
+
+
+def _parse_json(text: str, path: Path | str) -> list:
+    rows = _loads(text, path, JSON_FMT, line_offset=0)
+    if not isinstance(rows, list):
+        raise ValueError(message(f"Not a JSON list: {path}", file=path,
+                                 found=f"a JSON {type(rows).__name__} at the top level",
+                                 expected=JSON_FMT))
+    return rows
+
+
+def _parse_jsonl(text: str, path: Path) -> tuple[list, list[int]]:
+    rows, lines = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():  # blank lines (e.g. the last one) hold no record
+            rows.append(_loads(line, path, JSONL_FMT, line_offset=number - 1))
+            lines.append(number)
+    return rows, lines
+
+
+def _loads(text: str, path: Path | str, expected: str, line_offset: int):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(message(
+            f"Invalid JSON in {path}", file=path,
+            where=f"line {err.lineno + line_offset}, column {err.colno}",
+            found=err.msg, expected=expected,
+            fix="repair the file (a JSON validator shows the spot)")) from None
+
+
+def _validate(rows: list, where: Where) -> tuple[list[dict], list[str]]:
+    records, problems = [], []
+    for i, row in enumerate(rows):
+        wrong = _what_is_wrong(row)
+        if wrong:
+            problems.append(f"record {i}{where(i)}: {wrong}")
+        else:
+            records.append({"instruction": row["instruction"],
+                            "input": row.get("input") or "", "output": row["output"]})
+    return records, problems
+
+
+def _what_is_wrong(row) -> str:
+    if not isinstance(row, dict):
+        return f"a JSON {type(row).__name__}, not an object"
+    wrong = []
+    for key in ("instruction", "output"):
+        value = row.get(key)
+        if key not in row:
+            wrong.append(f"missing {key!r}")
+        elif not isinstance(value, str):
+            wrong.append(f"{key!r} is a {type(value).__name__}, expected a string")
+        elif not value.strip():
+            wrong.append(f"{key!r} is empty")
+    # A missing or null input means "no input"; anything else must be a string.
+    if row.get("input") is not None and not isinstance(row["input"], str):
+        wrong.append(f"'input' is a {type(row['input']).__name__}, expected a string")
+    return "; ".join(wrong)
