@@ -75,3 +75,9 @@ def test_style_classifier_and_ngram_overlap_tell_book_from_control():
     assert style.score(["thy lord art mine"]) > 0.5 > style.score(["the client json server"])
     assert lm_metrics.ngram_overlap(["thou art my lord"], book) == 1.0
     assert lm_metrics.ngram_overlap(["thou art my lord"], control) == 0.0
+
+
+def test_prompts_are_taken_from_the_given_stream(tok):
+    ids = np.asarray(tok(TEXT)["input_ids"])
+    prompts = packing.prompts_from(ids, tok, n=3, length=5)
+    assert len(prompts) == 3 and all(p in TEXT for p in prompts)

@@ -96,3 +96,13 @@ def prepare_corpus(text: str, tokenizer, *, block_size: int = 128,
         "validation tail dropped": val_dropped,
     }
     return PackedCorpus(_as_dataset(train_blocks), _as_dataset(val_blocks), train_ids, val_ids, report)
+
+
+def prompts_from(ids: np.ndarray, tokenizer, n: int, length: int = 8) -> list[str]:
+    """``n`` prompts of ``length`` tokens taken at even steps through ``ids``.
+
+    Prompts from held-out text let the before/after comparison work for any
+    book without hand-written prompts.
+    """
+    starts = np.linspace(0, len(ids) - length, num=n, dtype=int)
+    return [tokenizer.decode(ids[s:s + length].tolist()) for s in starts]

@@ -64,3 +64,14 @@ def save_figure(fig, sprint: str, name: str, settings: Settings) -> Path:
     path = results_dir(sprint, settings.profile) / f"{name}.png"
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
+
+
+def show_markdown(text: str) -> None:
+    """Render Markdown in a notebook; print it when the notebook runs as a script."""
+    from IPython import get_ipython
+    from IPython.display import Markdown, display
+
+    if get_ipython() is not None:
+        display(Markdown(text))
+    else:
+        print(text)
