@@ -1,0 +1,303 @@
+"""Checkpoints that are never lost: atomic writes, verified reads, fallback.
+
+Layout of a run folder (``TrainConfig.output_dir``)::
+
+    step-000050/      rolling checkpoints (the newest ``keep_checkpoints`` kept)
+    step-000100/
+    best/             the best weights by eval loss, kept apart from the rolling ones
+
+A checkpoint is a folder of files plus ``manifest.json`` (size and SHA-256 of
+every file). It is written under a temporary name (``step-000100.tmp-<pid>-…``),
+every file is flushed to disk, and only then the folder is renamed into place
+with ``os.replace``; a run killed while writing leaves only a ``.tmp`` folder,
+which is ignored and cleaned up. A checkpoint already in place is never
+written over in place: a new one with the same name is moved in by rename and
+the old one removed afterwards.
+
+Reading verifies the manifest first: a missing manifest (partial), a missing
+file, a wrong size (truncated) or a wrong checksum (corrupt) raises
+:class:`CheckpointError` naming the file; :func:`latest_valid_checkpoint` then
+warns and falls back to the one before it.
+
+Files of a training checkpoint: ``model.safetensors`` (all weights, tied
+tensors once), ``optimizer.pt``, ``scheduler.pt``, ``scaler.pt`` (fp16 only),
+``rng.pt`` (Python, NumPy, torch CPU/CUDA states of every process) and
+``trainer_state.json`` (step, epoch, position in the epoch, history, best eval
+loss, early-stopping count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "trainer_state.json"
+STEP_PATTERN = re.compile(r"^step-(\d+)$")
+BEST = "best"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is partial or corrupt; the message names the file."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was skipped (partial or corrupt) and an older one is used."""
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:06d}"
+
+
+# --------------------------------------------------------------------------- writing
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sha256(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def write_checkpoint(final: str | os.PathLike, writers: Mapping[str, Callable[[Path], None]],
+                     ) -> Path:
+    """Write a checkpoint folder atomically and return its path.
+
+    ``writers`` maps each file name to a function that writes that file to the
+    path it is given. The folder appears under its final name only once every
+    file and the manifest are on disk.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        manifest = {}
+        for name, write in writers.items():
+            path = tmp / name
+            write(path)
+            if not path.is_file():
+                raise CheckpointError(f"The writer for {name} did not create {path}.")
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+            manifest[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        write_bytes(tmp / MANIFEST, json.dumps({"files": manifest}, indent=1).encode())
+        _fsync_dir(tmp)
+        _publish(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- reading
+
+def verify_checkpoint(path: str | os.PathLike, checksums: bool = True) -> dict:
+    """Check a checkpoint folder against its manifest; return the manifest.
+
+    Raises :class:`CheckpointError` naming the first bad file.
+    """
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a checkpoint folder.")
+    if not manifest_path.is_file():
+        raise CheckpointError(f"{manifest_path} is missing: the checkpoint {path} is partial.")
+    try:
+        manifest = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{manifest_path} is not a valid manifest ({err}).") from None
+    for name, info in manifest.items():
+        file = path / name
+        if not file.is_file():
+            raise CheckpointError(f"{file} is missing: the checkpoint {path} is partial.")
+        size = file.stat().st_size
+        if size != info["bytes"]:
+            raise CheckpointError(f"{file} has {size} bytes, expected {info['bytes']}: "
+                                  "the file is truncated or was changed.")
+        if checksums and _sha256(file) != info["sha256"]:
+            raise CheckpointError(f"{file} does not match its SHA-256 in {MANIFEST}: "
+                                  "the file is corrupt.")
+    return manifest
+
+
+def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    """Rolling checkpoint folders ``step-NNNNNN`` in ``output_dir``, oldest first."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in output_dir.iterdir()
+             if p.is_dir() and (m := STEP_PATTERN.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_valid_checkpoint(output_dir: str | os.PathLike, checksums: bool = True,
+                            warn: bool = True) -> Path | None:
+    """The newest checkpoint that verifies; each bad one on the way gets a warning."""
+    for path in reversed(list_checkpoints(output_dir)):
+        try:
+            verify_checkpoint(path, checksums=checksums)
+            return path
+        except CheckpointError as err:
+            if warn:
+                warnings.warn(f"Skipping checkpoint {path.name}: {err} Using the one before it.",
+                              CheckpointWarning, stacklevel=2)
+    return None
+
+
+def best_checkpoint(output_dir: str | os.PathLike, checksums: bool = False) -> Path | None:
+    """``best/`` if it verifies, else a ``best.old-*`` left by a run killed mid-swap."""
+    output_dir = Path(output_dir)
+    candidates = [output_dir / BEST] + sorted(output_dir.glob(f"{BEST}.old-*"))
+    for path in candidates:
+        try:
+            verify_checkpoint(path, checksums=checksums)
+            return path
+        except CheckpointError:
+            continue
+    return None
+
+
+def prune_checkpoints(output_dir: str | os.PathLike, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` rolling checkpoints; return what was deleted."""
+    checkpoints = list_checkpoints(output_dir)
+    doomed = checkpoints[:-keep] if keep > 0 else []
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
+
+
+def clean_temporaries(output_dir: str | os.PathLike) -> None:
+    """Remove ``*.tmp-*`` folders left by killed runs (never a finished checkpoint)."""
+    output_dir = Path(output_dir)
+    if output_dir.is_dir():
+        for path in output_dir.glob("*.tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- contents
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    from safetensors.torch import save_model
+    save_model(model, str(path))
+
+
+def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
+    """Load ``model.safetensors`` of a checkpoint folder into ``model`` (verified first)."""
+    from safetensors.torch import load_model
+    checkpoint = Path(checkpoint)
+    verify_checkpoint(checkpoint, checksums=False)
+    file = checkpoint / MODEL_FILE
+    try:
+        missing, unexpected = load_model(model, str(file), strict=False)
+    except Exception as err:
+        raise CheckpointError(f"{file} could not be read: {err}") from err
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{file} does not fit this model: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}.")
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def training_writers(model: torch.nn.Module, optimizer, scheduler, scaler,
+                     rng_states: list[dict], state: dict) -> dict[str, Callable[[Path], None]]:
+    """The files of a full training checkpoint (see the module docstring)."""
+    writers: dict[str, Callable[[Path], None]] = {
+        MODEL_FILE: lambda p: save_weights(p, model),
+        "optimizer.pt": lambda p: write_bytes(p, torch_bytes(optimizer.state_dict())),
+        "scheduler.pt": lambda p: write_bytes(p, torch_bytes(scheduler.state_dict())),
+        "rng.pt": lambda p: write_bytes(p, torch_bytes(rng_states)),
+        STATE_FILE: lambda p: write_bytes(p, json.dumps(state, indent=1).encode()),
+    }
+    if scaler is not None:
+        writers["scaler.pt"] = lambda p: write_bytes(p, torch_bytes(scaler.state_dict()))
+    return writers
+
+
+def _torch_load(file: Path):
+    try:
+        return torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise CheckpointError(f"{file} could not be read: {err}") from err
+
+
+def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> tuple[dict,
+                                                                                      list]:
+    """Load everything but the RNG; return ``(trainer_state, rng_states)``."""
+    load_weights(model, path)
+    optimizer.load_state_dict(_torch_load(path / "optimizer.pt"))
+    scheduler.load_state_dict(_torch_load(path / "scheduler.pt"))
+    if scaler is not None and (path / "scaler.pt").is_file():
+        scaler.load_state_dict(_torch_load(path / "scaler.pt"))
+    try:
+        state = json.loads((path / STATE_FILE).read_text())
+    except ValueError as err:
+        raise CheckpointError(f"{path / STATE_FILE} is not valid JSON ({err}).") from None
+    return state, _torch_load(path / "rng.pt")
+
+
+def read_state(path: str | os.PathLike) -> dict:
+    return json.loads((Path(path) / STATE_FILE).read_text())

@@ -1,0 +1,254 @@
+"""Never lose a run: atomic checkpoints, fallback from bad ones, exact resume, NaN stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
+from gpt2ft import checkpointing as ckpt
+from gpt2ft.training import NonFiniteLossError, TrainConfig, train
+
+hf_logging.set_verbosity_error()
+VOCAB = 256
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def tiny_lm(seed=0):
+    torch.manual_seed(seed)  # dropout stays on (0.1): resume must restore its RNG
+    return GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=64,
+                                      vocab_size=VOCAB, bos_token_id=0, eos_token_id=0))
+
+
+def blocks(n=24, length=16, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        ids = torch.randint(1, VOCAB, (length,), generator=g)
+        out.append({"input_ids": ids, "labels": ids.clone()})
+    return out
+
+
+def run_cfg(out, **kw):
+    base = dict(output_dir=out, batch_size=4, learning_rate=1e-3, num_epochs=2, save_every=4,
+                eval_every=None, log_every=1, keep_checkpoints=3, progress_bar=False,
+                verbose=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def write(path: Path, text: str):
+    return lambda p: p.write_text(text)
+
+
+# --------------------------------------------------------------------------- files
+
+def test_checkpoint_is_written_atomically_with_a_manifest(tmp_path):
+    path = ckpt.write_checkpoint(tmp_path / "step-000001", {"a.txt": write(tmp_path, "alpha"),
+                                                            "b.txt": write(tmp_path, "beta")})
+    assert sorted(p.name for p in path.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
+    manifest = json.loads((path / "manifest.json").read_text())["files"]
+    assert manifest["a.txt"]["bytes"] == 5
+    assert ckpt.verify_checkpoint(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["step-000001"]  # no temporary left
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint_untouched(tmp_path):
+    good = ckpt.write_checkpoint(tmp_path / "step-000001", {"a.txt": write(tmp_path, "v1")})
+
+    def crash(p):
+        p.write_text("half")
+        raise KeyboardInterrupt  # killed mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.write_checkpoint(tmp_path / "step-000001", {"a.txt": crash})
+    assert (good / "a.txt").read_text() == "v1"
+    assert ckpt.verify_checkpoint(good)
+    assert [p.name for p in tmp_path.iterdir()] == ["step-000001"]
+
+
+def test_rewriting_a_name_replaces_it_whole(tmp_path):
+    ckpt.write_checkpoint(tmp_path / "best", {"a.txt": write(tmp_path, "v1")})
+    ckpt.write_checkpoint(tmp_path / "best", {"a.txt": write(tmp_path, "v2 longer")})
+    assert (tmp_path / "best" / "a.txt").read_text() == "v2 longer"
+    assert ckpt.best_checkpoint(tmp_path) == tmp_path / "best"
+    assert [p.name for p in tmp_path.iterdir()] == ["best"]
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("truncate", ["model.safetensors", "truncated"]),
+    ("delete", ["model.safetensors", "missing"]),
+    ("no_manifest", ["manifest.json", "partial"]),
+    ("flip", ["model.safetensors", "corrupt"]),
+])
+def test_bad_checkpoint_is_named_and_the_one_before_is_used(tmp_path, damage, words):
+    for step in (4, 8):
+        ckpt.write_checkpoint(tmp_path / ckpt.step_name(step),
+                              {"model.safetensors": write(tmp_path, f"weights {step}" * 50)})
+    bad = tmp_path / "step-000008"
+    target = bad / ("manifest.json" if damage == "no_manifest" else "model.safetensors")
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:100])
+    elif damage in ("delete", "no_manifest"):
+        target.unlink()
+    else:
+        data = bytearray(target.read_bytes())
+        data[10] ^= 1
+        target.write_bytes(bytes(data))
+    with pytest.raises(ckpt.CheckpointError) as err:
+        ckpt.verify_checkpoint(bad)
+    assert all(w in str(err.value) for w in words) and "step-000008" in str(err.value)
+    with pytest.warns(ckpt.CheckpointWarning, match="step-000008"):
+        assert ckpt.latest_valid_checkpoint(tmp_path) == tmp_path / "step-000004"
+
+
+def test_temporaries_are_ignored_and_cleaned(tmp_path):
+    ckpt.write_checkpoint(tmp_path / "step-000004", {"a": write(tmp_path, "x")})
+    (tmp_path / "step-000008.tmp-123-abc").mkdir()  # a run killed while writing
+    assert ckpt.latest_valid_checkpoint(tmp_path) == tmp_path / "step-000004"
+    ckpt.clean_temporaries(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["step-000004"]
+
+
+def test_prune_keeps_the_newest(tmp_path):
+    for step in (2, 4, 10, 6):
+        ckpt.write_checkpoint(tmp_path / ckpt.step_name(step), {"a": write(tmp_path, "x")})
+    ckpt.prune_checkpoints(tmp_path, keep=2)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step-000006", "step-000010"]
+
+
+# --------------------------------------------------------------------------- resume
+
+class Crash(Exception):
+    pass
+
+
+class CrashAt:
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, step):
+        if step == self.step:
+            raise Crash(step)
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_corrupt_newest_checkpoint_falls_back_and_still_ends_identical(tmp_path):
+    data = blocks()
+    reference = weights(train(tiny_lm(), data, None, run_cfg(tmp_path / "ref")).model)
+
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(tiny_lm(), data, None, run_cfg(out), callbacks=[CrashAt(10)])
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step-000004", "step-000008"]
+    model_file = out / "step-000008" / "model.safetensors"
+    model_file.write_bytes(model_file.read_bytes()[:-10])  # truncated
+    with pytest.warns(ckpt.CheckpointWarning, match=r"step-000008.*model\.safetensors"):
+        result = train(tiny_lm(seed=7), data, None, run_cfg(out))
+    assert result.resumed_from.name == "step-000004"
+    final = weights(result.model)
+    assert all(torch.equal(reference[k], final[k]) for k in reference)
+    # the history of the resumed run is the uninterrupted one's
+    assert result.history["step"].tolist() == list(range(1, 13))
+
+
+WORKER = textwrap.dedent("""
+    import os, signal, sys
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers.utils import logging
+    from safetensors.torch import save_file
+    from gpt2ft.training import TrainConfig, train
+    logging.set_verbosity_error()
+    out, kill_at, save_to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=64,
+                                       vocab_size=256, bos_token_id=0, eos_token_id=0))
+    g = torch.Generator().manual_seed(1)
+    data = []
+    for _ in range(24):
+        ids = torch.randint(1, 256, (16,), generator=g)
+        data.append({"input_ids": ids, "labels": ids.clone()})
+
+    class Kill:
+        def on_step_end(self, step):
+            if step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: a real crash
+
+    cfg = TrainConfig(output_dir=out, batch_size=4, learning_rate=1e-3, num_epochs=2,
+                      save_every=4, eval_every=None, log_every=1, keep_checkpoints=3,
+                      progress_bar=False, verbose=False)
+    result = train(model, data, None, cfg, callbacks=[Kill()])
+    save_file({k: v.contiguous() for k, v in result.model.state_dict().items()
+               if k != "lm_head.weight"}, save_to)
+    print("resumed_from", result.resumed_from)
+""")
+
+
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path):
+    from safetensors.torch import load_file
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+    def run(out, kill_at, save_to):
+        return subprocess.run([sys.executable, str(script), str(out), str(kill_at),
+                               str(save_to)], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    ref = run(tmp_path / "ref", -1, tmp_path / "ref.safetensors")
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    killed = run(tmp_path / "run", 9, tmp_path / "unused.safetensors")
+    assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL after step 9 (epoch 2)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path / "run")] == ["step-000004",
+                                                                          "step-000008"]
+    resumed = run(tmp_path / "run", -1, tmp_path / "resumed.safetensors")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "step-000008" in resumed.stdout
+    a, b = load_file(tmp_path / "ref.safetensors"), load_file(tmp_path / "resumed.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --------------------------------------------------------------------------- NaN
+
+def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good(tmp_path):
+    calls = {"n": 0}
+
+    def loss_fn(outputs, batch):
+        calls["n"] += 1
+        loss = outputs.loss if hasattr(outputs, "loss") and outputs.loss is not None else None
+        logits = outputs.logits[:, :-1].reshape(-1, VOCAB)
+        loss = torch.nn.functional.cross_entropy(logits, batch["labels"][:, 1:].reshape(-1))
+        return loss * float("nan") if calls["n"] == 7 else loss
+
+    out = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        train(tiny_lm(), blocks(), None, run_cfg(out), loss_fn=loss_fn)
+    e = err.value
+    assert (e.step, e.epoch, e.batch_index) == (7, 1, 0)  # 6 batches per epoch
+    assert "optimizer step 7" in str(e) and "step-000004" in str(e)
+    assert len(e.rows) == 4
+    assert [p.name for p in ckpt.list_checkpoints(out)] == ["step-000004"]
+    assert ckpt.verify_checkpoint(e.checkpoint)

@@ -1,0 +1,137 @@
+"""Scale: 2 processes (gloo on CPU, via ``accelerate launch``) equal 1 process with the
+same global batch, and gradient accumulation equals the larger batch it stands for.
+
+Both comparisons use equal-length blocks (every micro-batch has the same number of
+target tokens, so the mean of micro-batch means is the mean over the whole batch)
+and no dropout (each process has its own dropout RNG stream). What remains is the
+order of floating-point sums (two half-batch gradients added vs one full batch),
+about 1e-7 relative in the gradients; Adam divides by sqrt(v), which magnifies it
+for weights whose gradients are near zero, so the learning rate is kept at 1e-3
+for the weight comparison to sit well inside 1e-5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
+from gpt2ft.training import TrainConfig, train
+
+hf_logging.set_verbosity_error()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+WORKER = textwrap.dedent("""
+    import json, sys
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers.utils import logging
+    from safetensors.torch import save_file
+    from gpt2ft.training import TrainConfig, train
+    logging.set_verbosity_error()
+    out, batch_size, accum, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(
+        n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256, bos_token_id=0,
+        eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    g = torch.Generator().manual_seed(1)
+    data = []
+    for _ in range(32):
+        ids = torch.randint(1, 256, (16,), generator=g)
+        data.append({"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                     "labels": ids.clone()})
+    cfg = TrainConfig(output_dir=out, batch_size=batch_size, grad_accum_steps=accum,
+                      learning_rate=1e-3, num_epochs=2, save_every=4, eval_every=4,
+                      log_every=1, progress_bar=False, verbose=False, warmup_ratio=0.25)
+    result = train(model, data, data[:8], cfg)
+    import torch.distributed as dist
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        h = result.history
+        with open(report, "w") as f:
+            json.dump({"train_loss": h["train_loss"].dropna().tolist(),
+                       "eval_loss": h["eval_loss"].dropna().tolist(),
+                       "steps": result.steps}, f)
+        save_file({k: v.contiguous() for k, v in result.model.state_dict().items()
+                   if k != "lm_head.weight"}, report + ".safetensors")
+""")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd, env):
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    from safetensors.torch import load_file
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
+    _run([sys.executable, str(script), str(tmp_path / "one"), "8", "1",
+          str(tmp_path / "one.json")], env)
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    _run(launcher + [str(script), str(tmp_path / "two"), "4", "1", str(tmp_path / "two.json")],
+         env)
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert one["steps"] == two["steps"] == 8
+    assert len(one["train_loss"]) == 8
+    assert one["train_loss"] == pytest.approx(two["train_loss"], abs=1e-5)
+    assert one["eval_loss"] == pytest.approx(two["eval_loss"], abs=1e-5)
+    a = load_file(tmp_path / "one.json.safetensors")
+    b = load_file(tmp_path / "two.json.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    # the 2-process run wrote its checkpoints once, from the main process
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
+                                                                     "step-000008"]
+
+
+def test_gradient_accumulation_matches_the_larger_batch(tmp_path):
+    def run(batch_size, accum, out):
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(GPT2Config(
+            n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256, bos_token_id=0,
+            eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+        g = torch.Generator().manual_seed(1)
+        data = []
+        for _ in range(36):  # per epoch 4 batches of 8 + one of 4 = windows of 2,2,2,2,1 x 4
+            ids = torch.randint(1, 256, (16,), generator=g)
+            data.append({"input_ids": ids, "labels": ids.clone()})
+        cfg = TrainConfig(output_dir=out, batch_size=batch_size, grad_accum_steps=accum,
+                          learning_rate=1e-3, num_epochs=2, save_every=None, eval_every=None,
+                          log_every=1, progress_bar=False, verbose=False)
+        return train(model, data, None, cfg)
+
+    big = run(8, 1, tmp_path / "big")
+    small = run(4, 2, tmp_path / "accum")
+    assert big.steps == small.steps == 10  # a window never crosses an epoch's end
+    assert big.history["train_loss"].tolist() == pytest.approx(
+        small.history["train_loss"].tolist(), abs=1e-5)
+    a, b = big.model.state_dict(), small.model.state_dict()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
