@@ -74,7 +74,118 @@ def test_response_extraction_and_scores():
     assert instruct.extract_response(raw) == "Paris is the capital."
     scores = instruct.score(raw, stopped=False, reference="Paris is the capital.")
     assert scores["exact match"] == 1.0 and scores["ROUGE-L"] == 1.0
-    assert scores["no template echo"] is False and scores["has response"] is True
+    assert scores["no new instruction"] is False and scores["has response"] is True
     assert instruct.token_f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
     assert instruct.rouge_l("red green blue cyan", "red pink blue cyan") == pytest.approx(0.75)
     assert instruct.score("", stopped=True, reference="x")["has response"] is False
+
+
+# ----------------------------------------------------------------- split, tags, losses, generation
+
+RECORDS = [{"instruction": f"Add {i} and {i + 1}.", "input": "" if i % 3 else f"{i}", "output": f"{2 * i + 1}."}
+           for i in range(40)]
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    split = instruct.split_records(RECORDS, seed=0)
+    assert {k: len(v) for k, v in split.items()} == {"train": 34, "validation": 2, "test": 4}
+    assert split == instruct.split_records(RECORDS, seed=0)
+    assert split != instruct.split_records(RECORDS, seed=1)
+    seen = [r["instruction"] for part in split.values() for r in part]
+    assert sorted(seen) == sorted(r["instruction"] for r in RECORDS)
+    tiny = instruct.split_records(RECORDS[:3], seed=0)
+    assert [len(v) for v in tiny.values()] == [1, 1, 1]
+    with pytest.raises(ValueError, match="add up to 1"):
+        instruct.split_records(RECORDS, fractions=(0.5, 0.2, 0.2))
+
+
+def test_run_tag_names_the_data_and_a_non_default_model(tmp_path):
+    tiny = settings.resolve(profile="tiny", env={})
+    assert instruct.run_tag("alpaca_instruction", tiny) == "alpaca_instruction-bundled"
+    with_dir = settings.resolve(profile="tiny", data_dir=tmp_path, env={})
+    assert instruct.run_tag("alpaca_instruction", with_dir) == "alpaca_instruction-DATA_DIR"
+    full = settings.resolve(profile="full", env={}, cuda=False)
+    assert instruct.run_tag("alpaca", full) == "alpaca-hub"
+    medium = settings.resolve(profile="full", model="gpt2-medium", env={}, cuda=False)
+    assert instruct.run_tag("alpaca_instruction", medium) == "alpaca_instruction-hub-gpt2-medium"
+    assert instruct.run_tag("/data/my set.jsonl", tiny) == "my set-local"
+
+
+def test_token_lengths(tok):
+    table = instruct.token_lengths(RECORDS[:3], tok)
+    assert list(table.columns) == ["prompt tokens", "response tokens", "has input", "total tokens"]
+    assert table["has input"].tolist() == [True, False, False]
+    assert table["response tokens"][0] == len(tok.encode("1.")) + 1
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return loading.tiny_model(seed=0).eval()
+
+
+def test_label_loss_counts_only_labelled_tokens(tok, tiny_model):
+    import torch
+    masked, _ = instruct.encode_records(RECORDS[:4], tok, 128)
+    everything, _ = instruct.encode_records(RECORDS[:4], tok, 128, mask_prompt=False)
+    row = everything[0]
+    with torch.no_grad():
+        expected = tiny_model(input_ids=torch.tensor([row["input_ids"]]),
+                              labels=torch.tensor([row["labels"]])).loss.item()
+    one_row = instruct.label_loss(tiny_model, everything.select([0]), tok.eos_token_id)
+    assert one_row == pytest.approx(expected, rel=1e-5)
+    # padding in a batch changes nothing; masked and unmasked losses differ
+    one_by_one = [instruct.label_loss(tiny_model, masked.select([i]), tok.eos_token_id) for i in range(4)]
+    counts = [sum(y != instruct.IGNORE_INDEX for y in masked[i]["labels"][1:]) for i in range(4)]
+    weighted = sum(loss * c for loss, c in zip(one_by_one, counts, strict=True)) / sum(counts)
+    assert instruct.label_loss(tiny_model, masked, tok.eos_token_id, batch_size=4) == pytest.approx(weighted, rel=1e-4)
+    assert instruct.label_loss(tiny_model, masked, tok.eos_token_id) != pytest.approx(
+        instruct.label_loss(tiny_model, everything, tok.eos_token_id))
+
+
+def test_batched_generation_equals_one_at_a_time(tok, tiny_model):
+    records = [RECORDS[0], {**RECORDS[1], "input": "a much longer input " * 5}, RECORDS[2]]
+    batched = instruct.generate_responses(tiny_model, tok, records, max_new_tokens=6, batch_size=3)
+    single = [instruct.generate_responses(tiny_model, tok, [r], max_new_tokens=6)[0] for r in records]
+    assert batched == single
+    assert all(not g.stopped and g.new_tokens == 6 for g in batched)
+
+
+def _always(model, token_id):
+    """A copy of ``model`` whose every hidden state points at ``token_id``'s embedding."""
+    import copy
+
+    import torch
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(model.transformer.wte.weight[token_id] * 100)
+    return model
+
+
+def test_generation_stops_at_end_of_text_and_reports_it(tok, tiny_model):
+    stops = instruct.generate_responses(_always(tiny_model, tok.eos_token_id), tok, RECORDS[:2], max_new_tokens=5)
+    assert all(g.stopped and g.new_tokens == 0 and g.raw == "" for g in stops)
+    word = tok.encode(" yes")[0]
+    rambles = instruct.generate_responses(_always(tiny_model, word), tok, RECORDS[:2], max_new_tokens=5)
+    assert all(not g.stopped and g.new_tokens == 5 and g.response == "yes yes yes yes yes" for g in rambles)
+    with pytest.raises(ValueError, match="fewer new tokens"):
+        instruct.generate_responses(tiny_model, tok, RECORDS[:1], max_new_tokens=255)
+
+
+def test_evaluate_and_summarise(tok, tiny_model):
+    stops = instruct.evaluate(_always(tiny_model, tok.eos_token_id), tok, RECORDS[:3], max_new_tokens=4)
+    rambles = instruct.evaluate(tiny_model, tok, RECORDS[:3], max_new_tokens=4)
+    assert stops["reference"].tolist() == [r["output"] for r in RECORDS[:3]]
+    table = instruct.summarise({"stops": stops, "rambles": rambles})
+    assert table.loc["stops", "stopped"] == 1.0 and table.loc["stops", "has response"] == 0.0
+    assert table.loc["rambles", "stopped"] == 0.0 and table.loc["rambles", "examples"] == 3
+    assert list(table.columns[:6]) == ["examples", "has response", "stopped", "no template echo",
+                                       "no new instruction", "adheres"]
+
+
+def test_adherence_tells_an_echo_from_a_new_instruction():
+    echo = instruct.adherence("Sure.\n\n### Response:\nSure.", stopped=True)
+    assert not echo["no template echo"] and echo["no new instruction"] and not echo["adheres"]
+    new = instruct.adherence("Sure.\n\n### Instruction:\nMore.", stopped=True)
+    assert new["no template echo"] and not new["no new instruction"]
+    assert instruct.adherence("Sure.", stopped=True)["adheres"]

@@ -1,6 +1,14 @@
 """Instruction tuning: the Alpaca template, masked labels, response extraction, scores.
 
-Introduced in ``sprints/sprint13_instructions/02_format_and_batch``.
+Introduced across ``sprints/sprint13_instructions/``:
+
+- ``01_data``: :func:`split_records` (seeded train/validation/test), :func:`token_lengths`,
+  :func:`run_tag` (which data and model a result came from);
+- ``02_format_and_batch``: :func:`format_prompt`, :func:`encode`, :func:`encode_records`;
+- ``03_finetune``: :func:`label_loss` (mean loss on the tokens that carry a label);
+- ``04_evaluate``: :func:`generate_responses` (same template, greedy, stops at
+  end-of-text, says whether it stopped), :func:`extract_response`, :func:`score`,
+  :func:`evaluate`, :func:`summarise`.
 
 The template lives here and only here: training and generation both call
 ``format_prompt``, so the model is asked questions in exactly the form it was
@@ -10,12 +18,19 @@ trained on. Labels are ``-100`` on the prompt (and on padding, see
 
 from __future__ import annotations
 
+import random
 import re
 import string
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
+import torch
 from datasets import Dataset
+
+from .settings import DEFAULT_FULL_MODEL, TINY_MODEL, Settings
 
 IGNORE_INDEX = -100  # what torch's cross-entropy skips
 PREAMBLE = ("Below is an instruction that describes a task{extra}. "
@@ -116,14 +131,26 @@ def rouge_l(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+NEW_INSTRUCTION = "### Instruction"
+ECHO_MARKERS = tuple(m for m in TEMPLATE_MARKERS if m != NEW_INSTRUCTION)
+ADHERENCE = ("has response", "stopped", "no template echo", "no new instruction")
+
+
 def adherence(raw_generation: str, stopped: bool) -> dict:
-    """Format checks for one generation (the text after the prompt)."""
-    response = extract_response(raw_generation)
-    return {
-        "has response": bool(response),
-        "stopped": stopped,
-        "no template echo": not any(m in raw_generation for m in TEMPLATE_MARKERS),
+    """Format checks for one generation (the text after the prompt).
+
+    ``has response``: something is left after extraction; ``stopped``: the model
+    emitted end-of-text before the token limit; ``no template echo``: no preamble,
+    ``### Input`` or ``### Response`` header repeated; ``no new instruction``: it
+    did not invent a further ``### Instruction``. ``adheres``: all four.
+    """
+    checks = {
+        "has response": bool(extract_response(raw_generation)),
+        "stopped": bool(stopped),
+        "no template echo": not any(m in raw_generation for m in ECHO_MARKERS),
+        "no new instruction": NEW_INSTRUCTION not in raw_generation,
     }
+    return {**checks, "adheres": all(checks.values())}
 
 
 def score(raw_generation: str, stopped: bool, reference: str) -> dict:
@@ -136,3 +163,154 @@ def score(raw_generation: str, stopped: bool, reference: str) -> dict:
         "ROUGE-L": rouge_l(response, reference),
         "length (words)": len(response.split()),
     }
+
+
+# --------------------------------------------------------------------------- data (01_data)
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_records(records: Sequence[dict], seed: int = 0,
+                  fractions: tuple[float, float, float] = (0.85, 0.05, 0.10)) -> dict[str, list[dict]]:
+    """Seeded train/validation/test split (same seed and records, same split).
+
+    Sizes: test and validation are rounded shares of the records (at least one
+    each when there are 3 or more records), train is the rest. Each record keeps
+    its keys; the order within a split follows the shuffle.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise ValueError(f"fractions={fractions!r}: give three shares >= 0 that add up to 1, "
+                         "e.g. (0.85, 0.05, 0.10).")
+    n = len(records)
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    at_least = 1 if n >= 3 else 0
+    n_test = max(round(n * fractions[2]), at_least if fractions[2] else 0)
+    n_val = max(round(n * fractions[1]), at_least if fractions[1] else 0)
+    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    return {name: [records[i] for i in part]
+            for name, part in zip(SPLITS, (train, val, test), strict=True)}
+
+
+def token_lengths(records: Sequence[dict], tokenizer) -> pd.DataFrame:
+    """Per record: prompt tokens (template included), response tokens (+ end-of-text), has input."""
+    return pd.DataFrame({
+        "prompt tokens": [len(tokenizer.encode(format_prompt(r))) for r in records],
+        "response tokens": [len(tokenizer.encode(r["output"])) + 1 for r in records],
+        "has input": [bool(r.get("input")) for r in records],
+    }).assign(**{"total tokens": lambda d: d["prompt tokens"] + d["response tokens"]})
+
+
+def run_tag(source: str, settings: Settings) -> str:
+    """A short name for where the records came from (and the model, when not the default).
+
+    ``alpaca_instruction-bundled`` (tiny samples), ``alpaca_instruction-DATA_DIR``,
+    ``alpaca-hub``, ``my_data-local``; a non-default ``MODEL`` adds ``-<model>``.
+    Results and run folders carry it, so runs on different data never overwrite
+    each other.
+    """
+    source = str(source)
+    looks_like_path = any(sep in source for sep in "/\\") or source.lower().endswith((".json", ".jsonl"))
+    if looks_like_path:
+        data = f"{Path(source).stem}-local"
+    else:
+        origin = "DATA_DIR" if settings.data_dir else ("bundled" if settings.is_tiny else "hub")
+        data = f"{source}-{origin}"
+    default = TINY_MODEL if settings.is_tiny else DEFAULT_FULL_MODEL
+    if settings.model != default:
+        data += "-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(settings.model).name)
+    return data
+
+
+# --------------------------------------------------------------------------- loss (03_finetune)
+
+@torch.no_grad()
+def label_loss(model, dataset, pad_token_id: int, batch_size: int = 16) -> float:
+    """Mean next-token loss over every token whose label is not ``-100`` (nats/token).
+
+    On a prompt-masked dataset this is the response-token loss; on an unmasked
+    one, the loss on everything. Token-weighted, so batches of different sizes
+    count by their tokens.
+    """
+    from .batching import DynamicPadding
+
+    collate = DynamicPadding(pad_token_id=pad_token_id)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        targets = batch["labels"][:, 1:]
+        total += torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+            ignore_index=IGNORE_INDEX, reduction="sum").item()
+        count += int((targets != IGNORE_INDEX).sum())
+    model.train(was_training)
+    return total / max(1, count)
+
+
+# --------------------------------------------------------------------------- generation (04_evaluate)
+
+@dataclass
+class Generation:
+    raw: str  # the decoded new tokens, up to (not including) end-of-text
+    response: str  # extract_response(raw)
+    stopped: bool  # end-of-text came before the token limit
+    new_tokens: int  # tokens generated before end-of-text (or the limit)
+
+
+@torch.no_grad()
+def generate_responses(model, tokenizer, records: Sequence[dict], *, max_new_tokens: int = 64,
+                       batch_size: int = 8) -> list[Generation]:
+    """Greedy answers to ``records`` asked with :func:`format_prompt`, stopping at end-of-text.
+
+    Prompts are left-padded into batches (GPT-2 then gets position ids from the
+    attention mask, so a padded prompt is answered as if alone). A prompt that
+    leaves fewer than ``max_new_tokens`` positions of the context is cut from
+    its start, as in training.
+    """
+    eos = tokenizer.eos_token_id
+    context = getattr(model.config, "n_positions", None) or model.config.max_position_embeddings
+    room = context - max_new_tokens
+    if room < 8:
+        raise ValueError(f"max_new_tokens={max_new_tokens} leaves {room} of the model's "
+                         f"{context} positions for the prompt; use fewer new tokens.")
+    was_training = model.training
+    model.eval()
+    out: list[Generation] = []
+    for start in range(0, len(records), batch_size):
+        prompts = [tokenizer.encode(format_prompt(r))[-room:] for r in records[start:start + batch_size]]
+        width = max(map(len, prompts))
+        input_ids = torch.tensor([[eos] * (width - len(p)) + p for p in prompts], device=model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=model.device)
+        generated = model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
+                                   max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos)
+        for row in generated[:, width:].tolist():
+            stopped = eos in row
+            tokens = row[: row.index(eos)] if stopped else row
+            raw = tokenizer.decode(tokens, skip_special_tokens=True)
+            out.append(Generation(raw, extract_response(raw), stopped, len(tokens)))
+    model.train(was_training)
+    return out
+
+
+def evaluate(model, tokenizer, records: Sequence[dict], **generate_kwargs) -> pd.DataFrame:
+    """One row per record: the generation, its response, and every measure of :func:`score`."""
+    rows = []
+    for record, gen in zip(records, generate_responses(model, tokenizer, records, **generate_kwargs),
+                           strict=True):
+        rows.append({"instruction": record["instruction"], "input": record.get("input", ""),
+                     "reference": record["output"], "raw": gen.raw, "response": gen.response,
+                     "new tokens": gen.new_tokens, **score(gen.raw, gen.stopped, record["output"])})
+    return pd.DataFrame(rows)
+
+
+def summarise(evaluations: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per model: adherence rates, exact match, token F1, ROUGE-L (means), length."""
+    measures = [*ADHERENCE, "adheres", "exact match", "token F1", "ROUGE-L", "length (words)"]
+    table = pd.DataFrame({name: frame[measures].astype(float).mean() for name, frame in evaluations.items()}).T
+    table.insert(0, "examples", [len(frame) for frame in evaluations.values()])
+    table.index.name = "model"
+    return table.round(3)
