@@ -10,7 +10,7 @@ export PROFILE
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help env test lint pairs unit notebooks sync bench clean
+.PHONY: help env test lint pairs sync bench bench-quick clean
 
 help:
 	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|full|auto] [MODEL=..] [DATA_DIR=..]"
@@ -53,8 +53,13 @@ test: lint pairs
 sync: $(STAMP)
 	$(BIN)/jupytext --sync sprints/*/[0-9][0-9]_*.py
 
+# The training-engine benchmark: ours vs transformers.Trainer side by side, on the
+# GPU when there is one (results/bench/<device>.json + .md). bench-quick: CPU, ~1 min.
 bench: $(STAMP)
 	$(BIN)/python -m gpt2ft.benchmark
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m gpt2ft.benchmark --quick
 
 clean:
 	rm -rf .cache runs .pytest_cache .ruff_cache
