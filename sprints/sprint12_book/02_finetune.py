@@ -42,6 +42,7 @@ PATIENCE = 3  # evaluations without improvement before stopping
 import math
 import time
 
+from accelerate import PartialState
 from IPython.display import display
 
 from gpt2ft import data, lm_metrics, loading, packing, paths, settings
@@ -74,9 +75,12 @@ epochs = EPOCHS or (4 if tiny else 3)
 run_dir = paths.runs_dir("sprint12", run.profile, book.name)
 output_dir = run_dir / (f"train-lr{learning_rate:g}-bs{batch_size}x{GRAD_ACCUM_STEPS}-ep{epochs}"
                         f"-block{BLOCK_SIZE}-seed{SEED}")
-if not RESUME and output_dir.exists():
+# Under `accelerate launch` this cell runs in every process; only the main one touches files.
+state = PartialState(cpu=run.device == "cpu")  # the same process group the training loop joins
+if not RESUME and output_dir.exists() and state.is_main_process:
     kept = output_dir.rename(output_dir.with_name(output_dir.name + time.strftime("-%Y%m%d-%H%M%S")))
     print("RESUME=0: the previous run is kept in", kept)
+state.wait_for_everyone()
 cfg = TrainConfig(
     output_dir=output_dir,
     learning_rate=learning_rate,
@@ -121,7 +125,8 @@ fig = live.figure()
 fig.axes[0].axhline(unigram, color="grey", linestyle="--", label="unigram baseline")
 fig.axes[0].legend()
 display(fig)
-fig.savefig(run_dir / "loss_curves.png", dpi=120, bbox_inches="tight")
+if state.is_main_process:
+    fig.savefig(run_dir / "loss_curves.png", dpi=120, bbox_inches="tight")
 
 # %%
 best = result.best_eval_loss
@@ -143,7 +148,8 @@ print("below the unigram baseline:", best < unigram)
 
 # %%
 finetuned_dir = run_dir / "finetuned"
-result.model.save_pretrained(finetuned_dir)
-tokenizer.save_pretrained(finetuned_dir)
-history.to_csv(run_dir / "history.csv", index=False)
-print("saved", finetuned_dir)
+if state.is_main_process:
+    result.model.save_pretrained(finetuned_dir)
+    tokenizer.save_pretrained(finetuned_dir)
+    history.to_csv(run_dir / "history.csv", index=False)
+    print("saved", finetuned_dir)
