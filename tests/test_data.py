@@ -32,7 +32,7 @@ from gpt2ft.data import (
 )
 from gpt2ft.paths import SAMPLES_DIR
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL_DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data").resolve()
 needs_real_data = pytest.mark.skipif(
     not (REAL_DATA / "README.md").is_file(),
     reason=f"real data sets not found at {REAL_DATA} (../shared/data beside the checkout)")
