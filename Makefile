@@ -45,10 +45,14 @@ pairs: $(STAMP)
 	$(BIN)/python -m gpt2ft.notebooks check-pairs sprints
 
 # Unit tests and every notebook (nbval, lax mode) in one pytest run, tiny and offline.
+# The notebooks write their tables and checkpoints into a scratch folder, so a
+# test run neither changes the committed results nor resumes an earlier run.
+TEST_OUT := .cache/test-run
 test: lint pairs
-	@echo "== unit tests + notebooks under nbval (PROFILE=tiny, HF_HUB_OFFLINE=1)"
-	PROFILE=tiny HF_HUB_OFFLINE=1 $(BIN)/pytest --nbval-lax --nbval-current-env \
-		--durations=15 tests sprints
+	@echo "== unit tests + notebooks under nbval (PROFILE=tiny, HF_HUB_OFFLINE=1, outputs in $(TEST_OUT))"
+	rm -rf $(TEST_OUT)
+	PROFILE=tiny HF_HUB_OFFLINE=1 RESULTS_DIR=$(CURDIR)/$(TEST_OUT)/results RUNS_DIR=$(CURDIR)/$(TEST_OUT)/runs \
+		$(BIN)/pytest --nbval-lax --nbval-current-env --durations=15 tests sprints
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync sprints/*/[0-9][0-9]_*.py
