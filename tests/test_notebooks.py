@@ -43,3 +43,12 @@ def test_tiny_tables_are_headed_as_smoke_runs(tmp_path, monkeypatch):
     assert "Smoke run" in path.read_text()
     assert json.loads(path.with_suffix(".json").read_text())["smoke_run"] is True
     assert pd.read_csv(path.with_suffix(".csv"))["a"].tolist() == [1]
+
+
+def test_relative_paths_in_the_environment_become_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    env = {"DATA_DIR": "data", "MODEL": "gpt2", "BOOK": "the_verdict", "RUNS_DIR": str(tmp_path)}
+    notebooks.absolute_env_paths(env)
+    assert env == {"DATA_DIR": str(tmp_path / "data"), "MODEL": "gpt2", "BOOK": "the_verdict",
+                   "RUNS_DIR": str(tmp_path)}

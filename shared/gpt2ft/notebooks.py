@@ -71,6 +71,23 @@ def execute(source: Path, target: Path, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+PATH_VARIABLES = ("DATA_DIR", "BOOK", "MODEL", "RESULTS_DIR", "RUNS_DIR", "GPT2FT_CACHE")
+
+
+def absolute_env_paths(env=os.environ) -> None:
+    """Make relative paths in the environment absolute.
+
+    Kernels run in the notebook's own folder, so ``DATA_DIR=../shared/data``
+    given to ``make`` at the repository root must be resolved here, not there.
+    Values that are not existing paths (``MODEL=gpt2``, ``BOOK=the_verdict``)
+    are left alone.
+    """
+    for name in PATH_VARIABLES:
+        value = env.get(name)
+        if value and not os.path.isabs(value) and os.path.exists(value):
+            env[name] = os.path.abspath(value)
+
+
 def run_sprint(folder: Path, timeout: int) -> None:
     profile, reason = choose_profile(os.environ.get("PROFILE", "auto"))
     sources = notebook_sources(folder)
@@ -79,6 +96,7 @@ def run_sprint(folder: Path, timeout: int) -> None:
     print(f"== {folder.name}: {len(sources)} notebooks, profile {profile} ({reason})", flush=True)
     # Pin the resolved profile so every notebook agrees with what was printed here.
     os.environ["PROFILE"] = profile
+    absolute_env_paths()
     for source in sources:
         target = (source.with_suffix(".ipynb") if profile == "tiny"
                   else results_dir(folder.name, profile) / "notebooks" / source.with_suffix(".ipynb").name)
