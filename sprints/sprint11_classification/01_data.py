@@ -1,0 +1,166 @@
+# %% [markdown]
+# # Sprint 11 · 01 — Four classification data sets
+#
+# Four binary text-classification sets, each a different kind of text:
+#
+# | name | what | label 1 |
+# |---|---|---|
+# | `sst2` | SST-2 (GLUE): movie-review phrases and sentences | positive |
+# | `imdb` | IMDB: whole movie reviews, with the site's `<br />` tags | positive |
+# | `sms_spam` | UCI SMS Spam Collection: text messages, 13 % spam | spam |
+# | `customer_reviews` | Amazon review sentences (Hu & Liu), human ratings binarised | positive |
+#
+# `gpt2ft.data.load_classification` reads each one by name: from `DATA_DIR`
+# (the canonical raw files, e.g. `DATA_DIR=../shared/data`), else at `tiny`
+# from the project's own synthetic samples, else from the Hugging Face hub. It
+# returns stated train/validation/test splits: where the source has no split, a
+# stratified 80/20 test split with seed 0 (the data README's reference split),
+# then a stratified validation slice of the training part drawn with `SEED`.
+#
+# Here we look at what the models will see: label balance, examples of each
+# class, and the token-length distribution that sets `max_length`.
+
+# %% tags=["parameters"]
+import os
+
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
+MODEL = os.environ.get("MODEL", "")  # its tokenizer counts the tokens; empty = the profile's default
+SEED = int(os.environ.get("SEED", "0"))
+DATA_DIR = os.environ.get("DATA_DIR", "")  # e.g. ../shared/data; empty = bundled samples (tiny) or hub (full)
+DATASETS = ["sst2", "imdb", "sms_spam", "customer_reviews"]
+PERCENTILE = 95  # max_length = this percentile of the training texts' token lengths
+EXAMPLES_PER_CLASS = 2
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from gpt2ft import classify, loading, results, settings
+from gpt2ft.data import load_classification
+
+run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
+print(run.describe())
+tokenizer = loading.load_tokenizer(run.model)
+context = classify.context_length(loading.load_config(run))
+print(f"tokenizer: {type(tokenizer).__name__}, model context: {context} tokens")
+
+# %% [markdown]
+# ## Load the four sets, splits stated
+#
+# Every loader says where its data came from and how it was split. SST-2 has
+# its own split (GLUE's labelled `dev.tsv` is our test set, because GLUE's test
+# labels are hidden); the other three are split here.
+
+# %%
+data = {name: load_classification(name, run) for name in DATASETS}
+for name, d in data.items():
+    print(f"{name}: {d.source}\n  {d.split_note}\n")
+
+# %% [markdown]
+# The schema is the same for all four: a `text` string and a `label` whose
+# names travel with the data (they end up in the model's config in `04`).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, d in data.items():
+    print(f"{name:17} labels {d.label_names}  features {sorted(d.train.features)}")
+
+# %% [markdown]
+# ## Label balance
+#
+# SST-2, IMDB and the customer reviews are roughly balanced; SMS spam is not
+# (13 % spam in the real file): a model that always says "ham" is 87 % accurate
+# and useless. That is why every table of this sprint reports macro-F1 and
+# per-class recall next to accuracy (`06_imbalance`). Stratified splits keep
+# the same share in every split.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rows = []
+for name, d in data.items():
+    for split, ds in d.splits.items():
+        counts = np.bincount(ds["label"], minlength=len(d.label_names))
+        rows.append({"data set": name, "split": split, "rows": len(ds),
+                     "label 0": f"{d.label_names[0]}: {counts[0]}",
+                     "label 1": f"{d.label_names[1]}: {counts[1]}",
+                     "share of label 1": round(counts[1] / len(ds), 3)})
+balance = pd.DataFrame(rows)
+balance
+
+# %% [markdown]
+# ## Examples of each class
+
+# %%
+with pd.option_context("display.max_colwidth", 140):
+    for name, d in data.items():
+        train = d.train.to_pandas()
+        picks = pd.concat([g.sample(min(EXAMPLES_PER_CLASS, len(g)), random_state=SEED)
+                           for _, g in train.groupby("label")])
+        picks["label"] = [d.label_names[i] for i in picks["label"]]
+        picks["text"] = picks["text"].str.slice(0, 140)
+        print(name)
+        display(picks[["label", "text"]].reset_index(drop=True))
+
+# %% [markdown]
+# IMDB reviews keep the site's HTML line breaks. `<br />` costs several GPT-2
+# tokens each time; the models read the text with `classify.model_texts`, which
+# turns them into newlines (`gpt2ft.data.clean_html`). The bag-of-words
+# baseline reads the raw text, as in the reference recipe.
+
+# %%
+imdb_train = data["imdb"].train["text"] if "imdb" in data else []
+with_br = sum("<br" in t for t in imdb_train)
+print(f"IMDB training reviews with <br />: {with_br} of {len(imdb_train)}")
+if imdb_train:
+    br_ids = tokenizer("<br /><br />")["input_ids"]
+    print(f"'<br /><br />' is {len(br_ids)} tokens: {tokenizer.convert_ids_to_tokens(br_ids)}")
+
+# %% [markdown]
+# ## Token lengths and `max_length`
+#
+# GPT-2 reads at most 1,024 tokens, and attention costs grow with the square of
+# the length; padding every text to a fixed 512 would waste most of the work
+# on SST-2, whose phrases are a dozen tokens long. We pick `max_length` per set
+# from the data: the 95th percentile of the training texts' token lengths,
+# rounded up to a multiple of 8 (within the model's context). Longer texts are
+# truncated (one in twenty loses its end); batches are then padded only to their
+# own longest row (`02`).
+
+# %%
+lengths = {name: classify.token_lengths(tokenizer, classify.model_texts(d)["train"]["text"])
+           for name, d in data.items()}
+rows = []
+for name, v in lengths.items():
+    chosen = classify.choose_max_length(v, PERCENTILE, cap=context)
+    rows.append({"data set": name, "mean": round(float(v.mean()), 1),
+                 **{f"p{p}": int(np.percentile(v, p)) for p in (50, 90, 95, 99)},
+                 "max": int(v.max()), "max_length": chosen,
+                 "share truncated": round(float((v > chosen).mean()), 3)})
+percentiles = pd.DataFrame(rows).set_index("data set")
+percentiles
+
+# %%
+fig, axes = plt.subplots(1, len(lengths), figsize=(3.6 * len(lengths), 3), squeeze=False)
+for ax, (name, v) in zip(axes[0], lengths.items(), strict=True):
+    ax.hist(v, bins=40, color="tab:blue", alpha=0.8)
+    chosen = percentiles.loc[name, "max_length"]
+    ax.axvline(chosen, color="tab:red", ls="--", label=f"max_length {chosen}")
+    ax.axvline(np.percentile(v, 50), color="gray", ls=":", label="median")
+    ax.set_title(name)
+    ax.set_xlabel("GPT-2 tokens")
+    ax.legend(fontsize=8)
+axes[0][0].set_ylabel("training texts")
+fig.suptitle(f"Token lengths ({run.profile}{': smoke samples' if run.is_tiny else ''})")
+fig.tight_layout()
+results.save_figure(fig, "sprint11", "token_lengths", run)
+plt.show()
+
+# %%
+path = results.write_table(percentiles, "sprint11", "token_lengths", run,
+                           title="Sprint 11: token lengths and the max_length they give",
+                           command=f"make sprint11 PROFILE={run.profile}")
+results.write_table(balance, "sprint11", "label_balance", run,
+                    title="Sprint 11: label balance per split", index=False)
+print("wrote", path)

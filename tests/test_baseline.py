@@ -1,0 +1,65 @@
+"""gpt2ft.baseline: the CountVectorizer + LogisticRegression recipe, and its reference figure.
+
+``tests/test_data.py`` checks the README's figure for all four sets with its own
+copy of the recipe; here the package's baseline is checked on SST-2 (train ->
+dev 0.8165, the figure the sprint's issue names) and on hand-made data.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+
+from gpt2ft import baseline, settings
+from gpt2ft.data import load_classification, reference_baseline
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_real_data = pytest.mark.skipif(
+    not (REAL_DATA / "README.md").is_file(),
+    reason=f"real data sets not found at {REAL_DATA} (../shared/data beside the checkout)")
+
+
+def test_recipe_is_the_references():
+    pipe = baseline.make_baseline()
+    vectorizer, model = pipe[0], pipe[1]
+    assert type(vectorizer).__name__ == "CountVectorizer" and vectorizer.get_params()["lowercase"]
+    assert type(model).__name__ == "LogisticRegression" and model.max_iter == 2000
+    assert model.C == 1.0  # scikit-learn's default
+
+
+def test_fit_baseline_on_hand_made_texts():
+    train = ["good film", "great film", "good fun", "bad film", "awful film", "bad acting"]
+    labels = [1, 1, 1, 0, 0, 0]
+    result = baseline.fit_baseline(train, labels, ["good acting", "awful fun"], [1, 0],
+                                   ["negative", "positive"])
+    assert result.predictions.tolist() == [1, 0]
+    assert result.accuracy == 1.0 and result.metrics["macro_f1"] == 1.0
+    assert result.train_rows == 6 and result.vocabulary == 7
+    assert result.probabilities.shape == (2, 2)
+
+
+def test_run_baseline_on_the_bundled_sample_uses_train_plus_validation():
+    data = load_classification("sms_spam", settings.resolve("tiny", env={}, cuda=False))
+    both = baseline.run_baseline(data)
+    only_train = baseline.run_baseline(data, include_validation=False)
+    assert both.train_rows == len(data.train) + len(data.validation)
+    assert only_train.train_rows == len(data.train)
+    assert set(both.metrics) >= {"accuracy", "macro_f1", "recall_ham", "recall_spam"}
+
+
+@needs_real_data
+def test_sst2_train_to_dev_reproduces_the_reference_figure():
+    run = settings.resolve("full", data_dir=REAL_DATA, env={}, cuda=False)
+    data = load_classification("sst2", run)
+    start = time.perf_counter()
+    result = baseline.run_baseline(data)
+    print(f"SST-2 baseline: {result.accuracy:.4f} on {result.train_rows:,} rows "
+          f"in {time.perf_counter() - start:.1f} s")
+    assert result.train_rows == 67_349 and len(data.test) == 872
+    assert reference_baseline("sst2") == 0.8165
+    assert result.accuracy == pytest.approx(0.8165, abs=0.005)
