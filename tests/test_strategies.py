@@ -18,12 +18,8 @@ from gpt2ft.training import TrainConfig, train
 hf_logging.set_verbosity_error()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# One torch thread (fixture in conftest.py): exact comparisons, and no fight over 2 cores.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(**kw):

@@ -30,12 +30,8 @@ hf_logging.set_verbosity_error()
 VOCAB = 256
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# One torch thread (fixture in conftest.py): exact comparisons, and no fight over 2 cores.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**kw) -> GPT2Config:

