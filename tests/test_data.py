@@ -409,22 +409,6 @@ def test_real_sst2_split_sizes_and_seed_independent_test():
     assert list(sms[0].test["text"]) == list(sms[1].test["text"])
 
 
-def bag_of_words_accuracy(data) -> float:
-    texts = list(data.train["text"]) + list(data.validation["text"])
-    labels = list(data.train["label"]) + list(data.validation["label"])
-    vectorizer = CountVectorizer()
-    model = LogisticRegression(max_iter=2000).fit(vectorizer.fit_transform(texts), labels)
-    predicted = model.predict(vectorizer.transform(list(data.test["text"])))
-    return float((predicted == list(data.test["label"])).mean())
-
-
-@needs_real_data
-@pytest.mark.parametrize("name", CLASSIFICATION_NAMES)
-def test_real_reference_accuracy_is_reproduced(name):
-    data = load_classification(name, full(seed=7, data_dir=REAL_DATA))
-    assert bag_of_words_accuracy(data) == pytest.approx(reference_baseline(name), abs=0.005)
-
-
 @needs_real_data
 def test_readme_amazon_figure_came_from_a_default_quoting_parse():
     """Why reference_baseline("customer_reviews") differs from the README's 0.7370."""

@@ -45,6 +45,9 @@ WORKER = textwrap.dedent("""
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, batch_size, accum, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if "--early-partial-state" in sys.argv:  # the mistake: made before train(), no cpu=True
+        from accelerate import PartialState
+        early = PartialState()
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(
         n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256, bos_token_id=0,
@@ -80,20 +83,26 @@ def _free_port() -> int:
 def _run(cmd, env):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
+
+
+def _launch_two(script, out, report, *extra):
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    return _run(launcher + [str(script), str(out), "4", "1", str(report), *extra], ENV)
 
 
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     from safetensors.torch import load_file
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
     _run([sys.executable, str(script), str(tmp_path / "one"), "8", "1",
-          str(tmp_path / "one.json")], env)
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
-    _run(launcher + [str(script), str(tmp_path / "two"), "4", "1", str(tmp_path / "two.json")],
-         env)
+          str(tmp_path / "one.json")], ENV)
+    _launch_two(script, tmp_path / "two", tmp_path / "two.json")
     one = json.loads((tmp_path / "one.json").read_text())
     two = json.loads((tmp_path / "two.json").read_text())
     assert one["steps"] == two["steps"] == 8
@@ -104,6 +113,19 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     b = load_file(tmp_path / "two.json.safetensors")
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     # the 2-process run wrote its checkpoints once, from the main process
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
+                                                                     "step-000008"]
+
+
+def test_a_partial_state_made_too_early_is_remade_for_the_cpu_processes(tmp_path):
+    # PartialState() without cpu=True on a CPU box sees 1 of 2 launched processes; left
+    # alone, both would train on all the data and write the same checkpoint files.
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    proc = _launch_two(script, tmp_path / "two", tmp_path / "two.json", "--early-partial-state")
+    assert "re-made it with cpu=True" in proc.stderr
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert two["steps"] == 8  # 32 rows, global batch 8 (2 x 4), 2 epochs: two processes
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
                                                                      "step-000008"]
 

@@ -1,7 +1,7 @@
 """Batches without waste: dynamic padding, length grouping, a resumable sampler.
 
-Used by :mod:`gpt2ft.training`; the ideas are taught where the training loop is
-introduced.
+Introduced in ``sprints/sprint11_classification/02_padding_and_batches``; used by
+:mod:`gpt2ft.training` for every run.
 
 - :class:`DynamicPadding` pads each batch only to its own longest row (not to a
   fixed ``max_length``); rows that are all the same length, such as packed

@@ -1,5 +1,8 @@
 """Checkpoints that are never lost: atomic writes, verified reads, fallback.
 
+Introduced in ``sprints/sprint12_book/02_finetune`` (resume, best weights); written
+and read by :mod:`gpt2ft.training`.
+
 Layout of a run folder (``TrainConfig.output_dir``)::
 
     step-000050/      rolling checkpoints (the newest ``keep_checkpoints`` kept)

@@ -1,6 +1,6 @@
 """Measures for a causal language model before and after fine-tuning.
 
-Introduced in ``sprints/sprint12_book/03_evaluate``.
+Introduced in ``sprints/sprint12_book/04_evaluate``.
 
 - ``perplexity``: exp of the mean next-token loss over packed blocks;
 - ``unigram_loss``: the loss of a model that ignores context (token

@@ -1,5 +1,7 @@
 """Which parameters train: ``full``, ``head``, ``last_k`` or ``lora``.
 
+Introduced in ``sprints/sprint11_classification/05_strategies``.
+
 - ``full``    every parameter trains.
 - ``head``    only the output head: ``score`` of a sequence classifier; for a
               language model the LM head, which GPT-2 ties to the token

@@ -1,5 +1,9 @@
 """One training loop for every sprint: fast on a GPU, honest on a CPU, never loses a run.
 
+First used in ``sprints/sprint11_classification/04_finetune`` (through
+:mod:`gpt2ft.classify`); taught step by step in ``sprints/sprint12_book/02_finetune``
+(warm-up and decay, clipping, accumulation, evaluation, checkpoints, resume).
+
 Usage::
 
     from gpt2ft.training import TrainConfig, train
@@ -46,7 +50,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,7 @@ import torch
 
 from . import checkpointing as ckpt
 from .batching import DynamicPadding, ResumableBatchSampler, sequence_lengths
+from .callbacks import Callback, LivePlot, ProgressBar, run_hooks
 from .strategies import STRATEGIES, apply_strategy, check_strategy
 
 SCHEDULERS = ("linear", "cosine", "constant")
@@ -214,130 +219,6 @@ class TrainResult:
     steps: int = 0
     last_checkpoint: Path | None = None
     resumed_from: Path | None = None
-
-
-# --------------------------------------------------------------------------- callbacks
-
-class Callback:
-    """Optional hooks; every one is optional (duck typing works too)."""
-
-    def on_start(self, info: dict) -> None: ...
-    def on_step_end(self, step: int) -> None: ...
-    def on_log(self, record: dict) -> None: ...
-    def on_eval(self, record: dict) -> None: ...
-    def on_end(self, result: TrainResult) -> None: ...
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-class ProgressBar(Callback):
-    """A tqdm bar (a widget in a notebook) with the latest losses as its postfix."""
-
-    def __init__(self):
-        self.bar = None
-        self.postfix: dict[str, str] = {}
-
-    def on_start(self, info):
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=info["total_steps"], initial=info["start_step"], unit="step",
-                        desc="training", dynamic_ncols=True, file=sys.stderr)
-
-    def on_step_end(self, step):
-        if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-
-    def _post(self, record, keys):
-        for key in keys:
-            if key in record and record[key] is not None:
-                self.postfix[key] = f"{record[key]:.4g}"
-        if self.bar is not None:
-            self.bar.set_postfix(self.postfix, refresh=False)
-
-    def on_log(self, record):
-        self._post(record, ("train_loss", "lr"))
-
-    def on_eval(self, record):
-        self._post(record, ("eval_loss",))
-
-    def on_end(self, result):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-class LivePlot(Callback):
-    """Train and eval loss redrawn in place in a notebook; outside one it does nothing
-    (``save_to`` still writes the final figure)."""
-
-    def __init__(self, every: int = 1, save_to: str | os.PathLike | None = None,
-                 title: str = "loss"):
-        self.every, self.save_to, self.title = max(1, every), save_to, title
-        self.train: list[tuple[int, float]] = []
-        self.eval: list[tuple[int, float]] = []
-        self._handle = None
-        self._calls = 0
-        self.active = _in_notebook()
-
-    def on_log(self, record):
-        if record.get("train_loss") is not None:
-            self.train.append((record["step"], record["train_loss"]))
-        self._calls += 1
-        if self._calls % self.every == 0:
-            self._draw()
-
-    def on_eval(self, record):
-        if record.get("eval_loss") is not None:
-            self.eval.append((record["step"], record["eval_loss"]))
-        self._draw()
-
-    def figure(self):
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        if self.train:
-            ax.plot(*zip(*self.train, strict=True), label="train loss", color="tab:blue")
-        if self.eval:
-            ax.plot(*zip(*self.eval, strict=True), "o-", label="eval loss", color="tab:orange")
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("loss")
-        ax.set_title(self.title)
-        if self.train or self.eval:
-            ax.legend()
-        fig.tight_layout()
-        return fig
-
-    def _draw(self):
-        if not self.active:
-            return
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        fig = self.figure()
-        if self._handle is None:
-            self._handle = display(fig, display_id=True)
-        else:
-            self._handle.update(fig)
-        plt.close(fig)
-
-    def on_end(self, result):
-        self._draw()
-        if self.save_to is not None:
-            import matplotlib.pyplot as plt
-            fig = self.figure()
-            fig.savefig(self.save_to, dpi=120)
-            plt.close(fig)
-
-
-def _call(callbacks: Iterable, hook: str, *args) -> None:
-    for cb in callbacks:
-        fn = getattr(cb, hook, None)
-        if fn is not None:
-            fn(*args)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -506,11 +387,23 @@ def _use_cache_off(model):
 
 def _make_accelerator(mixed_precision: str, device: str):
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
+    from accelerate.state import AcceleratorState, PartialState
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision") not in (None, mixed_precision):
         # A previous run in this process (or a Trainer) chose another precision.
         AcceleratorState._reset_state(reset_partial_state=False)
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    partial = PartialState._shared_state
+    if device == "cpu" and partial and launched > partial.get("num_processes", 1):
+        # `accelerate launch` started several CPU processes, but a PartialState() made
+        # before train() without cpu=True saw none of them: every process would train
+        # alone on all the data and write the same checkpoints. Make it again with
+        # cpu=True (PartialState is shared state, so the caller's object sees it too).
+        warnings.warn(f"A PartialState() created before train() without cpu=True saw 1 of the "
+                      f"{launched} launched processes; train() re-made it with cpu=True. "
+                      "Create it as PartialState(cpu=True) on a CPU to avoid this.",
+                      stacklevel=4)
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(mixed_precision=mixed_precision, cpu=(device == "cpu"),
                        step_scheduler_with_optimizer=False)
 
@@ -547,228 +440,251 @@ def _train(model, train_dataset, eval_dataset, cfg, collate_fn, loss_fn, metrics
     precision = _resolve_precision(cfg, device)
     if cfg.compile and device != "cuda" and cfg.compile not in (True, "default"):
         raise ValueError(f"compile={cfg.compile!r} uses CUDA graphs; on a CPU use compile=True.")
+    run = _Run(cfg, device, precision, loss_fn, metrics_fn)
+    run.setup_model(model)
+    run.setup_data(train_dataset, eval_dataset, collate_fn, limit, lengths)
+    run.setup_optimization()
+    run.resume()
+    return run.fit(callbacks)
 
-    from accelerate.utils import gather_object, send_to_device, set_seed
 
-    accelerator = _make_accelerator(precision, device)
-    world, rank, is_main = accelerator.num_processes, accelerator.process_index, \
-        accelerator.is_main_process
-    set_seed(cfg.seed)
-    model = apply_strategy(model, cfg.strategy, cfg.last_k, lora_r=cfg.lora_r,
-                           lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                           lora_target_modules=cfg.lora_target_modules)
-    raw_model = model
-    if device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        config = getattr(raw_model, "config", None)
-        if getattr(config, "_attn_implementation", None) == "eager" and hasattr(
-                raw_model, "set_attn_implementation"):
-            with contextlib.suppress(Exception):
-                raw_model.set_attn_implementation("sdpa")
+class _Meter:
+    """Running sums of one logging window, kept on the device (no host sync per step)."""
 
-    out_dir = Path(cfg.output_dir)
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.clean_temporaries(out_dir)
-    accelerator.wait_for_everyone()
+    def __init__(self, device):
+        self.loss_sum = torch.zeros((), device=device)
+        self.loss_count = 0
+        self.tokens = torch.zeros((), device=device, dtype=torch.int64)
+        self.samples = 0
 
-    pad_id = getattr(getattr(raw_model, "config", None), "pad_token_id", None)
-    pad_multiple = cfg.pad_to_multiple_of or (8 if device == "cuda" else None)
-    collate = collate_fn or DynamicPadding(pad_token_id=pad_id, pad_to_multiple_of=pad_multiple,
-                                           max_length=limit)
-    sampler = ResumableBatchSampler(len(train_dataset), cfg.batch_size, seed=cfg.seed,
-                                    lengths=lengths, num_replicas=world, rank=rank)
-    batches_per_epoch = sampler.num_batches(0)
-    if batches_per_epoch == 0:
-        raise ValueError(f"train_dataset has {len(train_dataset)} rows, fewer than the "
-                         f"{world} processes; give more data.")
-    accum = cfg.grad_accum_steps
-    steps_per_epoch = math.ceil(batches_per_epoch / accum)
-    total_steps = cfg.max_steps or steps_per_epoch * cfg.num_epochs
-    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(
-        cfg.warmup_ratio * total_steps)
+    def add(self, loss: torch.Tensor, batch: dict) -> None:
+        self.loss_sum += loss
+        self.loss_count += 1
+        mask = batch.get("attention_mask")
+        self.tokens += mask.sum() if mask is not None else batch["input_ids"].numel()
+        self.samples += batch["input_ids"].shape[0]
 
-    optimizer = _optimizer(raw_model, cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
-                                                  _schedule(cfg.scheduler, warmup, total_steps))
-    model, optimizer = accelerator.prepare(model, optimizer)
-    # accelerate patches forward with autocast plus a copy of every output to fp32 (the
-    # whole logits tensor); take that off and autocast forward + loss here instead.
-    accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    scaler = accelerator.scaler
-    train_model = model
-    if cfg.compile:
-        mode = None if cfg.compile in (True, "default") else cfg.compile
-        train_model = torch.compile(model, mode=mode)
-    eval_model = raw_model  # no DDP wrapper, not compiled (eval is rare)
-    forward_keys = _forward_keys(raw_model)
-    causal = _is_causal_lm(raw_model)
-    pin = device == "cuda"
-    cudagraphs = cfg.compile in ("reduce-overhead", "max-autotune")
+    def take_mean_loss(self) -> torch.Tensor:
+        mean = self.loss_sum / max(1, self.loss_count)
+        self.loss_sum = torch.zeros_like(self.loss_sum)
+        self.loss_count = 0
+        return mean
 
-    # ---- state, possibly resumed
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_eval_loss": None,
-             "best_step": None, "evals_without_improvement": 0, "stopped_early": False,
-             "records": [], "total_steps": total_steps, "world_size": world}
-    resumed_from = None
-    if cfg.resume:
+
+class _Run:
+    """One call of :func:`train`: set-up, resume, the loop, and the result.
+
+    The steps are methods so each can be read (and changed) on its own; the
+    order is ``setup_model -> setup_data -> setup_optimization -> resume -> fit``.
+    """
+
+    def __init__(self, cfg: TrainConfig, device: str, precision: str, loss_fn, metrics_fn):
+        from accelerate.utils import set_seed
+        self.cfg, self.device, self.precision = cfg, device, precision
+        self.loss_fn, self.metrics_fn = loss_fn, metrics_fn
+        self.accelerator = _make_accelerator(precision, device)
+        acc = self.accelerator
+        self.world, self.rank, self.is_main = acc.num_processes, acc.process_index, \
+            acc.is_main_process
+        self.pin = device == "cuda"  # pinned memory + non-blocking copies on a GPU only
+        self.out_dir = Path(cfg.output_dir)
+        self.state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_eval_loss": None,
+                      "best_step": None, "evals_without_improvement": 0,
+                      "stopped_early": False, "records": [], "world_size": self.world}
+        self.resumed_from: Path | None = None
+        self.last_checkpoint: Path | None = None
+        self.pending: list[tuple[torch.Tensor, int, int, int]] = []  # (non-finite?, step, epoch, b)
+        set_seed(cfg.seed)
+
+    # ---- set-up
+    def setup_model(self, model) -> None:
+        cfg = self.cfg
+        self.model = self.raw_model = apply_strategy(
+            model, cfg.strategy, cfg.last_k, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout, lora_target_modules=cfg.lora_target_modules)
+        if self.device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            config = getattr(self.raw_model, "config", None)
+            if getattr(config, "_attn_implementation", None) == "eager" and hasattr(
+                    self.raw_model, "set_attn_implementation"):
+                with contextlib.suppress(Exception):
+                    self.raw_model.set_attn_implementation("sdpa")
+        self.forward_keys = _forward_keys(self.raw_model)
+        self.causal = _is_causal_lm(self.raw_model)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.clean_temporaries(self.out_dir)
+        self.accelerator.wait_for_everyone()
+
+    def setup_data(self, train_dataset, eval_dataset, collate_fn, limit, lengths) -> None:
+        cfg = self.cfg
+        pad_id = getattr(getattr(self.raw_model, "config", None), "pad_token_id", None)
+        pad_multiple = cfg.pad_to_multiple_of or (8 if self.device == "cuda" else None)
+        self.collate = collate_fn or DynamicPadding(
+            pad_token_id=pad_id, pad_to_multiple_of=pad_multiple, max_length=limit)
+        self.train_dataset = train_dataset
+        self.sampler = ResumableBatchSampler(len(train_dataset), cfg.batch_size, seed=cfg.seed,
+                                             lengths=lengths, num_replicas=self.world,
+                                             rank=self.rank)
+        self.batches_per_epoch = self.sampler.num_batches(0)
+        if self.batches_per_epoch == 0:
+            raise ValueError(f"train_dataset has {len(train_dataset)} rows, fewer than the "
+                             f"{self.world} processes; give more data.")
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.grad_accum_steps)
+        self.total_steps = cfg.max_steps or self.steps_per_epoch * cfg.num_epochs
+        self.state["total_steps"] = self.total_steps
+        self.eval_loader = None
+        if eval_dataset is not None:  # each process evaluates every world-th row
+            eval_bs = cfg.eval_batch_size or cfg.batch_size
+            mine = list(range(self.rank, len(eval_dataset), self.world))
+            batches = [mine[i:i + eval_bs] for i in range(0, len(mine), eval_bs)]
+            self.eval_loader = torch.utils.data.DataLoader(
+                eval_dataset, batch_sampler=batches, collate_fn=self.collate,
+                num_workers=cfg.num_workers, pin_memory=self.pin, generator=torch.Generator())
+
+    def setup_optimization(self) -> None:
+        cfg, acc = self.cfg, self.accelerator
+        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(
+            cfg.warmup_ratio * self.total_steps)
+        optimizer = _optimizer(self.raw_model, cfg)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, _schedule(cfg.scheduler, warmup, self.total_steps))
+        self.model, self.optimizer = acc.prepare(self.model, optimizer)
+        # accelerate patches forward with autocast plus a copy of every output to fp32 (the
+        # whole logits tensor); take that off and autocast forward + loss here instead.
+        acc.unwrap_model(self.model, keep_fp32_wrapper=False)
+        self.scaler = acc.scaler
+        self.train_model = self.model
+        if cfg.compile:
+            mode = None if cfg.compile in (True, "default") else cfg.compile
+            self.train_model = torch.compile(self.model, mode=mode)
+        self.eval_model = self.raw_model  # no DDP wrapper, not compiled (eval is rare)
+        self.cudagraphs = cfg.compile in ("reduce-overhead", "max-autotune")
+
+    def resume(self) -> None:
+        """Load the newest valid checkpoint of ``output_dir`` (a bad one falls back)."""
+        if not self.cfg.resume:
+            return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            path = ckpt.latest_valid_checkpoint(out_dir)
-        for w in caught:
-            if is_main:
-                warnings.warn(w.message, w.category, stacklevel=2)
-        if path is not None:
-            saved, rng_states = ckpt.load_training_checkpoint(
-                path, raw_model, optimizer,
-                scheduler, scaler)
-            if saved.get("world_size", world) != world:
-                warnings.warn(f"{path} was written by {saved.get('world_size')} processes, "
-                              f"this run has {world}: the data order changes from here on.",
-                              stacklevel=2)
-            state.update({k: v for k, v in saved.items() if k in state})
-            state["total_steps"] = total_steps
-            ckpt.set_rng_state(rng_states[min(rank, len(rng_states) - 1)])
-            resumed_from = path
+            path = ckpt.latest_valid_checkpoint(self.out_dir)
+        for w in caught:  # said once, by the main process
+            if self.is_main:
+                warnings.warn(w.message, w.category, stacklevel=4)
+        if path is None:
+            return
+        saved, rng_states = ckpt.load_training_checkpoint(
+            path, self.raw_model, self.optimizer, self.scheduler, self.scaler)
+        if saved.get("world_size", self.world) != self.world:
+            warnings.warn(f"{path} was written by {saved.get('world_size')} processes, this "
+                          f"run has {self.world}: the data order changes from here on.",
+                          stacklevel=4)
+        self.state.update({k: v for k, v in saved.items() if k in self.state})
+        self.state["total_steps"] = self.total_steps
+        ckpt.set_rng_state(rng_states[min(self.rank, len(rng_states) - 1)])
+        self.resumed_from = self.last_checkpoint = path
 
-    # ---- loaders
-    def loader_for(epoch: int, start: int):
-        sampler.set_epoch(epoch, start)
+    # ---- forward, loss, evaluation
+    def loader_for(self, epoch: int, start: int):
+        self.sampler.set_epoch(epoch, start)
         return torch.utils.data.DataLoader(
-            train_dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers,
-            pin_memory=pin, generator=torch.Generator())  # private: global RNG untouched
+            self.train_dataset, batch_sampler=self.sampler, collate_fn=self.collate,
+            num_workers=self.cfg.num_workers, pin_memory=self.pin,
+            generator=torch.Generator())  # private: the global RNG stays untouched
 
-    eval_loader = None
-    if eval_dataset is not None:
-        eval_bs = cfg.eval_batch_size or cfg.batch_size
-        mine = list(range(rank, len(eval_dataset), world))
-        eval_batches = [mine[i:i + eval_bs] for i in range(0, len(mine), eval_bs)]
-        eval_loader = torch.utils.data.DataLoader(
-            eval_dataset, batch_sampler=eval_batches, collate_fn=collate,
-            num_workers=cfg.num_workers, pin_memory=pin, generator=torch.Generator())
-
-    def model_inputs(batch):
-        keep = {k: v for k, v in batch.items() if forward_keys is None or k in forward_keys}
-        if loss_fn is not None:
-            keep.pop("labels", None)
+    def model_inputs(self, batch: dict) -> dict:
+        keep = {k: v for k, v in batch.items()
+                if self.forward_keys is None or k in self.forward_keys}
+        if self.loss_fn is not None:
+            keep.pop("labels", None)  # no wasted loss inside the model
         return keep
 
-    def compute_loss(m, batch):
-        with accelerator.autocast():
-            outputs = m(**model_inputs(batch))
-            loss = loss_fn(outputs, batch) if loss_fn is not None else outputs.loss
+    def compute_loss(self, model, batch: dict):
+        with self.accelerator.autocast():
+            outputs = model(**self.model_inputs(batch))
+            loss = self.loss_fn(outputs, batch) if self.loss_fn is not None else outputs.loss
         if loss is None:
             raise ValueError("The model returned no loss: give 'labels' in the data or a "
                              "loss_fn(outputs, batch).")
         return outputs, loss
 
-    def train_loss(m, batch):
-        # Only the loss leaves: the logits (B x T x vocab) are freed before backward.
-        return compute_loss(m, batch)[1]
-
-    def evaluate() -> dict:
-        eval_model.eval()
-        loss_sum = torch.zeros((), device=accelerator.device, dtype=torch.float64)
-        weight_sum = torch.zeros((), device=accelerator.device, dtype=torch.float64)
+    def evaluate(self) -> dict:
+        from accelerate.utils import gather_object, send_to_device
+        acc, world = self.accelerator, self.world
+        self.eval_model.eval()
+        loss_sum = torch.zeros((), device=acc.device, dtype=torch.float64)
+        weight_sum = torch.zeros((), device=acc.device, dtype=torch.float64)
         preds, labels = [], []
         with torch.no_grad():
-            for batch in eval_loader:
-                batch = send_to_device(batch, accelerator.device, non_blocking=pin)
-                outputs, loss = compute_loss(eval_model, batch)
-                w = _loss_weight(batch, causal)
+            for batch in self.eval_loader:
+                batch = send_to_device(batch, acc.device, non_blocking=self.pin)
+                outputs, loss = self.compute_loss(self.eval_model, batch)
+                w = _loss_weight(batch, self.causal)  # token-weighted mean over the set
                 loss_sum += loss.detach().double() * w
                 weight_sum += w
-                if metrics_fn is not None:
+                if self.metrics_fn is not None:
                     logits = outputs.logits.detach()
+                    # never B x T x vocab on the host: token ids for a language model
                     logits = logits.argmax(-1) if logits.dim() == 3 else logits.float()
                     preds.append(logits.cpu())
                     if "labels" in batch:
                         labels.append(batch["labels"].cpu())
-        eval_model.train()
+        self.eval_model.train()
         if world > 1:
-            loss_sum, weight_sum = accelerator.reduce(torch.stack([loss_sum, weight_sum]),
-                                                      "sum")
+            loss_sum, weight_sum = acc.reduce(torch.stack([loss_sum, weight_sum]), "sum")
         eval_loss = (loss_sum / weight_sum.clamp_min(1)).item()
-        record = {"step": state["step"], "epoch": state["epoch_float"], "eval_loss": eval_loss,
-                  "eval_perplexity": math.exp(min(eval_loss, 50.0)) if causal else None}
-        if metrics_fn is not None:
+        record = {"step": self.state["step"], "epoch": round(self.state["epoch_float"], 4),
+                  "eval_loss": eval_loss,
+                  "eval_perplexity": math.exp(min(eval_loss, 50.0)) if self.causal else None}
+        if self.metrics_fn is not None:
             if world > 1:
                 preds = [p for part in gather_object([preds]) for p in part]
                 labels = [p for part in gather_object([labels]) for p in part]
-            p = _concat(preds)
-            y = _concat(labels) if labels else None
-            record.update({f"eval_{k}" if not k.startswith("eval_") else k: float(v)
-                           for k, v in metrics_fn(p, y).items()})
+            metrics = self.metrics_fn(_concat(preds), _concat(labels) if labels else None)
+            record.update({k if k.startswith("eval_") else f"eval_{k}": float(v)
+                           for k, v in metrics.items()})
         return record
 
-    def save(step_dir: Path | None = None) -> Path | None:
-        rng_states = gather_object([ckpt.rng_state()]) if world > 1 else [ckpt.rng_state()]
-        path = None
-        if is_main:
-            path = ckpt.write_checkpoint(
-                step_dir or out_dir / ckpt.step_name(state["step"]),
-                ckpt.training_writers(raw_model,
-                                      optimizer, scheduler, scaler, rng_states,
-                                      _json_state(state)))
-            ckpt.prune_checkpoints(out_dir, cfg.keep_checkpoints)
-        accelerator.wait_for_everyone()
-        return path or out_dir / ckpt.step_name(state["step"])
+    # ---- checkpoints
+    def save(self) -> Path:
+        from accelerate.utils import gather_object
+        rng = ckpt.rng_state()
+        rng_states = gather_object([rng]) if self.world > 1 else [rng]
+        step_dir = self.out_dir / ckpt.step_name(self.state["step"])
+        if self.is_main:
+            ckpt.write_checkpoint(step_dir, ckpt.training_writers(
+                self.raw_model, self.optimizer, self.scheduler, self.scaler, rng_states,
+                _json_state(self.state)))
+            ckpt.prune_checkpoints(self.out_dir, self.cfg.keep_checkpoints)
+        self.accelerator.wait_for_everyone()
+        return step_dir
 
-    def save_best() -> None:
-        if is_main:
-            unwrapped = raw_model
-            info = {"step": state["step"], "eval_loss": state["best_eval_loss"]}
-            ckpt.write_checkpoint(out_dir / ckpt.BEST, {
-                ckpt.MODEL_FILE: lambda p: ckpt.save_weights(p, unwrapped),
+    def save_best(self) -> None:
+        if self.is_main:
+            raw = self.raw_model
+            info = {"step": self.state["step"], "eval_loss": self.state["best_eval_loss"]}
+            ckpt.write_checkpoint(self.out_dir / ckpt.BEST, {
+                ckpt.MODEL_FILE: lambda p: ckpt.save_weights(p, raw),
                 ckpt.STATE_FILE: lambda p: ckpt.write_bytes(p, _dumps(info))})
-        accelerator.wait_for_everyone()
+        self.accelerator.wait_for_everyone()
 
-    callbacks = list(callbacks)
-    if cfg.progress_bar:
-        callbacks.insert(0, ProgressBar())
-    callbacks = callbacks if is_main else []
-    last_ckpt = resumed_from
-    start_step = state["step"]
-    if is_main and cfg.verbose:
-        _say(f"Training {total_steps} optimizer steps ({steps_per_epoch}/epoch, global batch "
-             f"{cfg.batch_size * accum * world} = {cfg.batch_size} x {accum} accumulation x "
-             f"{world} process{'es' if world > 1 else ''}) on {device}, precision "
-             f"{precision}{', compiled' if cfg.compile else ''}"
-             + (f"; resuming from {resumed_from.name} (step {start_step})"
-                if resumed_from else "") + ".")
-    _call(callbacks, "on_start", {"total_steps": total_steps, "start_step": start_step,
-                                  "device": device, "precision": precision,
-                                  "processes": world})
-
-    # ---- loop
-    dev = accelerator.device
-    loss_sum = torch.zeros((), device=dev)
-    loss_count = 0
-    tokens = torch.zeros((), device=dev, dtype=torch.int64)
-    samples = 0
-    pending: list[tuple[torch.Tensor, int, int, int]] = []  # (nonfinite flag, step, epoch, b)
-    check_every_step = device == "cpu"
-    grad_norm = None
-    t_start = time.perf_counter()
-    t_excluded = 0.0  # eval and checkpoint time, not training throughput
-    state["epoch_float"] = state["epoch"] + state["batch_in_epoch"] / batches_per_epoch
-
-    def check_finite():
-        if not pending:
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteLossError` if any loss since the last check was NaN/inf."""
+        if not self.pending:
             return
-        flags = torch.stack([f for f, *_ in pending])
+        flags = torch.stack([f for f, *_ in self.pending])
         bad = flags.any().to(torch.float32)
-        if world > 1:
-            bad = accelerator.reduce(bad, "sum")
+        if self.world > 1:
+            bad = self.accelerator.reduce(bad, "sum")
         if bad.item() > 0:
             local = flags.nonzero()
             if len(local):
-                _, step, epoch, b = pending[int(local[0])]
-                rows = sampler.rank_slice(sampler.global_batches(epoch)[b])
-            else:
-                step, epoch, b, rows = pending[-1][1], pending[-1][2], pending[-1][3], []
-            last = ckpt.latest_valid_checkpoint(out_dir, checksums=False, warn=False)
+                _, step, epoch, b = self.pending[int(local[0])]
+                rows = self.sampler.rank_slice(self.sampler.global_batches(epoch)[b])
+            else:  # another process saw it
+                (_, step, epoch, b), rows = self.pending[-1], []
+            last = ckpt.latest_valid_checkpoint(self.out_dir, checksums=False, warn=False)
             where = f"{last}" if last else "none written yet"
             raise NonFiniteLossError(
                 f"Non-finite training loss at optimizer step {step} (epoch {epoch}, batch "
@@ -777,125 +693,175 @@ def _train(model, train_dataset, eval_dataset, cfg, collate_fn, loss_fn, metrics
                 f"was saved after it. Last good checkpoint: {where}. Try a lower learning "
                 "rate, mixed_precision='bf16' instead of 'fp16', or check those rows.",
                 step, epoch, b, rows, last)
-        pending.clear()
+        self.pending.clear()
 
-    with _use_cache_off(raw_model):
-        train_model.train()
-        while state["step"] < total_steps and not state["stopped_early"]:
-            epoch = state["epoch"]
-            it = iter(loader_for(epoch, state["batch_in_epoch"]))
-            nb = sampler.num_batches(epoch)
-            while state["epoch"] == epoch and state["step"] < total_steps:
-                b0 = state["batch_in_epoch"]
-                window_end = min((b0 // accum + 1) * accum, nb)
-                n_micro = window_end - b0
-                lr_now = scheduler.get_last_lr()[0]
-                for j in range(n_micro):
-                    batch = send_to_device(next(it), dev, non_blocking=pin)
-                    if cudagraphs:
-                        torch.compiler.cudagraph_mark_step_begin()
-                    sync = j == n_micro - 1
-                    ctx = contextlib.nullcontext() if sync else accelerator.no_sync(model)
-                    with ctx:
-                        loss = train_loss(train_model, batch)
-                        accelerator.backward(loss / n_micro)
-                    detached = loss.detach().float()
-                    loss_sum += detached
-                    loss_count += 1
-                    pending.append((~torch.isfinite(detached), state["step"] + 1, epoch,
-                                    b0 + j))
-                    mask = batch.get("attention_mask")
-                    tokens += mask.sum() if mask is not None else batch["input_ids"].numel()
-                    samples += batch["input_ids"].shape[0]
-                if cfg.max_grad_norm is not None:
-                    grad_norm = accelerator.clip_grad_norm_(raw_model.parameters(),
-                                                            cfg.max_grad_norm)
-                optimizer.step()
-                if not accelerator.optimizer_step_was_skipped:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                state["step"] += 1
-                state["batch_in_epoch"] = window_end
-                if window_end >= nb:
-                    state["epoch"] += 1
-                    state["batch_in_epoch"] = 0
-                state["epoch_float"] = state["epoch"] + state["batch_in_epoch"] / nb
-                step = state["step"]
-                last_step = step >= total_steps
-                do_log = step % cfg.log_every == 0 or last_step
-                do_eval = eval_loader is not None and (
-                    (cfg.eval_every and step % cfg.eval_every == 0) or last_step)
-                do_save = bool(cfg.save_every and step % cfg.save_every == 0) or (
-                    last_step and cfg.save_final)
-                if check_every_step or do_log or do_eval or do_save:
-                    check_finite()
-                if do_log:
-                    mean = loss_sum / max(1, loss_count)
-                    if world > 1:
-                        mean = accelerator.reduce(mean, "mean")
-                    record = {"step": step, "epoch": round(state["epoch_float"], 4),
-                              "train_loss": mean.item(), "lr": lr_now}
-                    if grad_norm is not None:
-                        record["grad_norm"] = float(grad_norm)
-                    state["records"].append(record)
-                    loss_sum.zero_()
-                    loss_count = 0
-                    _call(callbacks, "on_log", record)
-                if do_eval or do_save:
-                    t0 = time.perf_counter()
-                    if do_eval:
-                        record = evaluate()
-                        record["epoch"] = round(record["epoch"], 4)
-                        state["records"].append(record)
-                        best = state["best_eval_loss"]
-                        improved = best is None or record["eval_loss"] < (
-                            best - cfg.early_stopping_min_delta)
-                        if improved:
-                            state["best_eval_loss"] = record["eval_loss"]
-                            state["best_step"] = step
-                            state["evals_without_improvement"] = 0
-                            save_best()
-                        else:
-                            state["evals_without_improvement"] += 1
-                            patience = cfg.early_stopping_patience
-                            if patience is not None and \
-                                    state["evals_without_improvement"] >= patience:
-                                state["stopped_early"] = True
-                        _call(callbacks, "on_eval", record)
-                        if is_main and cfg.verbose:
-                            _say(_eval_line(record, improved, state["stopped_early"]))
-                    if state["stopped_early"] and cfg.save_final:
-                        do_save = True
-                    if do_save:
-                        last_ckpt = save()
-                    t_excluded += time.perf_counter() - t0
-                _call(callbacks, "on_step_end", step)
-                if state["stopped_early"]:
-                    break
-        check_finite()
-        if device == "cuda":
-            torch.cuda.synchronize()
-    elapsed = time.perf_counter() - t_start
-    total_tokens = tokens
-    if world > 1:
-        total_tokens = accelerator.reduce(tokens, "sum")
-        samples *= world
-    train_time = max(1e-9, elapsed - t_excluded)
-    tokens_per_s = float(total_tokens.item()) / train_time
-    samples_per_s = samples / train_time
+    # ---- the loop
+    def fit(self, callbacks: Sequence) -> TrainResult:
+        callbacks = list(callbacks)
+        if self.cfg.progress_bar:
+            callbacks.insert(0, ProgressBar())
+        self.callbacks = callbacks if self.is_main else []
+        self._announce()
+        state = self.state
+        self.meter = _Meter(self.accelerator.device)
+        self.grad_norm = None
+        t_start = time.perf_counter()
+        self.t_excluded = 0.0  # eval and checkpoint time, not training throughput
+        state["epoch_float"] = state["epoch"] + state["batch_in_epoch"] / self.batches_per_epoch
+        with _use_cache_off(self.raw_model):
+            self.train_model.train()
+            while state["step"] < self.total_steps and not state["stopped_early"]:
+                self.run_epoch(state["epoch"])
+            self.check_finite()
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+        return self.finish(time.perf_counter() - t_start)
 
-    best_path = ckpt.best_checkpoint(out_dir) if eval_loader is not None else None
-    if cfg.load_best_at_end and best_path is not None:
-        ckpt.load_weights(raw_model, best_path)
-    accelerator.wait_for_everyone()
-    result = TrainResult(
-        history=_records_frame(state["records"]), best_checkpoint=best_path,
-        best_eval_loss=state["best_eval_loss"], stopped_early=state["stopped_early"],
-        model=raw_model, elapsed_s=elapsed,
-        tokens_per_s=tokens_per_s, samples_per_s=samples_per_s, steps=state["step"],
-        last_checkpoint=last_ckpt, resumed_from=resumed_from)
-    _call(callbacks, "on_end", result)
-    return result
+    def _announce(self) -> None:
+        cfg, world, s = self.cfg, self.world, self.state
+        accum = cfg.grad_accum_steps
+        if self.is_main and cfg.verbose:
+            _say(f"Training {self.total_steps} optimizer steps ({self.steps_per_epoch}/epoch, "
+                 f"global batch {cfg.batch_size * accum * world} = {cfg.batch_size} x {accum} "
+                 f"accumulation x {world} process{'es' if world > 1 else ''}) on {self.device}, "
+                 f"precision {self.precision}{', compiled' if cfg.compile else ''}"
+                 + (f"; resuming from {self.resumed_from.name} (step {s['step']})"
+                    if self.resumed_from else "") + ".")
+        run_hooks(self.callbacks, "on_start", {
+            "total_steps": self.total_steps, "start_step": s["step"], "device": self.device,
+            "precision": self.precision, "processes": world})
+
+    def run_epoch(self, epoch: int) -> None:
+        """Optimizer steps until the epoch ends, the run ends or early stopping."""
+        state = self.state
+        it = iter(self.loader_for(epoch, state["batch_in_epoch"]))
+        nb = self.sampler.num_batches(epoch)
+        while state["epoch"] == epoch and state["step"] < self.total_steps:
+            b0 = state["batch_in_epoch"]
+            # an accumulation window never crosses the end of an epoch
+            window_end = min((b0 // self.cfg.grad_accum_steps + 1) * self.cfg.grad_accum_steps,
+                             nb)
+            lr_now = self.scheduler.get_last_lr()[0]
+            self.accumulate(it, epoch, b0, window_end - b0)
+            self.optimizer_step()
+            self.advance(window_end, nb)
+            self.after_step(lr_now)
+            if state["stopped_early"]:
+                break
+
+    def accumulate(self, it, epoch: int, b0: int, n_micro: int) -> None:
+        """Forward and backward over the micro-batches of one optimizer step."""
+        from accelerate.utils import send_to_device
+        acc = self.accelerator
+        for j in range(n_micro):
+            batch = send_to_device(next(it), acc.device, non_blocking=self.pin)
+            if self.cudagraphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            last = j == n_micro - 1  # gradients are synced across processes once, at the end
+            with contextlib.nullcontext() if last else acc.no_sync(self.model):
+                # only the loss leaves: the logits (B x T x vocab) are freed before backward
+                loss = self.compute_loss(self.train_model, batch)[1]
+                acc.backward(loss / n_micro)
+            detached = loss.detach().float()
+            self.meter.add(detached, batch)
+            self.pending.append((~torch.isfinite(detached), self.state["step"] + 1, epoch,
+                                 b0 + j))
+
+    def optimizer_step(self) -> None:
+        if self.cfg.max_grad_norm is not None:
+            self.grad_norm = self.accelerator.clip_grad_norm_(self.raw_model.parameters(),
+                                                              self.cfg.max_grad_norm)
+        self.optimizer.step()
+        if not self.accelerator.optimizer_step_was_skipped:  # fp16 overflow: keep the lr
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def advance(self, window_end: int, nb: int) -> None:
+        state = self.state
+        state["step"] += 1
+        state["batch_in_epoch"] = window_end
+        if window_end >= nb:
+            state["epoch"] += 1
+            state["batch_in_epoch"] = 0
+        state["epoch_float"] = state["epoch"] + state["batch_in_epoch"] / nb
+
+    def after_step(self, lr_now: float) -> None:
+        """Log, evaluate and save when due; the host reads the device only here."""
+        cfg, state = self.cfg, self.state
+        step = state["step"]
+        last_step = step >= self.total_steps
+        do_log = step % cfg.log_every == 0 or last_step
+        do_eval = self.eval_loader is not None and (
+            bool(cfg.eval_every and step % cfg.eval_every == 0) or last_step)
+        do_save = bool(cfg.save_every and step % cfg.save_every == 0) or (
+            last_step and cfg.save_final)
+        # on a CPU a per-step check costs nothing; on a GPU it would stall the queue
+        if self.device == "cpu" or do_log or do_eval or do_save:
+            self.check_finite()
+        if do_log:
+            self.log(step, lr_now)
+        if do_eval or do_save:
+            t0 = time.perf_counter()
+            if do_eval:
+                self.eval_and_track()
+            if do_save or (state["stopped_early"] and cfg.save_final):
+                self.last_checkpoint = self.save()
+            self.t_excluded += time.perf_counter() - t0
+        run_hooks(self.callbacks, "on_step_end", step)
+
+    def log(self, step: int, lr_now: float) -> None:
+        mean = self.meter.take_mean_loss()
+        if self.world > 1:
+            mean = self.accelerator.reduce(mean, "mean")
+        record = {"step": step, "epoch": round(self.state["epoch_float"], 4),
+                  "train_loss": mean.item(), "lr": lr_now}
+        if self.grad_norm is not None:
+            record["grad_norm"] = float(self.grad_norm)
+        self.state["records"].append(record)
+        run_hooks(self.callbacks, "on_log", record)
+
+    def eval_and_track(self) -> None:
+        """Evaluate; keep the best weights; count evaluations without improvement."""
+        cfg, state = self.cfg, self.state
+        record = self.evaluate()
+        state["records"].append(record)
+        best = state["best_eval_loss"]
+        improved = best is None or record["eval_loss"] < best - cfg.early_stopping_min_delta
+        if improved:
+            state["best_eval_loss"] = record["eval_loss"]
+            state["best_step"] = state["step"]
+            state["evals_without_improvement"] = 0
+            self.save_best()
+        else:
+            state["evals_without_improvement"] += 1
+            patience = cfg.early_stopping_patience
+            if patience is not None and state["evals_without_improvement"] >= patience:
+                state["stopped_early"] = True
+        run_hooks(self.callbacks, "on_eval", record)
+        if self.is_main and cfg.verbose:
+            _say(_eval_line(record, improved, state["stopped_early"]))
+
+    def finish(self, elapsed: float) -> TrainResult:
+        acc, meter = self.accelerator, self.meter
+        tokens, samples = meter.tokens, meter.samples
+        if self.world > 1:
+            tokens = acc.reduce(tokens, "sum")
+            samples *= self.world
+        train_time = max(1e-9, elapsed - self.t_excluded)
+        best_path = ckpt.best_checkpoint(self.out_dir) if self.eval_loader is not None else None
+        if self.cfg.load_best_at_end and best_path is not None:
+            ckpt.load_weights(self.raw_model, best_path)
+        acc.wait_for_everyone()
+        state = self.state
+        result = TrainResult(
+            history=_records_frame(state["records"]), best_checkpoint=best_path,
+            best_eval_loss=state["best_eval_loss"], stopped_early=state["stopped_early"],
+            model=self.raw_model, elapsed_s=elapsed,
+            tokens_per_s=float(tokens.item()) / train_time, samples_per_s=samples / train_time,
+            steps=state["step"], last_checkpoint=self.last_checkpoint,
+            resumed_from=self.resumed_from)
+        run_hooks(self.callbacks, "on_end", result)
+        return result
 
 
 # --------------------------------------------------------------------------- small helpers
