@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -128,6 +129,27 @@ def test_a_partial_state_made_too_early_is_remade_for_the_cpu_processes(tmp_path
     assert two["steps"] == 8  # 32 rows, global batch 8 (2 x 4), 2 epochs: two processes
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
                                                                      "step-000008"]
+
+
+def test_a_sprint_training_script_runs_unchanged_under_accelerate_launch(tmp_path):
+    # Sprint 13's training notebook as a script, 2 CPU processes: the loop sees both,
+    # and the files (tables, figure, exported model) are written once, by the main one.
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "sprints" / "sprint13_instructions"
+    env = dict(ENV, PROFILE="tiny", RESULTS_DIR=str(tmp_path / "results"),
+               RUNS_DIR=str(tmp_path / "runs"))
+    env.pop("DATA_DIR", None)  # the bundled sample: small and the same everywhere
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    proc = subprocess.run(launcher + [str(folder / "03_finetune.py")], env=env, cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "x 2 processes" in proc.stderr
+    tables = tmp_path / "results" / "sprint13" / "tiny"
+    assert {p.suffix for p in tables.iterdir()} == {".md", ".csv", ".json", ".png"}
+    exported = list((tmp_path / "runs").rglob("finetuned/config.json"))
+    assert len(exported) == 1 and (exported[0].parent / "training.json").is_file()
 
 
 def test_gradient_accumulation_matches_the_larger_batch(tmp_path):

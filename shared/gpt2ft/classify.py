@@ -45,6 +45,7 @@ from transformers import (
 
 from .batching import DynamicPadding
 from .loading import tiny_config
+from .processes import is_main_process, wait_for_everyone
 from .settings import TINY_MODEL
 from .strategies import count_parameters
 from .training import LivePlot, TrainConfig, TrainResult, train
@@ -193,10 +194,15 @@ def steps_per_epoch(rows: int, batch_size: int) -> int:
 
 
 def fresh_dir(path: str | os.PathLike) -> Path:
-    """An empty folder (a re-run starts over instead of resuming an old run)."""
+    """An empty folder (a re-run starts over instead of resuming an old run).
+
+    Under ``accelerate launch`` only the main process empties it; the training
+    loop's first barrier keeps the others from writing before that.
+    """
     path = Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    if is_main_process():
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -434,11 +440,13 @@ def export_for_pipeline(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
     ``id2label``/``label2id`` and ``pad_token_id``; the tokenizer its pad token.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    if is_main_process():  # one writer under `accelerate launch`; the others wait for it
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    wait_for_everyone()
     return folder
 
 

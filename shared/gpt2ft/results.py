@@ -18,6 +18,7 @@ import torch
 import transformers
 
 from .paths import results_dir
+from .processes import is_main_process
 from .settings import Settings
 
 
@@ -50,19 +51,25 @@ def _header(title: str, meta: dict) -> str:
 
 def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings, *,
                 title: str, command: str | None = None, index: bool = True) -> Path:
-    """Write ``<name>.csv``, ``<name>.md`` and ``<name>.json`` (provenance) and return the .md path."""
+    """Write ``<name>.csv``, ``<name>.md`` and ``<name>.json`` (provenance) and return the .md path.
+
+    Under ``accelerate launch`` only the main process writes (all return the path).
+    """
     folder = results_dir(sprint, settings.profile)
+    markdown = folder / f"{name}.md"
+    if not is_main_process():
+        return markdown
     meta = provenance(settings, command)
     table.to_csv(folder / f"{name}.csv", index=index)
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    markdown = folder / f"{name}.md"
     markdown.write_text(_header(title, meta) + table.to_markdown(index=index) + "\n")
     return markdown
 
 
 def save_figure(fig, sprint: str, name: str, settings: Settings) -> Path:
     path = results_dir(sprint, settings.profile) / f"{name}.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    if is_main_process():  # one writer under `accelerate launch`
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
 
 

@@ -41,6 +41,7 @@ from IPython.display import display
 from gpt2ft import batching, instruct, loading, results, settings
 from gpt2ft.data import load_instructions
 from gpt2ft.paths import runs_dir
+from gpt2ft.processes import is_main_process
 from gpt2ft.training import LivePlot, TrainConfig, train
 
 run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
@@ -187,14 +188,17 @@ print("wrote", path.name, "and the masking comparison")
 #
 # The response-only model with its best weights goes to
 # `runs/sprint13/<profile>/<tag>/finetuned/` (weights, config and tokenizer, as
-# `save_pretrained` writes them), next to a note of how it was trained.
+# `save_pretrained` writes them), next to a note of how it was trained. Under
+# `accelerate launch` every process runs this notebook; only the main one writes
+# files (`results.write_table` and `save_figure` do the same).
 
 # %%
 finetuned_dir = runs_dir("sprint13", run.profile, tag, "finetuned")
-masked_run.model.save_pretrained(finetuned_dir)
-tokenizer.save_pretrained(finetuned_dir)
-(finetuned_dir / "training.json").write_text(json.dumps({
-    "base model": run.model, "data": data.source, "seed": run.seed, "max_length": max_length,
-    **settings_view, "best validation loss": best, "best checkpoint": str(masked_run.best_checkpoint),
-}, indent=2) + "\n")
+if is_main_process():
+    masked_run.model.save_pretrained(finetuned_dir)
+    tokenizer.save_pretrained(finetuned_dir)
+    (finetuned_dir / "training.json").write_text(json.dumps({
+        "base model": run.model, "data": data.source, "seed": run.seed, "max_length": max_length,
+        **settings_view, "best validation loss": best, "best checkpoint": str(masked_run.best_checkpoint),
+    }, indent=2) + "\n")
 print("saved the fine-tuned model to", finetuned_dir.relative_to(runs_dir()))
