@@ -301,6 +301,8 @@ def _reset_compiler():
 
 
 ONLY: set[str] | None = None  # --rows: run only these row names
+# Rows that run only when named in --rows: max-autotune compiles for many minutes.
+OPT_IN = {"ours_compile_max_autotune"}
 
 
 def _safe(fn, *args, **kwargs) -> dict:
@@ -319,7 +321,7 @@ def _safe(fn, *args, **kwargs) -> dict:
 def _run_plan(plan: dict) -> dict:
     rows = {}
     for name, thunk in plan.items():
-        if ONLY is None or name in ONLY:
+        if (ONLY is None and name not in OPT_IN) or (ONLY is not None and name in ONLY):
             rows[name] = thunk()
             _reset_compiler()
     return rows
@@ -352,6 +354,11 @@ def section_lm(device, size="124M", batch=16, seq=1024, warmup=10, steps=40,
             plan["trainer_bf16_compile"] = lambda: _safe(run_trainer, lm_model(size), data,
                                                          compile=True, **trainer_collate,
                                                          **common)
+        if device == "cuda":  # CUDA graphs replay a whole step; autotuned matmul kernels
+            plan["ours_compile_cudagraphs"] = lambda: _safe(
+                run_ours, lm_model(size), data, compile="reduce-overhead", **common)
+            plan["ours_compile_max_autotune"] = lambda: _safe(
+                run_ours, lm_model(size), data, compile="max-autotune", **common)
     rows = _run_plan(plan)
     peak = peak_tflops(torch.cuda.get_device_name(0)) if device == "cuda" else None
     for name, row in rows.items():
@@ -404,21 +411,28 @@ def section_cls(device, size="124M", batch=32, warmup=100, steps=300, compile_ro
             "steps": steps, "rows": rows}
 
 
-def section_mem(device, batch=8, seq=1024, warmup=3, steps=5) -> dict:
+def section_mem(device, batch=8, seq=1024, warmup=3, steps=5, compile_rows=True) -> dict:
     from transformers import default_data_collator
 
     from .strategies import apply_strategy
     data = lm_blocks(batch * (warmup + steps + 2), seq)
     common = dict(batch=batch, warmup=warmup, steps=steps, device=device)
     tc = dict(collate=default_data_collator)
-    rows = _run_plan({
+    plan = {
         "full_trainer": lambda: _safe(run_trainer, lm_model("medium"), data, **tc, **common),
         "full_ours": lambda: _safe(run_ours, lm_model("medium"), data, **common),
         "lora_trainer": lambda: _safe(run_trainer, apply_strategy(lm_model("medium"), "lora"),
                                       data, lr=2e-4, **tc, **common),
         "lora_ours": lambda: _safe(run_ours, apply_strategy(lm_model("medium"), "lora"), data,
                                    lr=2e-4, **common),
-    })
+    }
+    if compile_rows and device == "cuda":  # compiling fuses the loss: no full fp32 logits
+        plan["full_ours_compile"] = lambda: _safe(run_ours, lm_model("medium"), data,
+                                                  compile=True, **common)
+        plan["lora_ours_compile"] = lambda: _safe(
+            run_ours, apply_strategy(lm_model("medium"), "lora"), data, lr=2e-4, compile=True,
+            **common)
+    rows = _run_plan(plan)
     return {"model": "gpt2-medium architecture (random init), LoRA r=8 on c_attn",
             "batch": batch, "seq": seq, "rows": rows}
 
@@ -600,7 +614,8 @@ def main(argv=None) -> dict:
                                                     compile_rows=compile_rows, lengths=lengths,
                                                     source=source, **kw)
         elif name == "mem":
-            report["sections"]["mem"] = section_mem(device, **(dict(seq=256) if q else {}))
+            report["sections"]["mem"] = section_mem(device, compile_rows=compile_rows,
+                                                    **(dict(seq=256) if q else {}))
         elif name == "cpu":
             kw = dict(repeats=2, lm_steps=6, cls_steps=30, warmup=2) if q else {}
             report["sections"]["cpu"] = section_cpu(lengths=lengths, source=source, **kw)

@@ -1,0 +1,47 @@
+"""gpt2ft.benchmark runs end to end on a CPU and prints its ratios (quick settings).
+
+Only that the numbers exist and are sane is checked here: speed targets are read
+from the committed reports (``results/bench/``), never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+
+from gpt2ft import benchmark
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_quick_lm_and_classification_sections_write_json_and_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark, "ONLY", None)
+    report = benchmark.main(["--quick", "--device", "cpu", "--sections", "lm,cls",
+                             "--no-compile", "--out", str(tmp_path)])
+    lm, cls = report["sections"]["lm"]["rows"], report["sections"]["cls"]["rows"]
+    assert set(lm) == {"trainer_bf16", "ours"} and set(cls) == {
+        "trainer_pad128", "trainer_dynamic_grouped", "ours"}
+    assert all("error" not in row for row in [*lm.values(), *cls.values()])
+    assert lm["ours"]["tokens_per_s"] > 0 and lm["ours"]["vs_trainer"] > 0
+    # dynamic padding wastes far less than padding every sentence to 128 tokens
+    assert cls["ours"]["padding_pct"] < cls["trainer_pad128"]["padding_pct"]
+    assert cls["ours"]["vs_trainer_pad128"] > 0 and cls["ours"]["vs_trainer_dynamic"] > 0
+    saved = json.loads((tmp_path / "cpu-quick.json").read_text())
+    assert saved["sections"]["cls"]["rows"]["ours"]["samples_per_s"] == pytest.approx(
+        cls["ours"]["samples_per_s"])
+    table = (tmp_path / "cpu-quick.md").read_text()
+    assert "| ours |" in table and "× Trainer pad 128" in table
+
+
+def test_rows_filter_and_opt_in_rows(monkeypatch):
+    ran = []
+    plan = {name: (lambda n=name: ran.append(n) or {}) for name in
+            ("ours", "trainer_bf16", "ours_compile_max_autotune")}
+    monkeypatch.setattr(benchmark, "ONLY", None)
+    assert set(benchmark._run_plan(plan)) == {"ours", "trainer_bf16"}  # opt-in row skipped
+    monkeypatch.setattr(benchmark, "ONLY", {"ours_compile_max_autotune"})
+    assert set(benchmark._run_plan(plan)) == {"ours_compile_max_autotune"}
