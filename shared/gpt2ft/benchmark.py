@@ -245,7 +245,7 @@ def _result(clock, counter, warmup, steps, cuda) -> dict:
 
 
 def run_ours(model, data, *, batch, warmup, steps, device, collate=None, length_grouped=False,
-             compile=False, strategy=None, lr=5e-5) -> dict:
+             compile=False, strategy=None, lr=5e-5, lm_loss="auto") -> dict:
     from .batching import DynamicPadding
     from .training import TrainConfig, train
     cuda = device == "cuda"
@@ -261,7 +261,7 @@ def run_ours(model, data, *, batch, warmup, steps, device, collate=None, length_
                           save_final=False, log_every=10, resume=False, compile=compile,
                           length_grouped=length_grouped, mixed_precision="auto",
                           progress_bar=False, verbose=False, strategy=strategy,
-                          device=device, seed=0)
+                          device=device, seed=0, lm_loss=lm_loss)
         train(model, data, None, cfg, collate_fn=counter, callbacks=[clock])
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -359,6 +359,8 @@ def section_lm(device, size="124M", batch=16, seq=1024, warmup=10, steps=40,
                 run_ours, lm_model(size), data, compile="reduce-overhead", **common)
             plan["ours_compile_max_autotune"] = lambda: _safe(
                 run_ours, lm_model(size), data, compile="max-autotune", **common)
+            plan["ours_compile_chunked_loss"] = lambda: _safe(
+                run_ours, lm_model(size), data, compile=True, lm_loss="chunked", **common)
     rows = _run_plan(plan)
     peak = peak_tflops(torch.cuda.get_device_name(0)) if device == "cuda" else None
     for name, row in rows.items():
@@ -437,7 +439,7 @@ def section_mem(device, batch=8, seq=1024, warmup=3, steps=5, compile_rows=True)
             "batch": batch, "seq": seq, "rows": rows}
 
 
-def section_cpu(repeats=3, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
+def section_cpu(repeats=5, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
                 source="") -> dict:
     from transformers import default_data_collator
 
@@ -448,7 +450,10 @@ def section_cpu(repeats=3, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
     dynamic, fixed = cls_rows(cls_lengths), cls_rows(cls_lengths, pad_to=128)
     runs = {
         "lm_ours": lambda: run_ours(lm_model("tiny"), lm_data, batch=8, warmup=warmup,
-                                    steps=lm_steps, device="cpu"),
+                                    steps=lm_steps, device="cpu"),  # chunked LM loss
+        "lm_ours_model_loss": lambda: run_ours(lm_model("tiny"), lm_data, batch=8,
+                                               warmup=warmup, steps=lm_steps, device="cpu",
+                                               lm_loss="model"),
         "lm_trainer": lambda: run_trainer(lm_model("tiny"), lm_data, batch=8, warmup=warmup,
                                           steps=lm_steps, device="cpu",
                                           collate=default_data_collator),
@@ -471,8 +476,9 @@ def section_cpu(repeats=3, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
         results = sorted(results, key=lambda r: r["samples_per_s"])
         rows[name] = dict(results[-1], repeats=len(results),
                           samples_per_s_all=[round(r["samples_per_s"], 2) for r in results])
-    rows["lm_ours"]["vs_trainer"] = rows["lm_ours"]["tokens_per_s"] / rows["lm_trainer"][
-        "tokens_per_s"]
+    for name in ("lm_ours", "lm_ours_model_loss"):
+        rows[name]["vs_trainer"] = rows[name]["tokens_per_s"] / rows["lm_trainer"][
+            "tokens_per_s"]
     for name in ("cls_ours", "cls_trainer_pad128"):
         rows[name]["vs_trainer_dynamic"] = rows[name]["samples_per_s"] / rows[
             "cls_trainer_dynamic_grouped"]["samples_per_s"]

@@ -37,15 +37,17 @@ GRAD_ACCUM_STEPS = 1
 EVAL_EVERY = 0  # tiny: 10, full: 100 optimizer steps
 SAVE_EVERY = 0  # tiny: 30, full: 200
 PATIENCE = 3  # evaluations without improvement before stopping
+LM_LOSS = os.environ.get("LM_LOSS", "auto")  # auto | model | chunked (see "Where the compute goes")
 
 # %%
 import math
 import time
 
+import torch
 from accelerate import PartialState
 from IPython.display import display
 
-from gpt2ft import data, lm_metrics, loading, packing, paths, settings
+from gpt2ft import data, lm_loss, lm_metrics, loading, packing, paths, settings
 from gpt2ft.training import LivePlot, TrainConfig, train
 
 run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
@@ -98,9 +100,43 @@ cfg = TrainConfig(
     load_best_at_end=True,
     seed=SEED,
     resume=RESUME,
+    lm_loss=LM_LOSS,
 )
 print({k: getattr(cfg, k) for k in ("learning_rate", "batch_size", "grad_accum_steps", "num_epochs",
-                                     "eval_every", "save_every", "early_stopping_patience")})
+                                     "eval_every", "save_every", "early_stopping_patience", "lm_loss")})
+
+# %% [markdown]
+# ## Where the compute goes: the output layer
+#
+# Every position's hidden state (768 numbers in GPT-2 small) is multiplied by
+# the 50,257 x 768 embedding matrix to score every token of the vocabulary.
+# For a batch that is a `tokens x 50,257` matrix of logits: for 8 blocks of 128
+# tokens, 51 million numbers (206 MB in fp32), then a log-softmax over it, then
+# two more matrix products for the gradients. In the tiny model (64 dimensions)
+# this layer is nearly all of the work.
+#
+# The loss never needs the whole matrix at once. Taken a few rows at a time,
+# each chunk's logits give its part of the loss *and* its gradient (the
+# softmax minus the one-hot target) and are dropped before the next chunk.
+# `gpt2ft.lm_loss.chunked_lm_loss` does that; the training loop uses it when
+# `lm_loss="chunked"`, which `"auto"` picks on a CPU, where it was measured
+# faster (the chunks stay in cache; numbers in `notes/training_engine.md`). The
+# arithmetic is the same, so the loss is the same:
+
+# %%
+rows = corpus.train[:2]
+model.eval()  # no dropout, so both computations see the same network (train() switches it back)
+with torch.no_grad():
+    own = model(input_ids=rows["input_ids"], labels=rows["labels"]).loss
+    hidden = model.transformer(input_ids=rows["input_ids"]).last_hidden_state
+    chunked = lm_loss.chunked_lm_loss(hidden, model.lm_head.weight, rows["labels"], chunk_rows=32)
+n_logits = rows["input_ids"].numel() * model.config.vocab_size
+print(f"the model's loss {own.item():.6f}, chunked {chunked.item():.6f}; logits never held at once: "
+      f"{n_logits:,} ({4 * n_logits / 1e6:.0f} MB in fp32), at most {32 * model.config.vocab_size:,} at a time")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("same loss:", torch.allclose(own, chunked, rtol=1e-5))
 
 # %% [markdown]
 # ## Train

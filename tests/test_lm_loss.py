@@ -1,0 +1,139 @@
+"""gpt2ft.lm_loss: the chunked LM head + cross-entropy equals the model's own loss.
+
+Same loss and same gradients (float precision) for any chunk size, with ignored
+(-100) labels, tied embeddings and LoRA; train() gives the same run either way.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
+from gpt2ft.lm_loss import ChunkedLossLM, chunked_lm_loss, default_chunk_rows, supports_chunked_loss
+from gpt2ft.strategies import apply_strategy
+from gpt2ft.training import TrainConfig, train
+
+hf_logging.set_verbosity_error()
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+CONFIG = dict(n_layer=2, n_embd=32, n_head=2, n_positions=64, vocab_size=211, bos_token_id=0,
+              eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+
+
+def tiny_lm(seed=0):
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(GPT2Config(**CONFIG))
+
+
+def batch(rows=3, length=12, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, 211, (rows, length), generator=g)
+    labels = ids.clone()
+    labels[0, :5] = -100  # a masked prompt
+    labels[1, -3:] = -100  # padding
+    mask = (labels != -100).long()
+    mask[0] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, None])
+def test_loss_and_gradients_equal_the_models_own(chunk_rows):
+    b = batch()
+    ref_model = tiny_lm()
+    ref = ref_model(**b).loss
+    ref.backward()
+    model = tiny_lm()
+    ours = ChunkedLossLM(model, chunk_rows=chunk_rows)(**b).loss
+    ours.backward()
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    expected, got = grads(ref_model), grads(model)
+    assert set(got) == set(expected)  # tied head: one weight, gradients from both uses
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_without_gradients_only_the_loss_is_computed():
+    b = batch()
+    model = tiny_lm()
+    with torch.no_grad():
+        ref = model(**b).loss
+        hidden = model.transformer(input_ids=b["input_ids"],
+                                   attention_mask=b["attention_mask"]).last_hidden_state
+        ours = chunked_lm_loss(hidden, model.lm_head.weight, b["labels"], chunk_rows=4)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert not ours.requires_grad
+
+
+def test_lora_gradients_match():
+    b = batch()
+    ref_model, model = apply_strategy(tiny_lm(), "lora"), apply_strategy(tiny_lm(), "lora")
+    for m in (ref_model, model):  # LoRA's B starts at zero; make the adapters do something
+        m.eval()  # no LoRA dropout: the two models must see the same numbers
+        for n, p in m.named_parameters():
+            if "lora_B" in n:
+                torch.nn.init.normal_(p, std=0.02, generator=torch.Generator().manual_seed(3))
+    ref_model(**b).loss.backward()
+    ChunkedLossLM(model, chunk_rows=5)(**b).loss.backward()
+    expected, got = grads(ref_model), grads(model)
+    assert set(got) == set(expected) and all("lora_" in n for n in got)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_chunk_rows_keep_a_chunk_small():
+    assert default_chunk_rows(50257, "cpu") == 79  # ~4 M logits, 16 MB in fp32
+    assert default_chunk_rows(50257, "cuda") == 1273
+    assert default_chunk_rows(10**9, "cpu") == 1
+
+
+def test_train_gives_the_same_run_with_either_loss(tmp_path):
+    g = torch.Generator().manual_seed(2)
+    data = []
+    for _ in range(24):
+        ids = torch.randint(1, 211, (16,), generator=g)
+        data.append({"input_ids": ids, "labels": ids.clone()})
+
+    def run(lm_loss):
+        cfg = TrainConfig(output_dir=tmp_path / lm_loss, batch_size=4, learning_rate=1e-3,
+                          num_epochs=2, eval_every=6, save_every=None, log_every=1,
+                          progress_bar=False, verbose=False, lm_loss=lm_loss, device="cpu")
+        return train(tiny_lm(), data, data[:8], cfg)
+
+    model_loss, chunked = run("model"), run("chunked")
+    assert model_loss.history["train_loss"].tolist() == pytest.approx(
+        chunked.history["train_loss"].tolist(), abs=1e-5)
+    assert model_loss.best_eval_loss == pytest.approx(chunked.best_eval_loss, abs=1e-5)
+    a, b = model_loss.model.state_dict(), chunked.model.state_dict()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    # the saved model is the plain GPT-2, not the training wrapper
+    assert type(chunked.model) is GPT2LMHeadModel
+
+
+def test_chunked_is_refused_where_it_cannot_work(tmp_path):
+    torch.manual_seed(0)
+    classifier = GPT2ForSequenceClassification(GPT2Config(**CONFIG, num_labels=2,
+                                                          pad_token_id=0))
+    assert supports_chunked_loss(tiny_lm()) and not supports_chunked_loss(classifier)
+    rows = [{"input_ids": torch.arange(1, 9), "labels": torch.tensor(1)}] * 4
+    cfg = TrainConfig(output_dir=tmp_path / "c", lm_loss="chunked", progress_bar=False,
+                      verbose=False, eval_every=None, save_every=None)
+    with pytest.raises(ValueError, match="lm_loss='chunked' cannot be used.*not a causal LM"):
+        train(classifier, rows, None, cfg)
+    lm_rows = [{"input_ids": torch.arange(1, 9), "labels": torch.arange(1, 9)}] * 4
+    with pytest.raises(ValueError, match="a loss_fn was given"):
+        train(tiny_lm(), lm_rows, None, cfg, loss_fn=lambda out, b: out.logits.mean())
+    assert not (tmp_path / "c").exists()  # refused before any work
+    with pytest.raises(ValueError, match="lm_loss='fast' is not allowed: use 'auto'"):
+        TrainConfig(output_dir=tmp_path, lm_loss="fast")
+    with pytest.raises(ValueError, match="has not"):
+        ChunkedLossLM(classifier)
