@@ -45,3 +45,14 @@ def test_rows_filter_and_opt_in_rows(monkeypatch):
     assert set(benchmark._run_plan(plan)) == {"ours", "trainer_bf16"}  # opt-in row skipped
     monkeypatch.setattr(benchmark, "ONLY", {"ours_compile_max_autotune"})
     assert set(benchmark._run_plan(plan)) == {"ours_compile_max_autotune"}
+
+
+def test_cpu_memory_section_shows_what_the_full_logits_cost():
+    # each row in its own process: 8 x 128 tokens -> 196 MiB of fp32 logits, plus their
+    # gradient, which the chunked loss never holds at once
+    section = benchmark.section_cpu_mem(batch=8, seq=128, steps=1)
+    rows = section["rows"]
+    assert set(rows) == {"lm_trainer", "lm_ours_model_loss", "lm_ours"}
+    assert section["logits_mib"] == pytest.approx(196.3, abs=0.1)
+    assert rows["lm_ours_model_loss"]["training_mib"] > section["logits_mib"]
+    assert rows["lm_ours"]["training_mib"] < rows["lm_ours_model_loss"]["training_mib"] / 2

@@ -18,6 +18,7 @@ Sections
           Trainer dynamic padding + group_by_length: sentences/s
   mem     peak GPU memory, gpt2-medium architecture, full fine-tuning and LoRA
   cpu     tiny config on the CPU (2 layers, 64 dims): ours vs Trainer, same work
+  cpu_mem peak resident memory of a tiny causal-LM step on the CPU (full vs chunked loss)
 
 MFU = (6 N + 12 L d T) x tokens/s / peak, N = parameters without the position
 embeddings (the tied LM head counted once, as the matmul it is), L layers, d
@@ -486,6 +487,57 @@ def section_cpu(repeats=5, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
             "lm_batch": 8, "cls_batch": 32, "lengths": source, "rows": rows}
 
 
+def _memory_mib() -> tuple[float, float]:
+    """(resident now, resident peak) of this process in MiB, from /proc (Linux).
+
+    Not ``getrusage().ru_maxrss``: Linux carries that high-water mark over from
+    the parent through fork and exec, so a child would report the parent's size.
+    ``VmHWM`` belongs to the process's own address space and starts afresh.
+    """
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024  # kB -> MiB
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def _peak_rss_child(row: str, batch: int, seq: int, steps: int, queue) -> None:
+    """One row in a fresh process, so its peak resident memory is its own."""
+    from transformers import default_data_collator
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(1)
+    data = lm_blocks(batch * (steps + 3), seq)
+    model = lm_model("tiny")
+    before = _memory_mib()[1]  # the peak so far: imports, model, data
+    if row == "lm_trainer":
+        out = run_trainer(model, data, batch=batch, warmup=1, steps=steps, device="cpu",
+                          collate=default_data_collator)
+    else:
+        out = run_ours(model, data, batch=batch, warmup=1, steps=steps, device="cpu",
+                       lm_loss="model" if row == "lm_ours_model_loss" else "auto")
+    peak = _memory_mib()[1]
+    queue.put(dict(out, peak_rss_mib=peak, rss_before_mib=before, training_mib=peak - before))
+
+
+def section_cpu_mem(batch=32, seq=128, steps=3) -> dict:
+    """Peak resident memory of a causal-LM step on the CPU: what the full logits cost (Linux)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    rows = {}
+    for row in ("lm_trainer", "lm_ours_model_loss", "lm_ours"):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_peak_rss_child, args=(row, batch, seq, steps, queue))
+        proc.start()
+        rows[row] = queue.get(timeout=600)
+        proc.join()
+    logits_mib = batch * seq * 50257 * 4 / 2**20
+    return {"model": "tiny GPT-2 (2 layers, 64 dims, vocab 50257), fp32", "batch": batch,
+            "seq": seq, "logits_mib": logits_mib, "rows": rows}
+
+
 # --------------------------------------------------------------------------- report
 
 def _fmt(value, digits=1):
@@ -557,6 +609,17 @@ def markdown(report: dict) -> str:
             ratio = r.get("vs_trainer", r.get("vs_trainer_dynamic"))
             lines.append(f"| {name} | {_fmt(r['samples_per_s'])} | {_fmt(r['tokens_per_s'], 0)}"
                          f" | {_fmt(ratio, 2)} | {r['samples_per_s_all']} |")
+    if "cpu_mem" in s:
+        m = s["cpu_mem"]
+        lines += ["", f"## CPU peak memory: {m['model']}, causal LM, batch {m['batch']} x "
+                  f"{m['seq']}", "", f"The fp32 logits of one batch: {m['logits_mib']:,.0f} MiB. "
+                  "Each row in its own process; resident memory before training and its peak.",
+                  "", "| run | peak RSS MiB | before training MiB | added by training MiB | "
+                  "tokens/s |", "|---|---:|---:|---:|---:|"]
+        for name, r in m["rows"].items():
+            lines.append(f"| {name} | {_fmt(r['peak_rss_mib'], 0)} | "
+                         f"{_fmt(r['rss_before_mib'], 0)} | {_fmt(r['training_mib'], 0)} | "
+                         f"{_fmt(r['tokens_per_s'], 0)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -567,8 +630,8 @@ def main(argv=None) -> dict:
                         help="default: cuda if available, else cpu (--quick: cpu)")
     parser.add_argument("--quick", action="store_true", help="short run (CPU: about a minute)")
     parser.add_argument("--sections", default=None,
-                        help="comma list of lm,cls,mem,cpu (default: lm,cls,mem on cuda, "
-                             "cpu on cpu)")
+                        help="comma list of lm,cls,mem,cpu,cpu_mem (default: lm,cls,mem on "
+                             "cuda, cpu,cpu_mem on cpu)")
     parser.add_argument("--out", default=None, help="folder (default: results/bench)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1 for CPU runs: the tiny models gain "
@@ -598,7 +661,7 @@ def main(argv=None) -> dict:
     if device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but no CUDA GPU is visible")
     sections = (args.sections.split(",") if args.sections
-                else (["lm", "cls", "mem"] if device == "cuda" else ["cpu"]))
+                else (["lm", "cls", "mem"] if device == "cuda" else ["cpu", "cpu_mem"]))
     lengths, source = sst2_lengths()
     q = args.quick
     report = {"device": device, "quick": q, "command": "python -m gpt2ft.benchmark "
@@ -625,8 +688,10 @@ def main(argv=None) -> dict:
         elif name == "cpu":
             kw = dict(repeats=2, lm_steps=6, cls_steps=30, warmup=2) if q else {}
             report["sections"]["cpu"] = section_cpu(lengths=lengths, source=source, **kw)
+        elif name == "cpu_mem":
+            report["sections"]["cpu_mem"] = section_cpu_mem(**(dict(batch=8) if q else {}))
         else:
-            parser.error(f"unknown section {name!r}; use lm, cls, mem, cpu")
+            parser.error(f"unknown section {name!r}; use lm, cls, mem, cpu, cpu_mem")
         print(f"[bench] section {name} done in {time.perf_counter() - t0:.0f} s",
               file=sys.stderr)
     report["total_seconds"] = round(time.perf_counter() - t_all, 1)

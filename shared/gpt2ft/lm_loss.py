@@ -12,8 +12,9 @@ gradients. Done a few rows at a time, each chunk's logits are turned into the
 loss *and* the gradients right away (the softmax minus the one-hot target is
 the gradient of the logits), and are dropped before the next chunk: the full
 matrix never exists. Same arithmetic, same result (tested to float precision
-against the model's own loss); on a CPU it is 1.5x faster for the head because
-each chunk stays in cache. The gradients are computed in the forward pass
+against the model's own loss); on a CPU the head + loss run about 1.5x faster
+because each chunk stays in cache (the whole tiny-model step 1.3x), and a step
+adds 10x less memory. The gradients are computed in the forward pass
 (there is nothing left to differentiate afterwards), so the backward pass only
 scales them.
 """
