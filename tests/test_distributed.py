@@ -90,11 +90,16 @@ def _run(cmd, env):
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
 
 
+def _two_cpu_processes() -> list[str]:
+    """`accelerate launch` of 2 gloo processes (`--multi_gpu` on a machine without GPUs)."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+            "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+            "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+
+
 def _launch_two(script, out, report, *extra):
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
-    return _run(launcher + [str(script), str(out), "4", "1", str(report), *extra], ENV)
+    return _run(_two_cpu_processes() + [str(script), str(out), "4", "1", str(report), *extra],
+                ENV)
 
 
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
@@ -139,11 +144,8 @@ def test_a_sprint_training_script_runs_unchanged_under_accelerate_launch(tmp_pat
     env = dict(ENV, PROFILE="tiny", RESULTS_DIR=str(tmp_path / "results"),
                RUNS_DIR=str(tmp_path / "runs"))
     env.pop("DATA_DIR", None)  # the bundled sample: small and the same everywhere
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-                "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
-    proc = subprocess.run(launcher + [str(folder / "03_finetune.py")], env=env, cwd=folder,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(_two_cpu_processes() + [str(folder / "03_finetune.py")], env=env,
+                          cwd=folder, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "x 2 processes" in proc.stderr
     tables = tmp_path / "results" / "sprint13" / "tiny"

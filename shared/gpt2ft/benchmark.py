@@ -322,7 +322,8 @@ def _safe(fn, *args, **kwargs) -> dict:
 def _run_plan(plan: dict) -> dict:
     rows = {}
     for name, thunk in plan.items():
-        if (ONLY is None and name not in OPT_IN) or (ONLY is not None and name in ONLY):
+        wanted = name in ONLY if ONLY is not None else name not in OPT_IN
+        if wanted:
             rows[name] = thunk()
             _reset_compiler()
     return rows
@@ -487,20 +488,18 @@ def section_cpu(repeats=5, lm_steps=20, cls_steps=150, warmup=3, lengths=None,
             "lm_batch": 8, "cls_batch": 32, "lengths": source, "rows": rows}
 
 
-def _memory_mib() -> tuple[float, float]:
-    """(resident now, resident peak) of this process in MiB, from /proc (Linux).
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB, from /proc (Linux).
 
     Not ``getrusage().ru_maxrss``: Linux carries that high-water mark over from
     the parent through fork and exec, so a child would report the parent's size.
     ``VmHWM`` belongs to the process's own address space and starts afresh.
     """
-    fields = {}
     with open("/proc/self/status") as status:
         for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) / 1024  # kB -> MiB
-    return fields["VmRSS"], fields["VmHWM"]
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MiB
+    raise OSError("no VmHWM line in /proc/self/status")
 
 
 def _peak_rss_child(row: str, batch: int, seq: int, steps: int, queue) -> None:
@@ -511,14 +510,14 @@ def _peak_rss_child(row: str, batch: int, seq: int, steps: int, queue) -> None:
     torch.set_num_threads(1)
     data = lm_blocks(batch * (steps + 3), seq)
     model = lm_model("tiny")
-    before = _memory_mib()[1]  # the peak so far: imports, model, data
+    before = _peak_rss_mib()  # the peak so far: imports, model, data
     if row == "lm_trainer":
         out = run_trainer(model, data, batch=batch, warmup=1, steps=steps, device="cpu",
                           collate=default_data_collator)
     else:
         out = run_ours(model, data, batch=batch, warmup=1, steps=steps, device="cpu",
                        lm_loss="model" if row == "lm_ours_model_loss" else "auto")
-    peak = _memory_mib()[1]
+    peak = _peak_rss_mib()
     queue.put(dict(out, peak_rss_mib=peak, rss_before_mib=before, training_mib=peak - before))
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from .strategies import without_adapters_wrapper
+
 IGNORE = -100  # label of tokens that carry no loss (padding, masked prompts)
 
 
@@ -89,13 +91,9 @@ def chunked_lm_loss(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Te
                                             grad_on and weight.requires_grad)
 
 
-def _language_model(model: torch.nn.Module) -> torch.nn.Module:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def supports_chunked_loss(model: torch.nn.Module) -> bool:
     """A causal LM whose output layer is a plain linear map (GPT-2: the tied embeddings)."""
-    lm = _language_model(model)
+    lm = without_adapters_wrapper(model)
     head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     body = getattr(lm, "base_model", None)
     return (isinstance(head, torch.nn.Linear) and head.bias is None and body is not None
@@ -121,7 +119,7 @@ class ChunkedLossLM(torch.nn.Module):
 
     def forward(self, input_ids, labels=None, **inputs):
         from transformers.modeling_outputs import CausalLMOutput
-        lm = _language_model(self.model)
+        lm = without_adapters_wrapper(self.model)
         if labels is None:  # nothing to learn from: let the model say so
             return self.model(input_ids=input_ids, **inputs)
         hidden = lm.base_model(input_ids=input_ids, **inputs).last_hidden_state

@@ -40,6 +40,14 @@ def check_strategy(strategy: str | None, k: int | None = None) -> None:
         raise ValueError(f"strategy='last_k' needs k as a whole number >= 1, got k={k!r}.")
 
 
+def without_adapters_wrapper(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model inside a peft (LoRA) wrapper; any other model as it is.
+
+    The LoRA layers stay in it: peft injects them into the wrapped model's modules.
+    """
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
     for path in ("transformer.h", "model.layers", "gpt_neox.layers", "h"):
         obj = model

@@ -61,7 +61,7 @@ from . import checkpointing as ckpt
 from .batching import DynamicPadding, ResumableBatchSampler, sequence_lengths
 from .callbacks import Callback, LivePlot, ProgressBar, run_hooks
 from .lm_loss import ChunkedLossLM, supports_chunked_loss
-from .strategies import STRATEGIES, apply_strategy, check_strategy
+from .strategies import STRATEGIES, apply_strategy, check_strategy, without_adapters_wrapper
 
 SCHEDULERS = ("linear", "cosine", "constant")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
@@ -335,7 +335,7 @@ def _optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _forward_keys(model) -> set[str] | None:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = without_adapters_wrapper(model)
     try:
         params = inspect.signature(base.forward).parameters
     except (TypeError, ValueError):
@@ -345,7 +345,7 @@ def _forward_keys(model) -> set[str] | None:
 
 
 def _is_causal_lm(model) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = without_adapters_wrapper(model)
     return type(base).__name__.endswith("LMHeadModel") or type(base).__name__.endswith(
         "ForCausalLM")
 
