@@ -110,8 +110,8 @@ class TrainConfig:
     warmup_steps: int | None = None
     scheduler: str = "linear"
     max_grad_norm: float | None = 1.0
-    eval_every: int | None = 50
-    save_every: int | None = 50
+    eval_every: int | str | None = 50  # steps, "epoch" (end of each epoch) or None (end)
+    save_every: int | str | None = 50
     log_every: int = 10
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 0.0
@@ -178,8 +178,8 @@ class TrainConfig:
             bad("max_grad_norm", "use None (no clipping) or a positive number, e.g. 1.0")
         for name in ("eval_every", "save_every"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                bad(name, "use None (only at the end) or a whole number of steps >= 1")
+            if value is not None and value != "epoch" and (not _is_int(value) or value < 1):
+                bad(name, "use None (only at the end), 'epoch' or a whole number of steps >= 1")
         if not _is_int(self.log_every) or self.log_every < 1:
             bad("log_every", "use a whole number of steps >= 1")
         if self.early_stopping_patience is not None and (
@@ -820,9 +820,11 @@ class _Run:
         step = state["step"]
         last_step = step >= self.total_steps
         do_log = step % cfg.log_every == 0 or last_step
+        eval_every, save_every = (self.steps_per_epoch if v == "epoch" else v
+                                  for v in (cfg.eval_every, cfg.save_every))
         do_eval = self.eval_loader is not None and (
-            bool(cfg.eval_every and step % cfg.eval_every == 0) or last_step)
-        do_save = bool(cfg.save_every and step % cfg.save_every == 0) or (
+            bool(eval_every and step % eval_every == 0) or last_step)
+        do_save = bool(save_every and step % save_every == 0) or (
             last_step and cfg.save_final)
         # on a CPU a per-step check costs nothing; on a GPU it would stall the queue
         if self.device == "cpu" or do_log or do_eval or do_save:
