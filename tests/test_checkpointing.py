@@ -14,33 +14,17 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from gpt2ft import checkpointing as ckpt
 from gpt2ft.training import NonFiniteLossError, TrainConfig, train
 
 hf_logging.set_verbosity_error()
-VOCAB = 256
+VOCAB = 256  # the tiny test GPT-2's (tiny_lm, conftest.py)
 
 
 # One torch thread (fixture in conftest.py): exact comparisons, and no fight over 2 cores.
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny_lm(seed=0):
-    torch.manual_seed(seed)  # dropout stays on (0.1): resume must restore its RNG
-    return GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=64,
-                                      vocab_size=VOCAB, bos_token_id=0, eos_token_id=0))
-
-
-def blocks(n=24, length=16, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        ids = torch.randint(1, VOCAB, (length,), generator=g)
-        out.append({"input_ids": ids, "labels": ids.clone()})
-    return out
 
 
 def run_cfg(out, **kw):
@@ -150,8 +134,8 @@ def weights(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def test_corrupt_newest_checkpoint_falls_back_and_still_ends_identical(tmp_path):
-    data = blocks()
+def test_corrupt_newest_checkpoint_falls_back_and_still_ends_identical(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(24)  # dropout stays on (0.1) in tiny_lm: resume must restore its RNG
     reference = weights(train(tiny_lm(), data, None, run_cfg(tmp_path / "ref")).model)
 
     out = tmp_path / "run"
@@ -161,7 +145,7 @@ def test_corrupt_newest_checkpoint_falls_back_and_still_ends_identical(tmp_path)
     model_file = out / "step-000008" / "model.safetensors"
     model_file.write_bytes(model_file.read_bytes()[:-10])  # truncated
     with pytest.warns(ckpt.CheckpointWarning, match=r"step-000008.*model\.safetensors"):
-        result = train(tiny_lm(seed=7), data, None, run_cfg(out))
+        result = train(tiny_lm(), data, None, run_cfg(out))
     assert result.resumed_from.name == "step-000004"
     final = weights(result.model)
     assert all(torch.equal(reference[k], final[k]) for k in reference)
@@ -171,21 +155,15 @@ def test_corrupt_newest_checkpoint_falls_back_and_still_ends_identical(tmp_path)
 
 WORKER = textwrap.dedent("""
     import os, signal, sys
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
     from transformers.utils import logging
     from safetensors.torch import save_file
+    from conftest import random_lm_rows
+    from gpt2ft.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, kill_at, save_to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=64,
-                                       vocab_size=256, bos_token_id=0, eos_token_id=0))
-    g = torch.Generator().manual_seed(1)
-    data = []
-    for _ in range(24):
-        ids = torch.randint(1, 256, (16,), generator=g)
-        data.append({"input_ids": ids, "labels": ids.clone()})
+    model = tiny_model(0, n_positions=64, vocab_size=256, bos_token_id=0, eos_token_id=0)
+    data = random_lm_rows(24)
 
     class Kill:
         def on_step_end(self, step):
@@ -202,15 +180,14 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_killed_run_resumes_to_bit_identical_weights(tmp_path):
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path, worker_env):
     from safetensors.torch import load_file
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
 
     def run(out, kill_at, save_to):
         return subprocess.run([sys.executable, str(script), str(out), str(kill_at),
-                               str(save_to)], env=env, capture_output=True, text=True,
+                               str(save_to)], env=worker_env, capture_output=True, text=True,
                               timeout=300)
 
     ref = run(tmp_path / "ref", -1, tmp_path / "ref.safetensors")
@@ -229,7 +206,7 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path):
 
 # --------------------------------------------------------------------------- NaN
 
-def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good(tmp_path):
+def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good(tmp_path, tiny_lm, lm_rows):
     calls = {"n": 0}
 
     def loss_fn(outputs, batch):
@@ -241,10 +218,107 @@ def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good(tmp_p
 
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError) as err:
-        train(tiny_lm(), blocks(), None, run_cfg(out), loss_fn=loss_fn)
+        train(tiny_lm(), lm_rows(24), None, run_cfg(out), loss_fn=loss_fn)
     e = err.value
     assert (e.step, e.epoch, e.batch_index) == (7, 1, 0)  # 6 batches per epoch
     assert "optimizer step 7" in str(e) and "step-000004" in str(e)
     assert len(e.rows) == 4
     assert [p.name for p in ckpt.list_checkpoints(out)] == ["step-000004"]
     assert ckpt.verify_checkpoint(e.checkpoint)
+
+
+# --------------------------------------------------------------------------- data, not code
+
+def _rewrite_manifest(folder: Path) -> None:
+    """What an attacker with write access does: recompute the manifest beside a planted file."""
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": ckpt._sha256(p)}
+             for p in folder.iterdir() if p.name != ckpt.MANIFEST}
+    (folder / ckpt.MANIFEST).write_text(json.dumps({"files": files}))
+
+
+class _Planted:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_a_checkpoint_is_never_executed(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(24)
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(tiny_lm(), data, None, run_cfg(out), callbacks=[CrashAt(10)])
+    marker = tmp_path / "pwned"
+    planted = _Planted()
+    planted.marker = marker
+    newest = out / "step-000008"
+    torch.save({"state": planted}, newest / "scheduler.pt")
+    _rewrite_manifest(newest)
+    with pytest.warns(ckpt.CheckpointWarning, match=r"step-000008.*scheduler\.pt.*not run"):
+        result = train(tiny_lm(), data, None, run_cfg(out))
+    assert not marker.exists()  # the pickle did not run
+    assert result.resumed_from.name == "step-000004" and result.steps == 12
+
+
+def test_training_checkpoints_load_with_weights_only(tmp_path, tiny_lm, lm_rows):
+    train(tiny_lm(), lm_rows(16), None, run_cfg(tmp_path, max_steps=2, save_every=2))
+    for name in ("optimizer.pt", "scheduler.pt", "rng.pt"):
+        torch.load(tmp_path / "step-000002" / name, weights_only=True)  # raises on any object
+
+
+def test_rng_state_round_trips_through_plain_data():
+    import random
+
+    import numpy as np
+    state = ckpt.rng_state()
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    ckpt.set_rng_state(torch.load(_bytes_io(ckpt.torch_bytes(state)), weights_only=True))
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def _bytes_io(data: bytes):
+    import io
+    return io.BytesIO(data)
+
+
+def test_a_bit_flip_in_best_is_named_and_the_final_weights_are_scored(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(24)
+    c = run_cfg(tmp_path / "run", max_steps=6, eval_every=2, load_best_at_end=True)
+    first = train(tiny_lm(), data, data[:8], c)
+    weights_file = tmp_path / "run" / "best" / "model.safetensors"
+    raw = bytearray(weights_file.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit, same size: only the checksum can tell
+    weights_file.write_bytes(bytes(raw))
+    with pytest.warns(ckpt.CheckpointWarning, match=r"best/model\.safetensors.*SHA-256.*final weights"):
+        again = train(tiny_lm(), data, data[:8], c)
+    assert again.best_checkpoint is None
+    assert again.best_eval_loss == pytest.approx(first.history["eval_loss"].dropna().iloc[-1])
+    assert all(torch.isfinite(p).all() for p in again.model.parameters())
+
+
+def test_a_corrupt_best_falls_back_to_a_copy_and_says_so(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(24)
+    train(tiny_lm(), data, data[:8], run_cfg(tmp_path / "run", max_steps=4, eval_every=2))
+    best = tmp_path / "run" / "best"
+    copy = tmp_path / "run" / "best.old-1234"
+    import shutil
+    shutil.copytree(best, copy)
+    (best / "model.safetensors").write_bytes(b"\0" * (best / "model.safetensors").stat().st_size)
+    with pytest.warns(ckpt.CheckpointWarning, match=r"best/model\.safetensors.*Using .*best\.old-1234"):
+        assert ckpt.best_checkpoint(tmp_path / "run") == copy
+
+
+def test_every_checkpoint_loads_with_from_pretrained_and_pipeline(tmp_path, tiny_lm):
+    from transformers import AutoModelForCausalLM, pipeline
+
+    from gpt2ft import loading
+    tokenizer = loading.bundled_tokenizer()
+    model = loading.tiny_model(0)
+    ids = tokenizer(["It was the best of times, it was the worst of times."] * 8)["input_ids"]
+    rows = [{"input_ids": i, "labels": i} for i in ids]
+    c = run_cfg(tmp_path / "run", max_steps=2, save_every=2, eval_every=2)
+    result = train(model, rows, rows[:2], c, tokenizer=tokenizer)
+    for folder in (tmp_path / "run" / "best", tmp_path / "run" / "step-000002"):
+        loaded = AutoModelForCausalLM.from_pretrained(folder)
+        assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                     result.model.state_dict().values(), strict=True))
+        generate = pipeline("text-generation", model=str(folder), device="cpu")
+        assert isinstance(generate("It was", max_new_tokens=3, do_sample=False)[0]["generated_text"], str)

@@ -6,6 +6,7 @@ tokenizer, so every test runs offline in a second or two.
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,6 +20,7 @@ from transformers.utils import logging as hf_logging
 
 from gpt2ft import classify, loading
 from gpt2ft.settings import TINY_MODEL
+from gpt2ft.training import TrainConfig
 
 hf_logging.set_verbosity_error()
 LABELS = ["negative", "positive"]
@@ -227,25 +229,187 @@ def test_train_classifier_evaluates_each_epoch_and_keeps_the_best(model, tokeniz
              for i in range(24)]
     data = datasets.Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(24)]})
     encoded = classify.encode(data, tokenizer, 16)
-    result = classify.train_classifier(model, encoded, encoded.select(range(8)), LABELS,
-                                       tmp_path / "run", epochs=2, learning_rate=3e-3,
-                                       batch_size=8, progress_bar=False, verbose=False)
+    stale = tmp_path / "run" / "checkpoint-99"
+    stale.mkdir(parents=True)  # something else's folder: kept aside, never resumed or deleted
+    cfg = TrainConfig(tmp_path / "run", learning_rate=3e-3, batch_size=8, num_epochs=2,
+                      eval_every="epoch", save_every=None, save_final=False, load_best_at_end=True,
+                      resume=False, progress_bar=False, verbose=False)
+    result = classify.train_classifier(model, encoded, encoded.select(range(8)), LABELS, cfg)
     evals = result.history.dropna(subset=["eval_loss"])
     assert list(evals["step"]) == [3, 6]  # one evaluation per epoch of 3 steps
     assert {"eval_accuracy", "eval_macro_f1", "eval_recall_negative"} <= set(evals.columns)
     assert (result.best_checkpoint / "model.safetensors").is_file()
+    assert not stale.exists()
+    kept = list(tmp_path.glob("run-kept-*/checkpoint-99"))
+    assert len(kept) == 1
+    fresh = classify.build_classifier(TINY_MODEL, LABELS, tokenizer)  # the same start as `model`
+    again = classify.train_classifier(fresh, encoded, encoded.select(range(8)), LABELS, cfg)
+    assert again.steps == 6 and len(list(tmp_path.glob("run-kept-*"))) == 1  # a rerun replaces itself
 
 
-def test_training_state_and_memory_monitor(model):
-    full = classify.training_state_mb(model)
-    model.requires_grad_(False)
-    assert classify.training_state_mb(model) == pytest.approx(full / 4)
-    with classify.MemoryMonitor("cpu") as mon:
-        block = torch.ones(4_000_000)  # 16 MB
-        block += 1
-    assert mon.peak_mb >= 0
+@pytest.mark.parametrize("tok_pad, cfg_pad", [(None, 50256), (50256, None), (50256, 0)])
+def test_pad_token_mismatches_are_refused_before_any_work(model, tokenizer, tok_pad, cfg_pad, tmp_path):
+    encoded = classify.encode(datasets.Dataset.from_dict({"text": TEXTS, "label": [0, 1, 0]}), tokenizer, 16)
+    if tok_pad is None:
+        tokenizer.pad_token = None
+    model.config.pad_token_id = cfg_pad
+    with pytest.raises(ValueError, match=rf"tokenizer pads with {tok_pad}.*pad_token_id={cfg_pad}.*set_pad_token"):
+        classify.predict(model, encoded, tokenizer)
+    cfg = TrainConfig(tmp_path / "run", batch_size=2, progress_bar=False, verbose=False)
+    with pytest.raises(ValueError, match="pad tokens disagree"):
+        classify.train_classifier(model, encoded, None, LABELS, cfg, tokenizer=tokenizer)
+    assert not (tmp_path / "run").exists()
 
 
 def test_minilm_is_found_when_installed():
     pytest.importorskip(classify.MINILM_PACKAGE)
     assert (classify.minilm_dir() / "config.json").is_file()
+
+
+# --- on the GPU when there is one -----------------------------------------------------------
+
+@pytest.mark.parametrize("cuda, asked, used", [(True, None, "cuda"), (False, None, "cpu"),
+                                               (True, "cpu", "cpu")])
+def test_pipeline_predictions_run_on_the_gpu_when_there_is_one(monkeypatch, tmp_path, cuda, asked,
+                                                               used):
+    import transformers
+    seen = {}
+
+    def fake_pipeline(task, model, tokenizer, device):
+        seen.update(task=task, model=model, device=device)
+        return lambda texts, **kwargs: [{"label": "positive", "score": 0.75} for _ in texts]
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(transformers, "pipeline", fake_pipeline)
+    out = classify.pipeline_predictions(tmp_path, TEXTS, max_length=16, device=asked)
+    assert seen == {"task": "text-classification", "model": str(tmp_path), "device": used}
+    assert list(out["label"]) == ["positive"] * 3
+
+
+# --- run folders ----------------------------------------------------------------------------
+
+def test_run_folder_names_the_runs_identity(model, tmp_path, monkeypatch):
+    from gpt2ft import settings
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path))
+    namespace = {"PROFILE": "tiny", "EPOCHS": 3, "DATASETS": ["sst2"]}
+    run = settings.configure(dict(namespace), env={}, cuda=False, show=False)
+    other = settings.configure(dict(namespace), env={"EPOCHS": "4"}, cuda=False, show=False)
+    first = classify.run_folder(run, "finetune-sst2", model)
+    assert first.parent == tmp_path / "sprint11" / "tiny" and first.name.startswith("finetune-sst2-")
+    assert classify.run_folder(run, "finetune-sst2", model) == first  # the same run: same folder
+    assert classify.run_folder(other, "finetune-sst2", model) != first  # a setting changed
+    with torch.no_grad():
+        model.score.weight.add_(1.0)
+    assert classify.run_folder(run, "finetune-sst2", model) != first  # other starting weights
+
+
+# --- diagrams -------------------------------------------------------------------------------
+
+def test_padding_figure_frames_the_position_the_model_reads(tokenizer):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.patches import Rectangle
+    classify.set_pad_token(tokenizer)
+    fig = classify.padding_figure(tokenizer, TEXTS)
+    assert tokenizer.padding_side == "right"  # restored
+    right, left = fig.axes
+    width = len(tokenizer(TEXTS, padding=True)["input_ids"][0])
+    for ax in (right, left):
+        frames = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+        assert len(frames) == len(TEXTS)
+    columns = sorted(round(p.get_x() + 0.03) for p in right.patches
+                     if isinstance(p, Rectangle) and not p.get_fill())
+    lengths = sorted(len(tokenizer(t)["input_ids"]) - 1 for t in TEXTS)
+    assert columns == lengths  # right padding: each row's last real token
+    assert all(round(p.get_x() + 0.03) == width - 1 for p in left.patches
+               if isinstance(p, Rectangle) and not p.get_fill())  # left padding: the last column
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_stack_figure_uses_the_config(model, tokenizer):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ids = tokenizer("a great film")["input_ids"]
+    fig = classify.stack_figure(model.config, tokenizer.convert_ids_to_tokens(ids) + ["pad"], len(ids))
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert f"{model.config.n_layer} transformer blocks" in texts
+    assert f"Linear {model.config.n_embd} → 2" in texts and "negative, positive" in texts
+    plt.close(fig)
+
+
+# --- quality.py: a subset run checks and writes only its own sets --------------------------
+
+def _quality_module():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "sprints" / "sprint11_classification" / "quality.py"
+    spec = importlib.util.spec_from_file_location("sprint11_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_row(name, accuracy=0.95, bow=0.80):
+    return {"data set": name, "train rows": 10, "max_length": 16, "truncation": "keep start",
+            "epochs": 1, "lr": 1e-4, "trainable params": 1000, "MiniLM accuracy": accuracy,
+            "MiniLM macro-F1": accuracy, "MiniLM recall per class": "", "BoW accuracy": bow,
+            "BoW macro-F1": bow, "BoW same rows accuracy": bow, "reference BoW": bow,
+            "test rows": 8, "pipeline agrees": 8, "best epoch": 1.0, "train s": 1.0,
+            "total s": 1.0, "checkpoint": "runs/x"}
+
+
+def test_quality_names_its_files_by_what_ran():
+    quality = _quality_module()
+    assert quality.output_stem(["sst2", "imdb", "sms_spam", "customer_reviews"]) == "quality"
+    assert quality.output_stem(["imdb", "sst2", "sst2", "sms_spam", "customer_reviews"]) == "quality"
+    assert quality.output_stem(["sst2"]) == "quality-sst2"
+    assert quality.output_stem(["imdb", "sst2"], train_rows=500) == "quality-sst2-imdb-rows500"
+    assert quality.output_stem(list(quality.PLANS), epochs=1) == "quality-sst2-imdb-sms_spam-customer_reviews-epochs1"
+    assert quality.predictions_name("quality", "imdb") == "predictions_imdb.csv"
+    assert quality.predictions_name("quality-imdb", "imdb") == "quality-imdb_predictions_imdb.csv"
+
+
+def test_quality_subset_exits_0_when_its_checks_pass_and_keeps_the_complete_runs_files(
+        tmp_path, monkeypatch):
+    quality = _quality_module()
+    pytest.importorskip(classify.MINILM_PACKAGE)
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    out = tmp_path / "results" / "sprint11" / "quality"
+    out.mkdir(parents=True)
+    complete = {f"quality.{ext}": f"the complete four-set run ({ext})" for ext in ("md", "csv", "json")}
+    for name, text in complete.items():
+        (out / name).write_text(text)
+    ran = []
+
+    def fake_run_one(name, plan, run, predictions_file, folder):
+        ran.append((name, predictions_file.name, folder.relative_to(tmp_path / "runs").as_posix()))
+        predictions_file.write_text("text,label\n")
+        return _fake_row(name)
+
+    monkeypatch.setattr(quality, "run_one", fake_run_one)
+    assert quality.main(["--sets", "sst2", "--threads", "1"]) == 0
+    assert ran == [("sst2", "quality-sst2_predictions_sst2.csv", "sprint11/quality-sst2/sst2")]
+    assert {n: (out / n).read_text() for n in complete} == complete  # untouched
+    report = (out / "quality-sst2.md").read_text()
+    assert "sets: sst2" in report and "NOT RUN" not in report and "FAIL" not in report
+    checks = json.loads((out / "quality-sst2.json").read_text())["checks"]
+    assert [c["status"] for c in checks] == ["PASS"] * 3  # beats BoW, pipeline agrees, >= 0.88
+    monkeypatch.setattr(quality, "run_one", lambda name, *a: _fake_row(name, accuracy=0.85))
+    assert quality.main(["--sets", "sst2", "--threads", "1"]) == 1  # 0.85 < 0.88: a failure
+
+
+def test_quality_checks_only_the_sets_that_ran():
+    import pandas as pd
+    quality = _quality_module()
+    table = pd.DataFrame([_fake_row("imdb")])
+    found = quality.checks(table, ["imdb"])
+    assert [c["check"].split(":")[0] for c in found] == ["imdb", "imdb"]  # no threshold for imdb
+    assert quality.exit_status(found) == 0
+    missing = quality.checks(table, ["imdb", "sst2"])
+    assert {"check": "sst2: ran", "status": "NOT RUN"} in missing
+    assert quality.exit_status(missing) == 1
+    assert quality.exit_status([]) == 1

@@ -1,23 +1,16 @@
-"""gpt2ft.data: bundled samples, DATA_DIR files, the hub branch (faked) and the errors."""
-
-import os
-
-# Before anything imports huggingface_hub: a hub call here would hang, then fail.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+"""gpt2ft.data: bundled samples, DATA_DIR files, the errors (hub and URL branches: their own files)."""
 
 import csv
-import io
 import json
 from collections import Counter
-from pathlib import Path
 
 import datasets
 import pytest
+from data_helpers import REAL_DATA, full, needs_real_data, split_texts, tiny, write
+from data_helpers import offline as offline  # autouse: a fresh cache per test, no network
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from gpt2ft import settings
 from gpt2ft.data import (
     CLASSIFICATION_NAMES,
     CORPUS_NAMES,
@@ -31,40 +24,6 @@ from gpt2ft.data import (
     reference_baseline,
 )
 from gpt2ft.paths import SAMPLES_DIR
-
-REAL_DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data").resolve()
-needs_real_data = pytest.mark.skipif(
-    not (REAL_DATA / "README.md").is_file(),
-    reason=f"real data sets not found at {REAL_DATA} (../shared/data beside the checkout)")
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("GPT2FT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-def tiny(seed=0, data_dir=None):
-    return settings.resolve(profile="tiny", data_dir=data_dir, seed=seed, env={}, cuda=False)
-
-
-def full(seed=0, data_dir=None):
-    return settings.resolve(profile="full", data_dir=data_dir, seed=seed, env={}, cuda=False)
-
-
-def write(folder: Path, rel: str, content: str | bytes) -> Path:
-    path = folder / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
-
-
-def split_texts(data):
-    return {name: list(data.splits[name]["text"]) for name in classification.SPLITS}
-
 
 # --- bundled samples (tiny profile) ---------------------------------------------------------
 
@@ -125,6 +84,16 @@ def test_clean_html_and_reference_baselines():
     assert {n: reference_baseline(n) for n in CLASSIFICATION_NAMES} == {
         "sst2": 0.8165, "imdb": 0.8350, "sms_spam": 0.9776, "customer_reviews": 0.7590}
     assert classification.README_FIGURES["customer_reviews"] == 0.7370
+
+
+def test_model_texts_turn_imdb_line_breaks_into_newlines_and_leave_the_others():
+    imdb = load_classification("imdb", tiny(), max_examples=20)
+    assert any("<br" in t for t in imdb.train["text"])  # the raw splits keep the tags
+    cleaned = imdb.model_texts()
+    assert cleaned["test"]["text"] == [clean_html(t) for t in imdb.test["text"]]
+    assert not any("<br" in t for split in cleaned.values() for t in split["text"])
+    sst2 = load_classification("sst2", tiny(), max_examples=20)
+    assert sst2.model_texts() is sst2.splits
 
 
 @pytest.mark.parametrize("name", CORPUS_NAMES)
@@ -212,11 +181,6 @@ def test_unknown_names_list_the_known_ones():
         load_instructions("dolly", tiny())
 
 
-def test_customer_reviews_need_data_dir_in_full():
-    with pytest.raises(FileNotFoundError, match="(?s)no copy on the Hugging Face hub.*DATA_DIR"):
-        load_classification("customer_reviews", full())
-
-
 def test_local_book_reads_utf8(tmp_path):
     book = write(tmp_path, "my book.txt", "\ufeffChapter 1\r\nIt was a dark night.\r\n")
     corpus = load_corpus(book, tiny())
@@ -253,6 +217,43 @@ def test_header_only_and_one_sided_files(tmp_path):
     write(tmp_path, "imdb/imdb_reviews_small.csv", "text,label\n" + "nice,1\n" * 9 + "bad,0\n")
     with pytest.raises(ValueError, match=r"label counts \{0: 1, 1: 9\}"):
         load_classification("imdb", full(data_dir=tmp_path))
+
+
+def test_one_class_file_is_refused_naming_file_and_counts(tmp_path):
+    path = write(tmp_path, "sms_spam/SMSSpamCollection", "".join(f"ham\tmessage {i}\n"
+                                                                  for i in range(5)))
+    with pytest.raises(ValueError) as err:
+        load_classification("sms_spam", full(data_dir=tmp_path))
+    text = str(err.value)
+    assert str(path) in text and "all 5 rows are 'ham'" in text
+    assert "both classes ('ham' and 'spam')" in text and "fix:" in text
+
+
+def test_one_class_test_file_is_refused(tmp_path):
+    write(tmp_path, "sst2/train.tsv", "sentence\tlabel\n" + "good\t1\nbad\t0\n" * 10)
+    dev = write(tmp_path, "sst2/dev.tsv", "sentence\tlabel\n" + "great\t1\n" * 4)
+    with pytest.raises(ValueError, match=r"(?s)dev\.tsv.*all 4 rows are 'positive'"):
+        load_classification("sst2", full(data_dir=tmp_path))
+    assert dev.is_file()
+
+
+def test_a_cap_that_leaves_one_class_is_refused():
+    with pytest.raises(ValueError, match=r"(?s)'train' split.*all 1 rows.*max_examples"):
+        load_classification("sms_spam", tiny(), max_examples=1)
+
+
+def test_instruction_file_without_records_is_refused(tmp_path):
+    path = write(tmp_path, "empty.json", "[]\n")  # (a blank .jsonl is an "Empty data file")
+    with pytest.raises(ValueError) as err:
+        load_instructions(path, tiny())
+    text = str(err.value)
+    assert str(path) in text and "0 records" in text and "at least 1 record" in text
+
+
+def test_instruction_file_without_valid_records_is_refused(tmp_path):
+    path = write(tmp_path, "bad.json", json.dumps([{"instruction": "x"}, {"output": "y"}]))
+    with pytest.raises(ValueError, match=r"(?s)2 invalid instruction record\(s\) of 2.*bad\.json"):
+        load_instructions(path, tiny(), on_invalid="skip")
 
 
 INVALID = [
@@ -303,88 +304,6 @@ def test_json_must_be_a_list(tmp_path):
     path = write(tmp_path, "obj.json", '{"instruction": "a", "output": "b"}')
     with pytest.raises(ValueError, match="Not a JSON list"):
         load_instructions(path, tiny())
-
-
-# --- the internet branch, faked ------------------------------------------------------------
-
-def fake_hub(monkeypatch, tables: dict[str, dict[str, dict]]):
-    """Make ``datasets.load_dataset(name)`` return ``tables[name]`` as a DatasetDict."""
-    calls = []
-
-    def load_dataset(name, *args, **kwargs):
-        calls.append(name)
-        if name not in tables:
-            raise ConnectionError("offline")
-        return datasets.DatasetDict({split: datasets.Dataset.from_dict(cols)
-                                     for split, cols in tables[name].items()})
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    return calls
-
-
-def rows(n, texts=("good film ", "bad film ")):
-    return [texts[i % 2] + str(i) for i in range(n)], [1 - i % 2 for i in range(n)]
-
-
-def test_hub_sst2_uses_validation_as_test(monkeypatch):
-    (tr_text, tr_label), (va_text, va_label) = rows(100), rows(20)
-    calls = fake_hub(monkeypatch, {"stanfordnlp/sst2": {
-        "train": {"idx": list(range(100)), "sentence": tr_text, "label": tr_label},
-        "validation": {"idx": list(range(20)), "sentence": va_text, "label": va_label},
-        "test": {"idx": [0], "sentence": ["unlabelled "], "label": [-1]}}})
-    data = load_classification("sst2", full(seed=1))
-    assert calls == ["stanfordnlp/sst2"] and data.source == "Hugging Face hub stanfordnlp/sst2"
-    assert len(data.test) == 20 and len(data.train) + len(data.validation) == 100
-    assert data.test[0]["text"] == "good film 0"  # trailing blank stripped
-    assert data.train.features["label"].names == ["negative", "positive"]
-    assert "hub's 'validation' split" in data.split_note
-
-
-def test_hub_sms_renames_column_and_splits_80_20(monkeypatch):
-    texts, labels = rows(50, ("Call now to WIN\n", "see you soon\n"))
-    fake_hub(monkeypatch, {"ucirvine/sms_spam": {"train": {"sms": texts, "label": labels}}})
-    data = load_classification("sms_spam", full())
-    assert len(data.test) == 10 and data.label_names == ["ham", "spam"]
-    assert all(not t.endswith("\n") for t in data.train["text"])
-
-
-def test_hub_imdb_keeps_its_test_split(monkeypatch):
-    train, test = rows(40), rows(12)
-    fake_hub(monkeypatch, {"stanfordnlp/imdb": {
-        "train": {"text": train[0], "label": train[1]},
-        "test": {"text": test[0], "label": test[1]}}})
-    data = load_classification("imdb", full())
-    assert len(data.test) == 12 and "hub's 'test' split" in data.split_note
-
-
-def test_hub_failure_says_how_to_work_offline(monkeypatch):
-    fake_hub(monkeypatch, {})
-    with pytest.raises(RuntimeError, match="(?s)ucirvine/sms_spam.*DATA_DIR.*PROFILE=tiny"):
-        load_classification("sms_spam", full())
-
-
-def test_hub_instructions(monkeypatch):
-    fake_hub(monkeypatch, {"tatsu-lab/alpaca": {"train": {
-        "instruction": ["Say hi.", "Empty."], "input": ["", ""], "output": ["Hi.", ""],
-        "text": ["...", "..."]}}})
-    data = load_instructions("alpaca", full())
-    assert data.records == [{"instruction": "Say hi.", "input": "", "output": "Hi."}]
-    assert data.problems == ["record 1: 'output' is empty"]
-    assert data.source == "Hugging Face hub tatsu-lab/alpaca"
-
-
-def test_corpus_download_is_cached(monkeypatch):
-    fetched = []
-
-    def urlopen(url, timeout):
-        fetched.append(url)
-        return io.BytesIO(b"I HAD always thought...\n")
-
-    monkeypatch.setattr("urllib.request.urlopen", urlopen)
-    first, second = (load_corpus("the_verdict", full()) for _ in range(2))
-    assert len(fetched) == 1 and fetched[0].endswith("/the-verdict.txt")
-    assert first.text == second.text == "I HAD always thought...\n"
-    assert "cached at" in second.source
 
 
 # --- the real data sets (../shared/data) ----------------------------------------------------

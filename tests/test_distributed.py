@@ -21,11 +21,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from gpt2ft.training import TrainConfig, train
@@ -39,26 +37,19 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 WORKER = textwrap.dedent("""
     import json, sys
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
     from transformers.utils import logging
     from safetensors.torch import save_file
+    from conftest import random_lm_rows
+    from gpt2ft.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, batch_size, accum, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     if "--early-partial-state" in sys.argv:  # the mistake: made before train(), no cpu=True
         from accelerate import PartialState
         early = PartialState()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(
-        n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256, bos_token_id=0,
-        eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
-    g = torch.Generator().manual_seed(1)
-    data = []
-    for _ in range(32):
-        ids = torch.randint(1, 256, (16,), generator=g)
-        data.append({"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                     "labels": ids.clone()})
+    model = tiny_model(0, n_positions=64, vocab_size=256, bos_token_id=0, eos_token_id=0,
+                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    data = random_lm_rows(32, attention_mask=True)
     cfg = TrainConfig(output_dir=out, batch_size=batch_size, grad_accum_steps=accum,
                       learning_rate=1e-3, num_epochs=2, save_every=4, eval_every=4,
                       log_every=1, progress_bar=False, verbose=False, warmup_ratio=0.25)
@@ -87,7 +78,10 @@ def _run(cmd, env):
     return proc
 
 
-ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
+@pytest.fixture
+def launch_env(worker_env):
+    """The workers' environment (conftest.py) without GPUs: gloo processes on the CPU."""
+    return dict(worker_env, CUDA_VISIBLE_DEVICES="")
 
 
 def _two_cpu_processes() -> list[str]:
@@ -97,18 +91,17 @@ def _two_cpu_processes() -> list[str]:
             "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
 
 
-def _launch_two(script, out, report, *extra):
-    return _run(_two_cpu_processes() + [str(script), str(out), "4", "1", str(report), *extra],
-                ENV)
+def _launch_two(script, out, report, env):
+    return _run(_two_cpu_processes() + [str(script), str(out), "4", "1", str(report)], env)
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, launch_env):
     from safetensors.torch import load_file
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     _run([sys.executable, str(script), str(tmp_path / "one"), "8", "1",
-          str(tmp_path / "one.json")], ENV)
-    _launch_two(script, tmp_path / "two", tmp_path / "two.json")
+          str(tmp_path / "one.json")], launch_env)
+    _launch_two(script, tmp_path / "two", tmp_path / "two.json", launch_env)
     one = json.loads((tmp_path / "one.json").read_text())
     two = json.loads((tmp_path / "two.json").read_text())
     assert one["steps"] == two["steps"] == 8
@@ -119,52 +112,45 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     b = load_file(tmp_path / "two.json.safetensors")
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     # the 2-process run wrote its checkpoints once, from the main process
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
-                                                                     "step-000008"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
+        "best", "identity.json", "step-000004", "step-000008"]
 
 
-def test_a_partial_state_made_too_early_is_remade_for_the_cpu_processes(tmp_path):
+def test_a_partial_state_made_too_early_is_refused_before_any_work(tmp_path, launch_env):
     # PartialState() without cpu=True on a CPU box sees 1 of 2 launched processes; left
     # alone, both would train on all the data and write the same checkpoint files.
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    proc = _launch_two(script, tmp_path / "two", tmp_path / "two.json", "--early-partial-state")
-    assert "re-made it with cpu=True" in proc.stderr
-    two = json.loads((tmp_path / "two.json").read_text())
-    assert two["steps"] == 8  # 32 rows, global batch 8 (2 x 4), 2 epochs: two processes
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["best", "step-000004",
-                                                                     "step-000008"]
+    cmd = _two_cpu_processes() + [str(script), str(tmp_path / "two"), "4", "1",
+                                  str(tmp_path / "two.json"), "--early-partial-state"]
+    proc = subprocess.run(cmd, env=launch_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "sees 1 of the 2 processes" in proc.stderr and "PartialState(cpu=True)" in proc.stderr
+    assert not (tmp_path / "two").exists() and not (tmp_path / "two.json").exists()
 
 
-def test_a_sprint_training_script_runs_unchanged_under_accelerate_launch(tmp_path):
+def test_a_sprint_training_script_runs_unchanged_under_accelerate_launch(tmp_path, launch_env):
     # Sprint 13's training notebook as a script, 2 CPU processes: the loop sees both,
     # and the files (tables, figure, exported model) are written once, by the main one.
     root = Path(__file__).resolve().parents[1]
     folder = root / "sprints" / "sprint13_instructions"
-    env = dict(ENV, PROFILE="tiny", RESULTS_DIR=str(tmp_path / "results"),
+    env = dict(launch_env, PROFILE="tiny", RESULTS_DIR=str(tmp_path / "results"),
                RUNS_DIR=str(tmp_path / "runs"))
     env.pop("DATA_DIR", None)  # the bundled sample: small and the same everywhere
     proc = subprocess.run(_two_cpu_processes() + [str(folder / "03_finetune.py")], env=env,
                           cwd=folder, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert "x 2 processes" in proc.stderr
+    assert "x 2 processes" in proc.stdout  # the start line: an ordinary line, on stdout
     tables = tmp_path / "results" / "sprint13" / "tiny"
     assert {p.suffix for p in tables.iterdir()} == {".md", ".csv", ".json", ".png"}
     exported = list((tmp_path / "runs").rglob("finetuned/config.json"))
     assert len(exported) == 1 and (exported[0].parent / "training.json").is_file()
 
 
-def test_gradient_accumulation_matches_the_larger_batch(tmp_path):
+def test_gradient_accumulation_matches_the_larger_batch(tmp_path, tiny_lm, lm_rows):
     def run(batch_size, accum, out):
-        torch.manual_seed(0)
-        model = GPT2LMHeadModel(GPT2Config(
-            n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256, bos_token_id=0,
-            eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
-        g = torch.Generator().manual_seed(1)
-        data = []
-        for _ in range(36):  # per epoch 4 batches of 8 + one of 4 = windows of 2,2,2,2,1 x 4
-            ids = torch.randint(1, 256, (16,), generator=g)
-            data.append({"input_ids": ids, "labels": ids.clone()})
+        model = tiny_lm(dropout=False)
+        data = lm_rows(36)  # per epoch 4 batches of 8 + one of 4 = windows of 2,2,2,2,1 x 4
         cfg = TrainConfig(output_dir=out, batch_size=batch_size, grad_accum_steps=accum,
                           learning_rate=1e-3, num_epochs=2, save_every=None, eval_every=None,
                           log_every=1, progress_bar=False, verbose=False)

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from gpt2ft.lm_loss import ChunkedLossLM, chunked_lm_loss, default_chunk_rows, supports_chunked_loss
@@ -22,18 +22,20 @@ from gpt2ft.training import TrainConfig, train
 hf_logging.set_verbosity_error()
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-CONFIG = dict(n_layer=2, n_embd=32, n_head=2, n_positions=64, vocab_size=211, bos_token_id=0,
-              eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+VOCAB = 211
+# The tiny test GPT-2 (conftest.py), narrower, with this vocabulary and no dropout.
+SMALL = dict(n_embd=32, vocab_size=VOCAB, dropout=False)
 
 
-def tiny_lm(seed=0):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(**CONFIG))
+@pytest.fixture
+def tiny_lm(tiny_lm):
+    """Factory: conftest's tiny_lm with :data:`SMALL`."""
+    return lambda seed=0: tiny_lm(seed, **SMALL)
 
 
 def batch(rows=3, length=12, seed=1):
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, 211, (rows, length), generator=g)
+    ids = torch.randint(1, VOCAB, (rows, length), generator=g)
     labels = ids.clone()
     labels[0, :5] = -100  # a masked prompt
     labels[1, -3:] = -100  # padding
@@ -47,7 +49,7 @@ def grads(model):
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 7, None])
-def test_loss_and_gradients_equal_the_models_own(chunk_rows):
+def test_loss_and_gradients_equal_the_models_own(chunk_rows, tiny_lm):
     b = batch()
     ref_model = tiny_lm()
     ref = ref_model(**b).loss
@@ -62,7 +64,7 @@ def test_loss_and_gradients_equal_the_models_own(chunk_rows):
         torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_without_gradients_only_the_loss_is_computed():
+def test_without_gradients_only_the_loss_is_computed(tiny_lm):
     b = batch()
     model = tiny_lm()
     with torch.no_grad():
@@ -74,7 +76,7 @@ def test_without_gradients_only_the_loss_is_computed():
     assert not ours.requires_grad
 
 
-def test_lora_gradients_match():
+def test_lora_gradients_match(tiny_lm):
     b = batch()
     ref_model, model = apply_strategy(tiny_lm(), "lora"), apply_strategy(tiny_lm(), "lora")
     for m in (ref_model, model):  # LoRA's B starts at zero; make the adapters do something
@@ -96,12 +98,8 @@ def test_chunk_rows_keep_a_chunk_small():
     assert default_chunk_rows(10**9, "cpu") == 1
 
 
-def test_train_gives_the_same_run_with_either_loss(tmp_path):
-    g = torch.Generator().manual_seed(2)
-    data = []
-    for _ in range(24):
-        ids = torch.randint(1, 211, (16,), generator=g)
-        data.append({"input_ids": ids, "labels": ids.clone()})
+def test_train_gives_the_same_run_with_either_loss(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(24, seed=2, vocab=VOCAB)
 
     def run(lm_loss):
         cfg = TrainConfig(output_dir=tmp_path / lm_loss, batch_size=4, learning_rate=1e-3,
@@ -119,10 +117,8 @@ def test_train_gives_the_same_run_with_either_loss(tmp_path):
     assert type(chunked.model) is GPT2LMHeadModel
 
 
-def test_chunked_is_refused_where_it_cannot_work(tmp_path):
-    torch.manual_seed(0)
-    classifier = GPT2ForSequenceClassification(GPT2Config(**CONFIG, num_labels=2,
-                                                          pad_token_id=0))
+def test_chunked_is_refused_where_it_cannot_work(tmp_path, tiny_lm, tiny_classifier):
+    classifier = tiny_classifier(**SMALL)
     assert supports_chunked_loss(tiny_lm()) and not supports_chunked_loss(classifier)
     rows = [{"input_ids": torch.arange(1, 9), "labels": torch.tensor(1)}] * 4
     cfg = TrainConfig(output_dir=tmp_path / "c", lm_loss="chunked", progress_bar=False,

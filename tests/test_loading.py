@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import BertConfig, GPT2LMHeadModel
 
 from gpt2ft import loading, settings
 
@@ -85,6 +85,13 @@ def test_same_seed_same_weights_and_different_seed_different_weights():
     a, b, c = loading.tiny_model(seed=3), loading.tiny_model(seed=3), loading.tiny_model(seed=4)
     assert torch.equal(a.transformer.h[0].attn.c_attn.weight, b.transformer.h[0].attn.c_attn.weight)
     assert not torch.equal(a.transformer.h[0].attn.c_attn.weight, c.transformer.h[0].attn.c_attn.weight)
+
+
+def test_context_length_from_a_model_or_a_config():
+    model = loading.tiny_model(n_positions=64)
+    assert loading.context_length(model) == loading.context_length(model.config) == 64
+    assert loading.context_length(BertConfig(max_position_embeddings=512)) == 512  # BERT's name
+    assert loading.context_length(torch.nn.Linear(2, 2)) is None  # no config: no cap
 
 
 def test_parameter_count_matches_torch_and_skips_the_tied_head():

@@ -9,7 +9,6 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from gpt2ft.strategies import STRATEGIES, apply_strategy, count_parameters, describe
@@ -22,43 +21,30 @@ hf_logging.set_verbosity_error()
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def config(**kw):
-    base = dict(n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=256,
-                bos_token_id=0, eos_token_id=0, num_labels=2, pad_token_id=0)
-    base.update(kw)
-    return GPT2Config(**base)
-
-
-def classifier():
-    torch.manual_seed(0)
-    return GPT2ForSequenceClassification(config())
-
-
 def trainable(model) -> set[str]:
     return {n for n, p in model.named_parameters() if p.requires_grad}
 
 
-def test_full_trains_everything():
-    model = classifier()
+def test_full_trains_everything(tiny_classifier):
+    model = tiny_classifier()
     model.requires_grad_(False)
     apply_strategy(model, "full")
     assert trainable(model) == {n for n, _ in model.named_parameters()}
 
 
-def test_head_trains_only_the_classifier():
-    model = apply_strategy(classifier(), "head")
+def test_head_trains_only_the_classifier(tiny_classifier):
+    model = apply_strategy(tiny_classifier(), "head")
     assert trainable(model) == {"score.weight"}
 
 
-def test_head_of_a_language_model_is_the_tied_lm_head():
-    torch.manual_seed(0)
-    model = apply_strategy(GPT2LMHeadModel(config()), "head")
+def test_head_of_a_language_model_is_the_tied_lm_head(tiny_lm):
+    model = apply_strategy(tiny_lm(), "head")
     assert trainable(model) == {"transformer.wte.weight"}  # lm_head shares this tensor
     assert model.lm_head.weight.requires_grad
 
 
-def test_last_k_trains_the_head_the_last_blocks_and_the_final_norm():
-    model = apply_strategy(classifier(), "last_k", k=1)
+def test_last_k_trains_the_head_the_last_blocks_and_the_final_norm(tiny_classifier):
+    model = apply_strategy(tiny_classifier(), "last_k", k=1)
     names = trainable(model)
     assert "score.weight" in names and "transformer.ln_f.weight" in names
     assert any(n.startswith("transformer.h.1.") for n in names)
@@ -67,20 +53,20 @@ def test_last_k_trains_the_head_the_last_blocks_and_the_final_norm():
 
 
 @pytest.mark.parametrize("k", [0, 3, None, 1.5])
-def test_last_k_refuses_a_bad_k(k):
+def test_last_k_refuses_a_bad_k(k, tiny_classifier):
     with pytest.raises(ValueError, match="k"):
-        apply_strategy(classifier(), "last_k", k=k)
+        apply_strategy(tiny_classifier(), "last_k", k=k)
 
 
-def test_unknown_strategy_is_refused_with_the_allowed_ones():
+def test_unknown_strategy_is_refused_with_the_allowed_ones(tiny_classifier):
     with pytest.raises(ValueError) as err:
-        apply_strategy(classifier(), "adapters")
+        apply_strategy(tiny_classifier(), "adapters")
     for name in STRATEGIES:
         assert name in str(err.value)
 
 
-def test_lora_trains_adapters_and_the_head_only():
-    model = apply_strategy(classifier(), "lora", lora_r=4)
+def test_lora_trains_adapters_and_the_head_only(tiny_classifier):
+    model = apply_strategy(tiny_classifier(), "lora", lora_r=4)
     names = trainable(model)
     assert names and all("lora_" in n or "score" in n for n in names)
     counts = count_parameters(model)
@@ -88,8 +74,8 @@ def test_lora_trains_adapters_and_the_head_only():
     assert "parameters train" in describe(model)
 
 
-def test_head_strategy_in_train_changes_only_the_head(tmp_path):
-    model = classifier()
+def test_head_strategy_in_train_changes_only_the_head(tmp_path, tiny_classifier):
+    model = tiny_classifier()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rows = [{"input_ids": [i % 5 + 1] * (i % 7 + 2), "labels": i % 2} for i in range(16)]
     cfg = TrainConfig(output_dir=tmp_path, strategy="head", max_steps=3, batch_size=4,
@@ -101,12 +87,12 @@ def test_head_strategy_in_train_changes_only_the_head(tmp_path):
     assert changed == {"score.weight"}
 
 
-def test_lora_strategy_in_train_returns_the_peft_model(tmp_path):
+def test_lora_strategy_in_train_returns_the_peft_model(tmp_path, tiny_classifier):
     rows = [{"input_ids": [i % 5 + 1] * 6, "labels": i % 2} for i in range(16)]
     cfg = TrainConfig(output_dir=tmp_path, strategy="lora", lora_r=2, max_steps=2,
                       batch_size=4, eval_every=None, save_every=1, progress_bar=False,
                       verbose=False)
-    result = train(classifier(), rows, rows[:4], cfg)
+    result = train(tiny_classifier(), rows, rows[:4], cfg)
     assert hasattr(result.model, "peft_config")
-    again = train(classifier(), rows, rows[:4], cfg)  # resumes a LoRA checkpoint
+    again = train(tiny_classifier(), rows, rows[:4], cfg)  # resumes a LoRA checkpoint
     assert again.resumed_from is not None and again.steps == 2

@@ -1,13 +1,15 @@
 """The training loop: settings refused early, batching, history, eval, callbacks.
 
-Models are tiny (2 layers, 64 dims, 256-token vocabulary) and random, so every
-test runs in seconds on a CPU; one thread keeps timings stable on a busy box.
+Models are tiny (2 layers, 64 dims, 256-token vocabulary: the fixtures in
+conftest.py) and random, so every test runs in seconds on a CPU; one thread keeps
+timings stable on a busy box.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +17,6 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from gpt2ft.batching import (
@@ -24,35 +25,16 @@ from gpt2ft.batching import (
     length_grouped_order,
     sequence_lengths,
 )
-from gpt2ft.training import LivePlot, TrainConfig, model_context, train
+from gpt2ft.loading import context_length
+from gpt2ft.runs import RunMismatchError
+from gpt2ft.training import LivePlot, TrainConfig, train
 
 hf_logging.set_verbosity_error()
-VOCAB = 256
+VOCAB = 256  # the tiny test GPT-2's (tiny_lm, conftest.py)
 
 
 # One torch thread (fixture in conftest.py): exact comparisons, and no fight over 2 cores.
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny_config(**kw) -> GPT2Config:
-    base = dict(n_layer=2, n_embd=64, n_head=2, n_positions=64, vocab_size=VOCAB,
-                bos_token_id=0, eos_token_id=0)
-    base.update(kw)
-    return GPT2Config(**base)
-
-
-def tiny_lm(seed=0, **kw):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(tiny_config(**kw))
-
-
-def lm_blocks(n=32, length=16, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for _ in range(n):
-        ids = torch.randint(1, VOCAB, (length,), generator=g)
-        rows.append({"input_ids": ids, "labels": ids.clone()})
-    return rows
 
 
 def repeating_blocks(n=32, length=16):
@@ -99,33 +81,33 @@ def test_last_k_needs_k(tmp_path):
         TrainConfig(output_dir=tmp_path, strategy="last_k")
 
 
-def test_block_over_context_is_refused_before_any_work(tmp_path):
+def test_block_over_context_is_refused_before_any_work(tmp_path, tiny_lm, lm_rows):
     model = tiny_lm()  # n_positions=64
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="over the model's context.*64"):
-        train(model, lm_blocks(length=80), None, cfg(tmp_path))
+        train(model, lm_rows(32, length=80), None, cfg(tmp_path))
     with pytest.raises(ValueError, match="max_length=128 is over the model's context of 64"):
-        train(model, lm_blocks(), None, cfg(tmp_path), max_length=128)
+        train(model, lm_rows(32), None, cfg(tmp_path), max_length=128)
     assert not (tmp_path / "run").exists()  # nothing was written
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_fp16_on_cpu_and_cuda_without_gpu_are_refused(tmp_path):
+def test_fp16_on_cpu_and_cuda_without_gpu_are_refused(tmp_path, tiny_lm, lm_rows):
     if torch.cuda.is_available():
         pytest.skip("needs a machine without CUDA")
     with pytest.raises(ValueError, match="fp16.*CUDA"):
-        train(tiny_lm(), lm_blocks(), None, cfg(tmp_path, mixed_precision="fp16"))
+        train(tiny_lm(), lm_rows(32), None, cfg(tmp_path, mixed_precision="fp16"))
     with pytest.raises(ValueError, match="no CUDA"):
-        train(tiny_lm(), lm_blocks(), None, cfg(tmp_path, device="cuda"))
+        train(tiny_lm(), lm_rows(32), None, cfg(tmp_path, device="cuda"))
 
 
-def test_early_stopping_needs_eval_data(tmp_path):
+def test_early_stopping_needs_eval_data(tmp_path, tiny_lm, lm_rows):
     with pytest.raises(ValueError, match="eval_dataset"):
-        train(tiny_lm(), lm_blocks(), None, cfg(tmp_path, early_stopping_patience=2))
+        train(tiny_lm(), lm_rows(32), None, cfg(tmp_path, early_stopping_patience=2))
 
 
-def test_model_context_reads_n_positions():
-    assert model_context(tiny_lm()) == 64
+def test_context_length_reads_n_positions(tiny_lm):
+    assert context_length(tiny_lm()) == 64
 
 
 # --------------------------------------------------------------------------- batching
@@ -204,7 +186,7 @@ def test_sequence_lengths_of_a_datasets_dataset():
 
 # --------------------------------------------------------------------------- the loop
 
-def test_loss_falls_and_history_has_the_documented_columns(tmp_path):
+def test_loss_falls_and_history_has_the_documented_columns(tmp_path, tiny_lm):
     data = repeating_blocks()
     result = train(tiny_lm(), data, data[:8], cfg(tmp_path, max_steps=16, eval_every=8,
                                                   learning_rate=5e-3))
@@ -222,14 +204,14 @@ def test_loss_falls_and_history_has_the_documented_columns(tmp_path):
     assert result.best_eval_loss == pytest.approx(evals["eval_loss"].min())
 
 
-def test_schedule_warms_up_then_decays(tmp_path):
-    result = train(tiny_lm(), lm_blocks(), None, cfg(tmp_path, max_steps=10, warmup_steps=2,
+def test_schedule_warms_up_then_decays(tmp_path, tiny_lm, lm_rows):
+    result = train(tiny_lm(), lm_rows(32), None, cfg(tmp_path, max_steps=10, warmup_steps=2,
                                                       scheduler="linear", save_every=None))
     lrs = result.history["lr"].tolist()
     assert lrs[0] == 0.0 and lrs[2] == pytest.approx(1e-3) and lrs[-1] < lrs[3]
 
 
-def test_early_stopping_counts_evals_and_best_weights_can_be_loaded(tmp_path):
+def test_early_stopping_counts_evals_and_best_weights_can_be_loaded(tmp_path, tiny_lm, lm_rows):
     evals = {"n": 0}
 
     def loss_fn(outputs, batch):  # eval loss rises after the first eval, train loss is normal
@@ -244,7 +226,7 @@ def test_early_stopping_counts_evals_and_best_weights_can_be_loaded(tmp_path):
         def on_eval(self, record):
             evals["n"] += 1
 
-    data = lm_blocks()
+    data = lm_rows(32)
     result = train(tiny_lm(), data, data[:4],
                    cfg(tmp_path, max_steps=40, eval_every=2, early_stopping_patience=2,
                        load_best_at_end=True),
@@ -261,9 +243,8 @@ def test_early_stopping_counts_evals_and_best_weights_can_be_loaded(tmp_path):
     assert read_state(result.best_checkpoint)["step"] == 2
 
 
-def test_classification_with_metrics_loss_fn_and_length_grouping(tmp_path):
-    torch.manual_seed(0)
-    model = GPT2ForSequenceClassification(tiny_config(num_labels=2, pad_token_id=0))
+def test_classification_with_metrics_loss_fn_and_length_grouping(tmp_path, tiny_classifier):
+    model = tiny_classifier()
     g = torch.Generator().manual_seed(0)
     rows = []
     for i in range(40):
@@ -292,7 +273,7 @@ def test_classification_with_metrics_loss_fn_and_length_grouping(tmp_path):
     assert result.history["eval_accuracy"].dropna().iloc[-1] == 1.0
 
 
-def test_callbacks_are_called_and_liveplot_is_harmless_outside_a_notebook(tmp_path):
+def test_callbacks_are_called_and_liveplot_is_harmless_outside_a_notebook(tmp_path, tiny_lm, lm_rows):
     calls = []
 
     class Spy:
@@ -312,7 +293,7 @@ def test_callbacks_are_called_and_liveplot_is_harmless_outside_a_notebook(tmp_pa
             calls.append(("end", result.steps))
 
     png = tmp_path / "loss.png"
-    data = lm_blocks()
+    data = lm_rows(32)
     train(tiny_lm(), data, data[:4], cfg(tmp_path, max_steps=4, eval_every=2, log_every=2,
                                          progress_bar=True),
           callbacks=[Spy(), LivePlot(save_to=png)])
@@ -322,19 +303,101 @@ def test_callbacks_are_called_and_liveplot_is_harmless_outside_a_notebook(tmp_pa
     assert png.is_file() and png.stat().st_size > 0
 
 
-def test_finished_run_resumes_to_nothing_and_keeps_the_newest_checkpoints(tmp_path):
-    data = lm_blocks()
+def test_finished_run_resumes_to_nothing_and_keeps_the_newest_checkpoints(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(32)
     c = cfg(tmp_path, max_steps=12, save_every=2, keep_checkpoints=2, eval_every=None)
     first = train(tiny_lm(), data, None, c)
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert names == ["step-000010", "step-000012"]
-    again = train(tiny_lm(seed=5), data, None, c)  # other init: weights come from the checkpoint
+    assert names == ["identity.json", "step-000010", "step-000012"]
+    again = train(tiny_lm(), data, None, c)  # untrained weights in: trained ones come back
     assert again.resumed_from.name == "step-000012" and again.steps == 12
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(),
                                                  again.model.state_dict().values(), strict=True))
 
 
-def test_extra_columns_do_not_reach_the_model(tmp_path):
-    rows = [dict(r, idx=i) for i, r in enumerate(lm_blocks())]
+@pytest.mark.parametrize("change", ["model", "data", "setting"])
+def test_another_run_never_resumes_in_a_run_folder(tmp_path, tiny_lm, lm_rows, change):
+    data = lm_rows(32)
+    c = cfg(tmp_path, max_steps=4, save_every=2, eval_every=None)
+    train(tiny_lm(), data, None, c)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")}
+    model, rows, c2 = tiny_lm(), data, c
+    if change == "model":
+        model = tiny_lm(seed=5)
+    elif change == "data":
+        rows = lm_rows(32, seed=9)
+    else:
+        c2 = replace(c, learning_rate=c.learning_rate * 2)
+    with pytest.raises(RunMismatchError, match="holds another run; nothing in it was changed") as err:
+        train(model, rows, None, c2)
+    assert {"model": "model:", "data": "train_data:", "setting": "settings.learning_rate:"}[change] \
+        in str(err.value)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*")} == before
+
+
+def test_resume_off_keeps_the_old_run_under_a_new_name(tmp_path, tiny_lm, lm_rows):
+    data = lm_rows(32)
+    c = cfg(tmp_path, max_steps=4, save_every=2, eval_every=None)
+    train(tiny_lm(), data, None, c)
+    result = train(tiny_lm(seed=5), data, None, replace(c, resume=False))
+    assert result.resumed_from is None and result.steps == 4
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run-kept-")]
+    assert len(kept) == 1 and (kept[0] / "step-000004").is_dir()
+
+
+def test_extra_columns_do_not_reach_the_model(tmp_path, tiny_lm, lm_rows):
+    rows = [dict(r, idx=i) for i, r in enumerate(lm_rows(32))]
     result = train(tiny_lm(), rows, None, cfg(tmp_path, max_steps=2, save_every=None))
     assert result.steps == 2
+
+
+# --------------------------------------------------------------------------- micro-batches
+
+def _ragged_rows(n: int, seed: int, labels: str):
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        length = int(torch.randint(5, 30, (1,), generator=g))
+        ids = torch.randint(1, 256, (length,), generator=g).tolist()
+        if labels == "class":
+            rows.append({"input_ids": ids, "attention_mask": [1] * length, "labels": i % 2})
+        else:  # causal, the first 3 tokens masked like a prompt
+            rows.append({"input_ids": ids, "attention_mask": [1] * length,
+                         "labels": [-100] * 3 + ids[3:]})
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["class", "causal"])
+def test_a_batch_split_into_micro_batches_gives_the_same_loss_and_gradients(kind, tiny_lm,
+                                                                           tiny_classifier):
+    from gpt2ft.batching import DynamicPadding
+    from gpt2ft.training.batches import split_batch
+    model = tiny_classifier(dropout=False) if kind == "class" else tiny_lm(dropout=False)
+    batch = DynamicPadding(pad_token_id=0)(_ragged_rows(8, 3, kind))
+    whole = model(**batch).loss
+    whole.backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    parts = split_batch(batch, budget=3 * batch["input_ids"].shape[1], causal=kind == "causal")
+    assert len(parts) == 3 and sum(float(s) for _, s in parts) == pytest.approx(1.0)
+    total = sum(model(**part).loss * share for part, share in parts)
+    total.backward()
+    assert total.item() == pytest.approx(whole.item(), rel=1e-6)
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[n], rtol=1e-5, atol=1e-7)
+
+
+def test_max_batch_tokens_trains_the_same_run(tmp_path, tiny_classifier):
+    rows = _ragged_rows(32, 4, "class")
+    runs = [train(tiny_classifier(dropout=False), rows, rows[:8],
+                  cfg(tmp_path / str(budget), max_batch_tokens=budget, batch_size=8))
+            for budget in (None, 40)]  # 40 tokens: every batch of 8 rows is cut into parts
+    a, b = (r.history["train_loss"].dropna().to_numpy() for r in runs)
+    assert len(a) == 8 and np.allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert runs[0].best_eval_loss == pytest.approx(runs[1].best_eval_loss, rel=1e-5)
+
+
+def test_auto_token_budget_is_by_device():
+    from gpt2ft.training.batches import token_budget
+    assert token_budget("auto", "cpu") == 4096 and token_budget(None, "cpu") is None
+    assert token_budget(512, "cpu") == 512

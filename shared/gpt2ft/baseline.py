@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from .classify import classification_metrics
+from .classify.metrics import classification_metrics
 
 
 def make_baseline(max_iter: int = 2000) -> Pipeline:

@@ -26,7 +26,14 @@ Files of a training checkpoint: ``model.safetensors`` (all weights, tied
 tensors once), ``optimizer.pt``, ``scheduler.pt``, ``scaler.pt`` (fp16 only),
 ``rng.pt`` (Python, NumPy, torch CPU/CUDA states of every process) and
 ``trainer_state.json`` (step, epoch, position in the epoch, history, best eval
-loss, early-stopping count).
+loss, early-stopping count). With ``config.json`` and the tokenizer's files
+beside the weights, ``from_pretrained(<checkpoint>)`` and ``pipeline`` load any
+checkpoint, ``best/`` included, as they load an exported model.
+
+**Checkpoints hold data, not code.** The ``.pt`` files hold only tensors,
+numbers, strings and lists (the NumPy RNG state is stored as a tensor), and are
+read with ``torch.load(weights_only=True)``: a planted pickle in a run folder
+from a shared disk or a download is refused, never executed.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .paths import writing
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.safetensors"
@@ -107,6 +116,12 @@ def write_checkpoint(final: str | os.PathLike, writers: Mapping[str, Callable[[P
     file and the manifest are on disk.
     """
     final = Path(final)
+    with writing(final.parent, f"the checkpoint {final.name}",
+                 "the checkpoints written before it (resume starts from the newest)"):
+        return _write_checkpoint(final, writers)
+
+
+def _write_checkpoint(final: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
@@ -196,16 +211,28 @@ def latest_valid_checkpoint(output_dir: str | os.PathLike, checksums: bool = Tru
     return None
 
 
-def best_checkpoint(output_dir: str | os.PathLike, checksums: bool = False) -> Path | None:
-    """``best/`` if it verifies, else a ``best.old-*`` left by a run killed mid-swap."""
+def best_checkpoint(output_dir: str | os.PathLike, checksums: bool = True) -> Path | None:
+    """``best/`` if it verifies, else a ``best.old-*`` left by a run killed mid-swap.
+
+    A ``best/`` that does not verify gets a :class:`CheckpointWarning` naming the
+    bad file and what is used instead.
+    """
     output_dir = Path(output_dir)
     candidates = [output_dir / BEST] + sorted(output_dir.glob(f"{BEST}.old-*"))
+    problems = []
     for path in candidates:
         try:
             verify_checkpoint(path, checksums=checksums)
-            return path
-        except CheckpointError:
+        except CheckpointError as err:
+            if path.exists():
+                problems.append(str(err))
             continue
+        if problems:
+            warnings.warn(f"{problems[0]} Using {path} instead.", CheckpointWarning, stacklevel=2)
+        return path
+    if problems:
+        warnings.warn(f"{problems[0]} No other copy of the best weights verifies: the run's final "
+                      "weights are used instead.", CheckpointWarning, stacklevel=2)
     return None
 
 
@@ -237,7 +264,7 @@ def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
     """Load ``model.safetensors`` of a checkpoint folder into ``model`` (verified first)."""
     from safetensors.torch import load_model
     checkpoint = Path(checkpoint)
-    verify_checkpoint(checkpoint, checksums=False)
+    verify_checkpoint(checkpoint)
     file = checkpoint / MODEL_FILE
     try:
         missing, unexpected = load_model(model, str(file), strict=False)
@@ -250,7 +277,10 @@ def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
 
 
 def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+    """Python, NumPy and torch RNG states, as plain values and tensors (no pickled objects)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
              "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -258,11 +288,47 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    random.setstate(_tuples(state["python"]))
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    """``random.setstate`` wants tuples where a round trip may have left lists."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def pretrained_writers(model: torch.nn.Module, tokenizer_files: Mapping[str, bytes] | None,
+                       ) -> dict[str, Callable[[Path], None]]:
+    """``config.json`` (and the tokenizer's files) beside the weights: ``from_pretrained`` works.
+
+    Not for a peft (LoRA) wrapper: its weight names are not the model's, and a
+    ``config.json`` would make ``from_pretrained`` load a silently random model.
+    """
+    config = getattr(model, "config", None)
+    if config is None or hasattr(model, "get_base_model") or not hasattr(config, "to_json_string"):
+        return {}
+    writers = {"config.json": lambda p: write_bytes(p, config.to_json_string().encode())}
+    generation = getattr(model, "generation_config", None)
+    if generation is not None and getattr(model, "can_generate", lambda: False)():
+        writers["generation_config.json"] = lambda p: write_bytes(
+            p, generation.to_json_string().encode())
+    for name, data in (tokenizer_files or {}).items():
+        writers[name] = lambda p, data=data: write_bytes(p, data)
+    return writers
+
+
+def tokenizer_files(tokenizer) -> dict[str, bytes]:
+    """The files ``tokenizer.save_pretrained`` writes, as bytes (copied into each checkpoint)."""
+    import tempfile
+    if tokenizer is None:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        return {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
 
 
 def training_writers(model: torch.nn.Module, optimizer, scheduler, scaler,
@@ -281,10 +347,14 @@ def training_writers(model: torch.nn.Module, optimizer, scheduler, scaler,
 
 
 def _torch_load(file: Path):
+    """Tensors and plain values only: a pickle that would run code is refused, never executed."""
     try:
-        return torch.load(file, map_location="cpu", weights_only=False)
+        return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{file} could not be read: {err}") from err
+        raise CheckpointError(
+            f"{file} could not be read as plain data ({type(err).__name__}: {str(err)[:200]}). "
+            "It may be corrupt, written by an older version, or hold code; it was not run. "
+            "Fix: resume from another checkpoint (delete this one), or start over.") from err
 
 
 def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> tuple[dict,

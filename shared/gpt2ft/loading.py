@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -45,8 +47,52 @@ BPE_FILES = {
 }
 
 
+HUB_TIMEOUT_S = 5  # how long the hub may stay silent before we say so (HF_HUB_CHECK_TIMEOUT)
+FIX = ("How to fix: download the model once where you are online and point MODEL at the folder "
+       "(model.save_pretrained(dir); MODEL=<dir>), or run the small offline version with PROFILE=tiny.")
+
+
 class ModelLoadError(OSError):
     """Weights or tokenizer could not be had; the message says what was tried."""
+
+
+def _looks_like_path(name: str) -> bool:
+    """A folder was meant (``./m``, ``/data/m``, ``~/m``, ``runs/a/b``), not a hub name (``org/name``)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+
+
+def check_model_name(name: str) -> None:
+    """A ``MODEL`` that names a folder must be one; says where it resolved."""
+    if name != TINY_MODEL and _looks_like_path(name) and not _is_local(name):
+        where = Path(name).expanduser().resolve()
+        raise ModelLoadError(
+            f"MODEL={name!r} is not a folder: from {Path.cwd()} it resolves to {where}, which does "
+            "not exist. Point MODEL at a folder written by save_pretrained (an absolute path avoids "
+            "surprises, since notebooks run in their sprint folder), or at a hub name like gpt2.")
+
+
+def _hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def check_hub(name: str) -> None:
+    """Before asking the hub for ``name``: does it answer within a few seconds?
+
+    Without this, an unreachable hub costs minutes of retries before an error.
+    Skipped with ``HF_HUB_OFFLINE=1`` (the local cache is used) and for folders.
+    """
+    if name == TINY_MODEL or _is_local(name) or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true"):
+        return
+    timeout = float(os.environ.get("HF_HUB_CHECK_TIMEOUT", HUB_TIMEOUT_S))
+    try:
+        urllib.request.urlopen(urllib.request.Request(_hub_endpoint(), method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        return  # it answered
+    except OSError as err:
+        raise ModelLoadError(
+            f"The Hugging Face hub ({_hub_endpoint()}) did not answer within {timeout:g} s "
+            f"({type(err).__name__}: {err}), so {name!r} cannot be downloaded. If it is in your "
+            "local cache, set HF_HUB_OFFLINE=1. " + FIX) from None
 
 
 def _sha256(path: Path) -> str:
@@ -118,7 +164,9 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
         if _has_tokenizer_files(folder):
             return _finish_tokenizer(AutoTokenizer.from_pretrained(str(folder)))
         return bundled_tokenizer()
+    check_model_name(name)
     try:
+        check_hub(name)
         return _finish_tokenizer(AutoTokenizer.from_pretrained(name))
     except OSError as err:
         if name in GPT2_FAMILY:
@@ -141,16 +189,35 @@ def tiny_config(**overrides) -> GPT2Config:
 def tiny_model(seed: int = 0, **overrides) -> GPT2LMHeadModel:
     """A randomly initialised tiny GPT-2 (same seed, same weights)."""
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(tiny_config(**overrides))
+    return name_the_loss(GPT2LMHeadModel(tiny_config(**overrides)))
+
+
+def name_the_loss(model):
+    """Tell a causal LM which loss it computes (the one it uses anyway).
+
+    transformers picks a model's loss by its class name; ``GPT2LMHeadModel``
+    matches none, so every first loss prints "loss_type=None ... unrecognized"
+    before using the causal-LM cross-entropy. Naming it changes nothing else.
+    """
+    if getattr(model, "loss_type", "") is None and type(model).__name__.endswith("LMHeadModel"):
+        model.loss_type = "ForCausalLM"
+    return model
 
 
 def _load_error(name: str, err: Exception) -> ModelLoadError:
-    tried = (f"the local folder {name}" if _is_local(name)
-             else f"the hub name {name!r} (no local folder of that name exists)")
+    if _is_local(name):
+        weights = sorted(p.name for p in Path(name).expanduser().iterdir()
+                         if p.suffix in (".safetensors", ".bin"))
+        what = (f"its weights ({', '.join(weights)}) could not be read: the file is truncated or "
+                "corrupt, or was written for another architecture" if weights else
+                "it holds no weights file (model.safetensors)")
+        return ModelLoadError(
+            f"Could not load the model in the local folder {name}: {what} "
+            f"({err.__class__.__name__}: {str(err)[:300]}).\nHow to fix: save the model again "
+            "with save_pretrained, or point MODEL at another folder (or PROFILE=tiny).")
     return ModelLoadError(
-        f"Could not load model weights: tried {tried} and got {err.__class__.__name__}: {err}\n"
-        "How to fix: download the model once where you are online and point MODEL at the folder "
-        "(model.save_pretrained(dir); MODEL=<dir>), or run the small offline version with PROFILE=tiny.")
+        f"Could not load model weights: tried the hub name {name!r} (no local folder of that name "
+        f"exists) and got {err.__class__.__name__}: {err}\n{FIX}")
 
 
 def load_causal_lm(settings: Settings, **kwargs) -> GPT2LMHeadModel:
@@ -158,21 +225,39 @@ def load_causal_lm(settings: Settings, **kwargs) -> GPT2LMHeadModel:
     if settings.model == TINY_MODEL:
         model = tiny_model(settings.seed)
     else:
+        check_model_name(settings.model)
+        check_hub(settings.model)
         try:
             model = AutoModelForCausalLM.from_pretrained(settings.model, **kwargs)
-        except (OSError, ValueError) as err:
+        except Exception as err:  # OSError, ValueError, SafetensorError: all the same fix
             raise _load_error(settings.model, err) from err
-    return model.to(settings.device).eval()
+    return name_the_loss(model).to(settings.device).eval()
 
 
 def load_config(settings: Settings):
     """The model's config alone (cheap: no weights)."""
     if settings.model == TINY_MODEL:
         return tiny_config()
+    check_model_name(settings.model)
+    check_hub(settings.model)
     try:
         return AutoConfig.from_pretrained(settings.model)
     except (OSError, ValueError) as err:
         raise _load_error(settings.model, err) from err
+
+
+def context_length(model_or_config) -> int | None:
+    """The longest input a model accepts, from the model or its config.
+
+    GPT-2 calls it ``n_positions``, BERT ``max_position_embeddings``; ``None``
+    when the config names neither (the caller then sets no cap).
+    """
+    config = getattr(model_or_config, "config", model_or_config)
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def load(settings: Settings):

@@ -17,34 +17,33 @@ import pandas as pd
 import torch
 import transformers
 
-from .paths import results_dir
+from .paths import results_dir, writing
 from .processes import is_main_process
 from .settings import Settings
 
 
 def provenance(settings: Settings, command: str | None = None) -> dict:
-    """What a reader needs to trust (or re-make) a number."""
+    """What a reader needs to trust (or re-make) a number: the real data source, the command."""
     return {
         "profile": settings.profile,
         "smoke_run": settings.is_tiny,
         "model": settings.model,
-        "data": str(settings.data_dir) if settings.data_dir else (
-            "bundled samples" if settings.is_tiny else "hub"),
+        "data": settings.data_source,
         "seed": settings.seed,
         "device": torch.cuda.get_device_name() if settings.device == "cuda" else platform.processor() or "cpu",
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        **({"command": command} if command else {}),
+        "command": command or settings.command,
     }
 
 
 def _header(title: str, meta: dict) -> str:
     lines = [f"# {title}", ""]
     if meta["smoke_run"]:
-        lines += ["> **Smoke run (PROFILE=tiny)**: a small randomly initialised GPT-2 on the "
-                  "project's bundled samples. These numbers check that the pipeline runs; "
-                  "they are not results.", ""]
+        lines += ["> **Smoke run (PROFILE=tiny)**: a small randomly initialised GPT-2 on "
+                  f"{meta['data']}. These numbers check that the pipeline runs; they are not "
+                  "results.", ""]
     lines += [f"- {key}: `{value}`" for key, value in meta.items() if key != "smoke_run"]
     return "\n".join(lines) + "\n\n"
 
@@ -60,16 +59,18 @@ def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings,
     if not is_main_process():
         return markdown
     meta = provenance(settings, command)
-    table.to_csv(folder / f"{name}.csv", index=index)
-    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    markdown.write_text(_header(title, meta) + table.to_markdown(index=index) + "\n")
+    with writing(folder, f"the table {name}", "the other result files"):
+        table.to_csv(folder / f"{name}.csv", index=index)
+        (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        markdown.write_text(_header(title, meta) + table.to_markdown(index=index) + "\n")
     return markdown
 
 
 def save_figure(fig, sprint: str, name: str, settings: Settings) -> Path:
     path = results_dir(sprint, settings.profile) / f"{name}.png"
     if is_main_process():  # one writer under `accelerate launch`
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        with writing(path.parent, f"the figure {path.name}", "the other result files"):
+            fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
 
 

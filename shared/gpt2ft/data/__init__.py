@@ -3,7 +3,8 @@
 One resolution rule for all of them (see :mod:`gpt2ft.data.sources`):
 ``DATA_DIR`` set -> the canonical raw file below it; else PROFILE=tiny -> the
 project's own synthetic sample in ``gpt2ft/samples/``; else the Hugging Face hub
-(or the file's canonical URL). Every loader says where its data came from.
+(or the file's canonical URL, pinned by sha256). Every loader says where its data
+came from, and refuses a set it cannot train on (one class only, zero records).
 
 - :mod:`~gpt2ft.data.classification`  sst2, imdb, sms_spam, customer_reviews
   (``sprints/sprint11_classification/01_data``)

@@ -4,11 +4,12 @@ Introduced in ``sprints/sprint11_classification/01_data``.
 
 Every set comes back as a ``datasets.DatasetDict`` with splits ``train``,
 ``validation`` and ``test``, columns ``text`` (str) and ``label`` (a ``ClassLabel``).
-The splits are made so that the README's bag-of-words reference figures can be
-reproduced: our ``test`` is the reference test portion and ``train`` plus
-``validation`` is exactly the reference training portion. The test split never
-depends on SEED; only the validation slice (and any ``max_examples`` cap on
-train/validation) does.
+The splits (:mod:`gpt2ft.data.splitting`) are made so that the README's
+bag-of-words reference figures can be reproduced. A set whose file or split holds
+one class only is refused. At full without DATA_DIR, sst2, imdb and sms_spam come
+from the hub (their schemas checked: splits, columns, the ClassLabel names in our
+order); customer_reviews, which the hub does not hold, from its raw ground-truth
+file by URL, pinned by sha256.
 """
 
 from __future__ import annotations
@@ -16,30 +17,26 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import numpy as np
-from sklearn.model_selection import train_test_split
 
+from gpt2ft.data import sources
 from gpt2ft.data.sources import (
     RawFile,
-    load_hub,
+    Remote,
+    download,
     local_file,
     message,
-    no_hub_copy,
     read_text,
     unknown_name,
 )
+from gpt2ft.data.splitting import SPLITS, Part, Parts, make_splits, require_both_classes
 from gpt2ft.settings import Settings
 
-SPLITS = ("train", "validation", "test")
-TEST_FRACTION, TEST_SEED = 0.2, 0  # the README's "80/20 (seed 0)" reference split
-VALIDATION_CAP = 872  # the size of SST-2's dev set; keeps 66k SST-2 rows for training
-
-Parts = dict[str, tuple[list[str], list[int]]]
+WRONG_FILE_FIX = "point at the complete file (a filtered or truncated copy can keep one class only)"
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,10 @@ class Spec:
     hub: str | None = None
     hub_text: str = "text"
     hub_parts: dict[str, str] = field(default_factory=dict)  # our part -> hub split
+    hub_label_names: tuple[str, str] = ()  # the hub's ClassLabel names for our labels 0, 1
+    hub_suffix: str = ""  # what the hub appends to every text that the raw file lacks
+    remote: Remote | None = None  # a raw file by URL, for a set the hub does not hold
+    html_line_breaks: bool = False  # the texts keep a web site's ``<br />`` tags
 
 
 def _tsv(folder: str, file: str, fmt: str) -> RawFile:
@@ -74,15 +75,18 @@ SPECS: dict[str, Spec] = {
         text_col=0, label_col=1, label_values={"0": 0, "1": 1}, reference=0.8165,
         # The hub's test split is unlabelled (label -1): its validation is GLUE's dev.tsv.
         hub="stanfordnlp/sst2", hub_text="sentence",
-        hub_parts={"train": "train", "test": "validation"}),
+        hub_parts={"train": "train", "test": "validation"},
+        hub_label_names=("negative", "positive"), hub_suffix=" "),
     "imdb": Spec(
         label_names=("negative", "positive"),
         files={"all": RawFile("imdb", "imdb_reviews_small.csv",
                               "CSV `text,label` with a header row, label 0|1, UTF-8")},
         delimiter=",", quoting=csv.QUOTE_MINIMAL, header=("text", "label"),
         text_col=0, label_col=1, label_values={"0": 0, "1": 1}, reference=0.8350,
-        # The hub has the full 25k/25k IMDB: we keep its own test split as our test.
-        hub="stanfordnlp/imdb", hub_parts={"train": "train", "test": "test"}),
+        # The hub has the full 25k/25k IMDB: we keep its own test split as our test
+        # (its third split, "unsupervised", is unlabelled).
+        hub="stanfordnlp/imdb", hub_parts={"train": "train", "test": "test"},
+        hub_label_names=("neg", "pos"), html_line_breaks=True),
     "sms_spam": Spec(
         label_names=("ham", "spam"),
         files={"all": RawFile("sms_spam", "SMSSpamCollection",
@@ -91,7 +95,8 @@ SPECS: dict[str, Spec] = {
         # the following lines (5,572 rows instead of 5,574).
         delimiter="\t", quoting=csv.QUOTE_NONE, header=None,
         text_col=1, label_col=0, label_values={"ham": 0, "spam": 1}, reference=0.9776,
-        hub="ucirvine/sms_spam", hub_text="sms", hub_parts={"all": "train"}),
+        hub="ucirvine/sms_spam", hub_text="sms", hub_parts={"all": "train"},
+        hub_label_names=("ham", "spam"), hub_suffix="\n"),
     "customer_reviews": Spec(
         label_names=("negative", "positive"),
         files={"all": RawFile("customer_reviews", "amazon_snippets_binary.tsv",
@@ -102,7 +107,19 @@ SPECS: dict[str, Spec] = {
         # The README prints 0.7370, but no 722-row test split can score that (532/722 =
         # 0.7368): it was measured on a default-quoting parse of 3,456 rows. On the
         # 3,610 rows the README counts, the same recipe and split score 0.7590.
-        text_col=0, label_col=1, label_values={"0": 0, "1": 1}, reference=0.7590),
+        text_col=0, label_col=1, label_values={"0": 0, "1": 1}, reference=0.7590,
+        # Not on the hub: the full profile fetches the vaderSentiment ground truth and
+        # binarises it as amazon_snippets_binary.tsv was made (see _read_ground_truth).
+        remote=Remote(
+            RawFile("customer_reviews", "amazonReviewSnippets_GroundTruth.txt",
+                    "`id<TAB>rating<TAB>text`, rating -4..4, no header, UTF-8"),
+            "https://raw.githubusercontent.com/cjhutto/vaderSentiment/master/additional_resources/"
+            "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+            # The canonical copy has CRLF line endings; the repository normalises text
+            # files (`* text=auto`), so the URL may serve the same text with LF.
+            ("11a9807a0974a2506a2d3b4851eaf69b3d6d20688ce4923adda2312a4f6dd6c2",
+             "e4559b1299fd793ab64794ba706421ce088b6c580b782529388997f7aedcc545"),
+            data_dir_rel="customer_reviews/amazon_snippets_binary.tsv")),
 }
 # The figures as printed in the data README (see the customer_reviews note above).
 README_FIGURES = {"sst2": 0.8165, "imdb": 0.8350, "sms_spam": 0.9776, "customer_reviews": 0.7370}
@@ -118,6 +135,7 @@ class ClassificationData:
     label_names: list[str]
     source: str
     split_note: str
+    html_line_breaks: bool = False  # see :meth:`model_texts`
 
     @property
     def train(self) -> datasets.Dataset:
@@ -130,6 +148,17 @@ class ClassificationData:
     @property
     def test(self) -> datasets.Dataset:
         return self.splits["test"]
+
+    def model_texts(self) -> datasets.DatasetDict:
+        """The splits as the models read them: ``<br />`` tags turned into newlines.
+
+        IMDB keeps the site's tags (about 6 GPT-2 tokens each, several per
+        review); the other sets come back unchanged. The bag-of-words baseline
+        reads the raw splits (the reference recipe).
+        """
+        if not self.html_line_breaks:
+            return self.splits
+        return self.splits.map(lambda row: {"text": clean_html(row["text"])})
 
 
 def clean_html(text: str) -> str:
@@ -155,15 +184,15 @@ def load_classification(name: str, settings: Settings, *,
 
     ``validation_size``: a fraction or a row count of the training portion;
     default 10 %, at most 872 rows. ``max_examples`` caps every split (a
-    stratified draw) for quick runs.
+    stratified draw) for quick runs. A file or split holding one class only is refused.
     """
     spec = _spec(name)
     parts, source, test_name = _read_parts(name, spec, settings)
-    splits, note = _make_splits(parts, test_name, settings.seed, validation_size,
-                                max_examples)
+    splits, note = make_splits(parts, test_name, settings.seed, validation_size, max_examples,
+                               spec.label_names)
     return ClassificationData(name=name, splits=_to_datasets(splits, spec.label_names),
                               label_names=list(spec.label_names), source=source,
-                              split_note=note)
+                              split_note=note, html_line_breaks=spec.html_line_breaks)
 
 
 def _spec(name: str) -> Spec:
@@ -184,35 +213,44 @@ def _read_parts(name: str, spec: Spec, settings: Settings) -> tuple[Parts, str, 
         sources = [source for _, source in located.values()]
         others = "".join(f" + {raw.file}" for raw in list(spec.files.values())[1:])
         return parts, sources[0] + others, test
-    if spec.hub is None:
-        raise no_hub_copy(next(iter(spec.files.values())), name)
+    if spec.hub is None:  # only a raw file by URL: customer_reviews
+        text, source = download(spec.remote)
+        return ({"all": _read_ground_truth(text, spec)},
+                f"{source}, binarised: rating 0 dropped, label = rating > 0", "")
     test = f"the hub's {spec.hub_parts['test']!r} split" if "test" in spec.hub_parts else ""
     return _read_hub(spec), f"Hugging Face hub {spec.hub}", test
 
 
-def _read_table(path: Path, spec: Spec, raw: RawFile) -> tuple[list[str], list[int]]:
-    """Texts and labels of one raw file; any malformed row is a ValueError with its line."""
-    reader = csv.reader(io.StringIO(read_text(path, raw.expected), newline=""),
-                        delimiter=spec.delimiter, quoting=spec.quoting, strict=True)
-    texts, labels, line = [], [], 0
+def _rows(text: str, path: Path | str, raw: RawFile, spec: Spec) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) of every non-blank row; a CSV error names its line."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter,
+                        quoting=spec.quoting, strict=True)
+    line = 0
     try:
         for row in reader:
             first, line = line + 1, reader.line_num
-            if not row:  # a blank line carries no example
-                continue
-            if spec.header and first == 1:
-                _check(tuple(row) == spec.header, path, raw, first, row, "the header row")
-                continue
-            text, label = _parse_row(row, spec, path, raw, first)
-            texts.append(text)
-            labels.append(label)
+            if row:  # a blank line carries no example
+                yield first, row
     except csv.Error as err:
         raise ValueError(message(f"Malformed row in {path}", file=path,
                                  where=f"line {line + 1}", found=f"CSV error: {err}",
                                  expected=raw.expected)) from None
+
+
+def _read_table(path: Path, spec: Spec, raw: RawFile) -> Part:
+    """Texts and labels of one raw file; any malformed row is a ValueError with its line."""
+    texts, labels = [], []
+    for line, row in _rows(read_text(path, raw.expected), path, raw, spec):
+        if spec.header and line == 1:
+            _check(tuple(row) == spec.header, path, raw, line, row, "the header row")
+            continue
+        text, label = _parse_row(row, spec, path, raw, line)
+        texts.append(text)
+        labels.append(label)
     if not texts:
         raise ValueError(message(f"No examples in {path}", file=path, found="no data rows",
                                  expected=raw.expected))
+    require_both_classes(labels, spec.label_names, "the whole file", path, WRONG_FILE_FIX)
     return texts, labels
 
 
@@ -227,100 +265,87 @@ def _parse_row(row: list[str], spec: Spec, path: Path, raw: RawFile,
     return row[spec.text_col], spec.label_values[label]
 
 
-def _check(ok: bool, path: Path, raw: RawFile, line: int, row: list[str], wanted: str) -> None:
+def _check(ok: bool, path: Path | str, raw: RawFile, line: int, row: list[str],
+           wanted: str) -> None:
     if not ok:
         shown = repr(row)[:120] + ("..." if len(repr(row)) > 120 else "")
         raise ValueError(message(
             f"Malformed row in {path} (line {line}): expected {wanted}.",
             file=path, where=f"line {line}", found=f"{len(row)} field(s): {shown}",
-            expected=raw.expected))
+            expected=raw.expected,
+            fix=f"correct line {line} of the file (or remove it), or point DATA_DIR at the canonical files"))
+
+
+def _read_ground_truth(text: str, spec: Spec) -> Part:
+    """The vaderSentiment ground truth binarised as ``amazon_snippets_binary.tsv`` was made.
+
+    Rows ``id<TAB>rating<TAB>text``, the mean human rating from -4 to 4: a rating of
+    0 (neutral) is dropped, label = rating > 0; texts are kept as they are (some
+    open with a blank in both files). Same rows, same order, so the same splits.
+    """
+    raw, url = spec.remote.raw, spec.remote.url
+    texts, labels = [], []
+    for line, row in _rows(text, url, raw, spec):
+        _check(len(row) == 3, url, raw, line, row, "3 fields")
+        rating = _rating(row[1])
+        _check(rating is not None, url, raw, line, row, "a rating from -4 to 4")
+        _check(bool(row[2].strip()), url, raw, line, row, "a non-empty text")
+        if rating != 0:
+            texts.append(row[2])
+            labels.append(int(rating > 0))
+    require_both_classes(labels, spec.label_names, "the whole file", url, WRONG_FILE_FIX)
+    return texts, labels
+
+
+def _rating(field_: str) -> float | None:
+    try:
+        rating = float(field_)
+    except ValueError:
+        return None
+    return rating if -4 <= rating <= 4 else None
 
 
 def _read_hub(spec: Spec) -> Parts:
     first_raw = next(iter(spec.files.values()))
-    hub = load_hub(spec.hub, first_raw.rel)
+    hub = sources.load_hub(spec.hub, first_raw.rel)
     parts = {}
     for part, split in spec.hub_parts.items():
-        table = hub[split]
-        # Hub copies carry trailing blanks the raw files lack (sst2: a space, sms_spam: "\n").
-        texts = [str(t).strip() for t in table[spec.hub_text]]
+        table = sources.hub_split(hub, spec.hub, split, (spec.hub_text, "label"), first_raw.rel)
+        where = f"{spec.hub}[{split!r}]"
+        _check_hub_labels(table.features["label"], spec, where)
+        # Only what the hub adds (sst2: a space, sms_spam: "\n"): a blank that is part
+        # of the raw text stays, so the hub and DATA_DIR give the same texts.
+        texts = [str(t).removesuffix(spec.hub_suffix) if spec.hub_suffix else str(t)
+                 for t in table[spec.hub_text]]
         labels = [int(v) for v in table["label"]]
         bad = sorted({v for v in labels if v not in (0, 1)})
-        if bad:
-            raise ValueError(message(f"Unexpected labels in hub split {spec.hub}[{split!r}]",
-                                     found=f"labels {bad}", expected="labels 0|1"))
+        if bad:  # -1 marks an unlabelled split (sst2's test, imdb's unsupervised)
+            raise ValueError(message(f"Unexpected labels in hub split {where}",
+                                     file=f"Hugging Face hub {spec.hub}", found=f"labels {bad}",
+                                     expected="labels 0|1 (a labelled split)"))
+        require_both_classes(labels, spec.label_names, f"hub split {where}",
+                             f"Hugging Face hub {spec.hub}",
+                             "the hub copy has changed: set DATA_DIR to the canonical files")
         parts[part] = (texts, labels)
     return parts
 
 
-# --- splitting -----------------------------------------------------------------------------
-
-def _make_splits(parts: Parts, test_name: str, seed: int, validation_size: float | int | None,
-                 max_examples: int | None) -> tuple[Parts, str]:
-    if "all" in parts:
-        texts, labels = parts["all"]
-        pool_idx, test_idx = _stratified(len(labels), labels, TEST_FRACTION, TEST_SEED)
-        pool = _subset(parts["all"], pool_idx)
-        test = _subset(parts["all"], test_idx)
-        test_note = (f"test = a stratified 20 % of the {len(labels):,} rows "
-                     "(train_test_split(test_size=0.2, random_state=0, stratify=label), "
-                     "as for the data README's reference figures)")
-    else:
-        pool, test = parts["train"], parts["test"]
-        test_note = f"test = {test_name} ({len(test[1]):,} rows)"
-    n_val = _validation_count(len(pool[1]), validation_size)
-    train_idx, val_idx = _stratified(len(pool[1]), pool[1], n_val, seed)
-    splits = {"train": _subset(pool, train_idx), "validation": _subset(pool, val_idx),
-              "test": test}
-    note = (f"{test_note}; validation = a stratified {n_val:,}-row slice of the training "
-            f"portion (SEED={seed}); train = the other {len(train_idx):,} rows.")
-    if max_examples is not None:
-        splits = {name: _cap(split, max_examples, TEST_SEED if name == "test" else seed)
-                  for name, split in splits.items()}
-        note += f" Each split then capped at {max_examples:,} rows (stratified draw)."
-    return splits, note
+def _check_hub_labels(feature, spec: Spec, where: str) -> None:
+    """The hub's label names must be ours in our order, or label 1 would mean something else."""
+    names = tuple(getattr(feature, "names", ()))
+    if isinstance(feature, datasets.ClassLabel) and names == spec.hub_label_names:
+        return
+    pairs = zip(spec.hub_label_names, spec.label_names, strict=True)
+    ours = ", ".join(f"{i} = {hub!r} (our {mine!r})" for i, (hub, mine) in enumerate(pairs))
+    raise ValueError(message(
+        f"The label column of hub split {where} is not the one this loader knows.",
+        file=f"Hugging Face hub {spec.hub}", found=f"{feature!r}",
+        expected=f"a ClassLabel with names {list(spec.hub_label_names)}: {ours}",
+        fix="the data set has changed on the hub: set DATA_DIR to the canonical files "
+            "(e.g. DATA_DIR=../shared/data), or report it to the project"))
 
 
-def _validation_count(n: int, size: float | int | None) -> int:
-    if size is None:
-        return max(2, min(VALIDATION_CAP, round(0.1 * n)))
-    count = round(size * n) if isinstance(size, float) else int(size)
-    if not 2 <= count < n:
-        raise ValueError(message(f"validation_size={size!r} leaves no usable split",
-                                 found=f"{count} of {n} training rows",
-                                 expected="a fraction in (0, 1) or a row count below that"))
-    return count
-
-
-def _stratified(n: int, labels: list[int], test_size: float | int,
-                seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of (rest, drawn), each in file order, drawn stratified by label."""
-    try:
-        rest, drawn = train_test_split(np.arange(n), test_size=test_size, random_state=seed,
-                                       stratify=labels)
-    except ValueError as err:  # sklearn's words: "The least populated class in y has..."
-        counts = dict(sorted(Counter(labels).items()))
-        raise ValueError(message("Too few examples per label to split them stratified.",
-                                 found=f"label counts {counts}: {err}",
-                                 expected="at least a few examples of every label")) from None
-    return np.sort(rest), np.sort(drawn)
-
-
-def _cap(split: tuple[list[str], list[int]], limit: int, seed: int):
-    texts, labels = split
-    if len(labels) <= limit:
-        return split
-    try:
-        _, kept = _stratified(len(labels), labels, limit, seed)
-    except ValueError:  # a cap smaller than the number of classes cannot be stratified
-        kept = np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
-    return _subset(split, kept)
-
-
-def _subset(split: tuple[list[str], list[int]], idx: np.ndarray):
-    texts, labels = split
-    return [texts[i] for i in idx], [labels[i] for i in idx]
-
+# --- as datasets ----------------------------------------------------------------------------
 
 def _to_datasets(splits: Parts, label_names: tuple[str, str]) -> datasets.DatasetDict:
     features = datasets.Features({"text": datasets.Value("string"),

@@ -4,9 +4,10 @@ Introduced in ``sprints/sprint12_book/01_prepare_data``.
 
 ``tinyshakespeare`` and ``the_verdict`` are not on the Hugging Face hub as plain
 text, so the full profile without DATA_DIR downloads each from its canonical URL
-once and caches it. Any other argument naming an existing ``.txt`` file is read as
-a local book. :func:`control_text` gives the general (non-book) text the sprint
-compares against, to see what fine-tuning on a book does to everything else.
+once, checks it against its pinned sha256 and caches it. Any other argument
+naming an existing ``.txt`` file is read as a local book. :func:`control_text`
+gives the general (non-book) text the sprint compares against, to see what
+fine-tuning on a book does to everything else.
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2ft.data.sources import RawFile, download, local_file, message, read_text, unknown_name
+from gpt2ft.data.sources import RawFile, Remote, download, local_file, message, read_text, unknown_name
 from gpt2ft.settings import Settings
 
 TEXT_FMT = "plain text, UTF-8"
-BOOKS: dict[str, tuple[RawFile, str]] = {
-    "tinyshakespeare": (
+# The sha256 of each file as the URL serves it (measured on the canonical copies
+# in ../shared/data: input.txt 1,115,394 characters, the-verdict.txt 20,479).
+BOOKS: dict[str, Remote] = {
+    "tinyshakespeare": Remote(
         RawFile("tinyshakespeare", "input.txt", TEXT_FMT),
         "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
-        "input.txt"),
-    "the_verdict": (
+        "input.txt",
+        ("86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",)),
+    "the_verdict": Remote(
         RawFile("the_verdict", "the-verdict.txt", TEXT_FMT),
         "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/"
-        "01_main-chapter-code/the-verdict.txt"),
+        "01_main-chapter-code/the-verdict.txt",
+        ("b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f",)),
 }
 NAMES = tuple(BOOKS)
 # Only the tiny profile reads this: with real data the control is IMDB reviews.
@@ -50,10 +55,10 @@ def load_corpus(name_or_path: str | os.PathLike, settings: Settings) -> Corpus:
     """A book by name (:data:`NAMES`) or the path of a local UTF-8 ``.txt`` file."""
     name = str(name_or_path)
     if name in BOOKS:
-        raw, url = BOOKS[name]
-        located = local_file(raw, settings)
-        text, source = (read_text(located[0], raw.expected), located[1]) if located \
-            else download(url, raw)
+        remote = BOOKS[name]
+        located = local_file(remote.raw, settings)
+        text, source = (read_text(located[0], remote.raw.expected), located[1]) if located \
+            else download(remote)
         return Corpus(text=text, name=name, source=source)
     path = Path(name).expanduser()
     if path.suffix.lower() == ".txt" or path.exists():

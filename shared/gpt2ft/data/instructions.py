@@ -3,13 +3,14 @@
 Introduced in ``sprints/sprint13_instructions/01_data``.
 
 Names: ``alpaca_instruction`` (the 1,100-record ``instruction-data.json``; without
-DATA_DIR in the full profile it is downloaded from its canonical URL),
-``alpaca`` (hub ``tatsu-lab/alpaca``) and ``alpaca-gpt4`` (hub
-``vicgalle/alpaca-gpt4``; with DATA_DIR they are read from ``alpaca/alpaca_data.json``
-and ``alpaca-gpt4/alpaca_gpt4_data.json`` below it, in the tiny profile the bundled
-Alpaca-format sample stands in); or a local ``.json`` (a list of objects) or ``.jsonl``
-(one object a line). Every record is checked; an invalid one is never dropped
-silently: it is listed in ``problems`` (``on_invalid="skip"``) or raised.
+DATA_DIR in the full profile it is downloaded from its canonical URL and checked
+against its pinned sha256), ``alpaca`` (hub ``tatsu-lab/alpaca``) and
+``alpaca-gpt4`` (hub ``vicgalle/alpaca-gpt4``; with DATA_DIR they are read from
+``alpaca/alpaca_data.json`` and ``alpaca-gpt4/alpaca_gpt4_data.json`` below it, in
+the tiny profile the bundled Alpaca-format sample stands in); or a local ``.json``
+(a list of objects) or ``.jsonl`` (one object a line). Every record is checked; an
+invalid one is never dropped silently: it is listed in ``problems``
+(``on_invalid="skip"``) or raised. A file without a single record is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from gpt2ft.data.sources import (
     RawFile,
+    Remote,
     download,
+    hub_split,
     load_hub,
     local_file,
     message,
@@ -34,9 +37,12 @@ from gpt2ft.settings import Settings
 JSON_FMT = ("a JSON list of objects {\"instruction\": str, \"input\": str (may be empty), "
             "\"output\": str}, UTF-8")
 JSONL_FMT = "one JSON object {instruction, input, output} per line, UTF-8"
-ALPACA_INSTRUCTION = RawFile("alpaca_instruction", "instruction-data.json", JSON_FMT)
-ALPACA_INSTRUCTION_URL = ("https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/"
-                          "01_main-chapter-code/instruction-data.json")
+ALPACA_INSTRUCTION = Remote(
+    RawFile("alpaca_instruction", "instruction-data.json", JSON_FMT),
+    "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/01_main-chapter-code/"
+    "instruction-data.json",
+    # sha256 of the canonical 1,100-record file (../shared/data/alpaca_instruction).
+    ("7e09a9af353722ca15c18bc580f093f9c39d3178335a75177319cb1e1d163944",))
 # Hub sets; with DATA_DIR we read their canonical raw files (the names their
 # GitHub repositories publish them under) like every other set.
 HUB_SETS = {
@@ -45,8 +51,14 @@ HUB_SETS = {
                     RawFile("alpaca-gpt4", "alpaca_gpt4_data.json", JSON_FMT)),
 }
 NAMES = ("alpaca_instruction", *HUB_SETS)
+# The hub's own columns (tatsu-lab/alpaca and vicgalle/alpaca-gpt4 also carry `text`,
+# the formatted prompt, which we ignore: sprint 13 builds its own template).
+HUB_COLUMNS = ("instruction", "input", "output")
 ON_INVALID = ("skip", "raise")
 MAX_LISTED = 20  # problems shown in an error message; all stay in .problems
+# One valid record is enough to go on with (the sprint's demo of a broken file keeps
+# exactly one); zero would only surface later as "train_dataset is empty", nameless.
+MIN_RECORDS = 1
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ def load_instructions(name_or_path: str | os.PathLike, settings: Settings, *,
     if on_invalid not in ON_INVALID:
         raise ValueError(message(f"on_invalid={on_invalid!r}", expected=" or ".join(ON_INVALID)))
     rows, source, where = _rows(str(name_or_path), settings)
+    if len(rows) < MIN_RECORDS:
+        raise ValueError(message(
+            f"No instruction records in {source}", file=source, found=f"{len(rows)} records",
+            expected=f"at least {MIN_RECORDS} record(s): {JSON_FMT}",
+            fix="point at the file that holds the records (this one is empty)"))
     records, problems = _validate(rows, where)
     if problems and (on_invalid == "raise" or not records):
         listed = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"]
@@ -86,18 +103,18 @@ def _rows(name: str, settings: Settings) -> tuple[list, str, Where]:
     """The raw rows, a source string, and how to locate row i in an error."""
     no_where: Where = lambda i: ""  # noqa: E731
     if name == "alpaca_instruction":
-        return *_json_or_url(ALPACA_INSTRUCTION, ALPACA_INSTRUCTION_URL, settings), no_where
+        return *_json_or_url(ALPACA_INSTRUCTION, settings), no_where
     if name in HUB_SETS:
         hub_name, raw = HUB_SETS[name]
         if settings.data_dir is None and settings.is_tiny:
             # No sample per hub set: the bundled Alpaca-format sample stands in.
-            rows, source = _json_or_url(ALPACA_INSTRUCTION, ALPACA_INSTRUCTION_URL, settings)
+            rows, source = _json_or_url(ALPACA_INSTRUCTION, settings)
             return rows, f"{source}, standing in for {hub_name}", no_where
         located = local_file(raw, settings)
         if located:
             return _parse_json(read_text(located[0], JSON_FMT), located[0]), located[1], no_where
-        rows = load_hub(hub_name, raw.rel)["train"].to_list()
-        return rows, f"Hugging Face hub {hub_name}", no_where
+        table = hub_split(load_hub(hub_name, raw.rel), hub_name, "train", HUB_COLUMNS, raw.rel)
+        return table.to_list(), f"Hugging Face hub {hub_name}", no_where
     path = Path(name).expanduser()
     if path.suffix.lower() in (".json", ".jsonl") or path.exists():
         return _local_file(path.resolve())
@@ -105,12 +122,12 @@ def _rows(name: str, settings: Settings) -> tuple[list, str, Where]:
                        extra=", or the path of a local .json or .jsonl file")
 
 
-def _json_or_url(raw: RawFile, url: str, settings: Settings) -> tuple[list, str]:
-    located = local_file(raw, settings)
+def _json_or_url(remote: Remote, settings: Settings) -> tuple[list, str]:
+    located = local_file(remote.raw, settings)
     if located:
         return _parse_json(read_text(located[0], JSON_FMT), located[0]), located[1]
-    text, source = download(url, raw)
-    return _parse_json(text, url), source
+    text, source = download(remote)
+    return _parse_json(text, remote.url), source
 
 
 def _local_file(path: Path) -> tuple[list, str, Where]:

@@ -6,7 +6,7 @@ and instruction sets (sprint 13) resolve their files through the same rule:
 1. ``settings.data_dir`` is set -> the canonical raw file ``<DATA_DIR>/<folder>/<file>``;
 2. else the tiny profile      -> the project's own sample in ``gpt2ft/samples/``;
 3. else (full, no DATA_DIR)   -> the Hugging Face hub by name (or the file's
-   canonical URL, for a set the hub does not hold).
+   canonical URL, for a set the hub does not hold: pinned by sha256, see :class:`Remote`).
 
 Every error below is built by :func:`message`, so all of them read alike: what
 went wrong, the file, where in it, what was found, what was expected, the fix.
@@ -15,8 +15,9 @@ went wrong, the file, where in it, what was found, what was expected, the fix.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,25 +124,89 @@ def load_hub(hub_name: str, raw_hint: str):
             fix=TINY_OR_DATA_DIR.format(rel=raw_hint))) from err
 
 
-def download(url: str, raw: RawFile) -> tuple[str, str]:
-    """Text of ``url``, cached under ``<cache>/data/<folder>/`` so it is fetched once."""
+def hub_split(hub, hub_name: str, split: str, columns: Sequence[str], raw_hint: str):
+    """``hub[split]``, refusing a missing split or column before any row is read.
+
+    The hub's own names go into the message: a renamed split or column there
+    would otherwise surface as a bare KeyError, far from the data set's name.
+    """
+    fix = ("the data set has changed on the hub; "
+           + TINY_OR_DATA_DIR.format(rel=raw_hint) + ", or report it to the project")
+    if split not in hub:
+        raise ValueError(message(f"The hub copy of {hub_name} has no {split!r} split.",
+                                 file=f"Hugging Face hub {hub_name}", found=f"splits {sorted(hub)}",
+                                 expected=f"a {split!r} split", fix=fix))
+    table = hub[split]
+    missing = [column for column in columns if column not in table.column_names]
+    if missing:
+        raise ValueError(message(
+            f"The hub copy of {hub_name} lacks column(s) {missing} in split {split!r}.",
+            file=f"Hugging Face hub {hub_name}", found=f"columns {table.column_names}",
+            expected=f"columns {list(columns)}", fix=fix))
+    return table
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A raw file the full profile fetches by URL when DATA_DIR is not set.
+
+    ``sha256`` lists the digests its bytes may have: a changed or tampered file
+    must fail loudly, not train a model on something else. More than one digest
+    only where the same text may be served with other line endings.
+    """
+
+    raw: RawFile  # its name in the download cache (and below DATA_DIR, unless data_dir_rel)
+    url: str
+    sha256: tuple[str, ...]
+    data_dir_rel: str = ""  # the file DATA_DIR holds instead, where the loader reads another
+
+    @property
+    def hint(self) -> str:
+        """What DATA_DIR must hold to do without this download."""
+        return self.data_dir_rel or self.raw.rel
+
+
+def download(remote: Remote) -> tuple[str, str]:
+    """Text of ``remote.url``, fetched once, cached, and checked against its sha256 on every read."""
+    raw = remote.raw
     cached = cache_dir("data", raw.folder) / raw.file
     if not cached.is_file():
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                data = response.read()
-        except OSError as err:
-            raise RuntimeError(message(
-                f"Could not download {url}", found=f"{type(err).__name__}: {err}",
-                fix=TINY_OR_DATA_DIR.format(rel=raw.rel))) from err
-        decode(data, url, raw.expected)  # refuse to cache something that is not text
-        cached.write_bytes(data)
-    return read_text(cached, raw.expected), f"{url} (cached at {cached})"
+        data = _fetch(remote)
+        _check_sha256(data, remote, cached=None)  # never cache bytes we would refuse
+        decode(data, remote.url, raw.expected)
+        partial = cached.with_name(cached.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(cached)  # a run killed mid-write leaves no half file behind
+    data = cached.read_bytes()
+    _check_sha256(data, remote, cached=cached)  # the cache is a plain file anyone may edit
+    return decode(data, cached, raw.expected), f"{remote.url} (sha256 verified, cached at {cached})"
 
 
-def no_hub_copy(raw: RawFile, name: str) -> FileNotFoundError:
-    """The error for a set that only exists as a raw file, asked for without DATA_DIR."""
-    return FileNotFoundError(message(
-        f"{name!r} has no copy on the Hugging Face hub, so the full profile needs DATA_DIR.",
-        expected=f"`{raw.rel}` below DATA_DIR: {raw.expected}",
-        fix=TINY_OR_DATA_DIR.format(rel=raw.rel)))
+def _fetch(remote: Remote) -> bytes:
+    try:
+        with urllib.request.urlopen(remote.url, timeout=60) as response:
+            return response.read()
+    except OSError as err:
+        raise RuntimeError(message(
+            f"Could not download {remote.url}", found=f"{type(err).__name__}: {err}",
+            fix=TINY_OR_DATA_DIR.format(rel=remote.hint))) from err
+
+
+def _check_sha256(data: bytes, remote: Remote, cached: Path | None) -> None:
+    found = hashlib.sha256(data).hexdigest()
+    if found in remote.sha256:
+        return
+    rel = remote.hint
+    details = dict(found=f"sha256 {found} ({len(data):,} bytes)",
+                   expected="sha256 " + " or ".join(remote.sha256))
+    if cached is None:
+        raise ValueError(message(
+            f"The download of {remote.url} does not match its pinned sha256; it was not cached.",
+            file=remote.url, **details,
+            fix=f"the file at the URL has changed or the download was altered: try again later, "
+                f"or set DATA_DIR to a folder holding a verified copy of `{rel}`"))
+    raise ValueError(message(
+        f"The cached download of {remote.url} does not match its pinned sha256.",
+        file=cached, **details,
+        fix=f"delete the cached file at {cached} to fetch it again, or set DATA_DIR to the "
+            f"folder holding `{rel}` (e.g. DATA_DIR=../shared/data)"))

@@ -1,10 +1,11 @@
 """Write the bundled tiny-profile samples: synthetic, project-written text only.
 
-Run ``python shared/gpt2ft/samples/make_samples.py`` to regenerate every file
-below this folder (except README.md). Templates, word lists and one fixed seed:
-the same script always writes the same bytes. Nothing here is taken from the real
-data sets; each file only copies the raw *format* of its real counterpart, so the
-loaders in ``gpt2ft.data`` read both with one parser. See README.md.
+Run ``python tools/make_samples.py`` to regenerate every file below
+``shared/gpt2ft/samples/`` (except its README.md). Templates, word lists and one
+fixed seed: the same script always writes the same bytes. Nothing here is taken
+from the real data sets; each file only copies the raw *format* of its real
+counterpart, so the loaders in ``gpt2ft.data`` read both with one parser. See
+``shared/gpt2ft/samples/README.md``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import csv
 import io
 import json
 import random
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from gpt2ft.paths import SAMPLES_DIR
+
 SEED = 1234
 
 
@@ -48,8 +49,14 @@ def unique(rng: random.Random, make, count: int, seen: set | None = None) -> lis
     return out
 
 
+def filled(rng: random.Random, templates: list[str], words: dict[str, list[str]], count: int,
+           seen: set | None = None) -> list[str]:
+    """``count`` distinct sentences, each a random template of ``templates`` filled from ``words``."""
+    return unique(rng, lambda r: fill(r, pick(r, templates), words), count, seen)
+
+
 def write(relative: str, text: str) -> None:
-    path = HERE / relative
+    path = SAMPLES_DIR / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="\n")
     print(f"{relative}: {len(text.encode()):,} bytes")
@@ -125,8 +132,8 @@ SPAM = [
 
 
 def sms_rows(rng: random.Random) -> str:
-    ham = unique(rng, lambda r: fill(r, pick(r, HAM), SMS_WORDS), 172)
-    spam = unique(rng, lambda r: fill(r, pick(r, SPAM), SMS_WORDS), 28)  # 14 % spam
+    ham = filled(rng, HAM, SMS_WORDS, 172)
+    spam = filled(rng, SPAM, SMS_WORDS, 28)  # 14 % spam
     rows = [("ham", t) for t in ham] + [("spam", t) for t in spam]
     rng.shuffle(rows)
     return "".join(f"{label}\t{text}\n" for label, text in rows)
@@ -179,8 +186,8 @@ SST_NEG = [
 
 
 def sst2_rows(rng: random.Random, n_pos: int, n_neg: int, seen: set) -> str:
-    pos = unique(rng, lambda r: fill(r, pick(r, SST_POS), MOVIE), n_pos, seen)
-    neg = unique(rng, lambda r: fill(r, pick(r, SST_NEG), MOVIE), n_neg, seen)
+    pos = filled(rng, SST_POS, MOVIE, n_pos, seen)
+    neg = filled(rng, SST_NEG, MOVIE, n_neg, seen)
     rows = [(t, 1) for t in pos] + [(t, 0) for t in neg]
     rng.shuffle(rows)
     return "sentence\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in rows)
@@ -292,8 +299,8 @@ AMAZON_NEG = [
 
 
 def amazon_rows(rng: random.Random) -> str:
-    pos = unique(rng, lambda r: fill(r, pick(r, AMAZON_POS), PRODUCT), 118)
-    neg = unique(rng, lambda r: fill(r, pick(r, AMAZON_NEG), PRODUCT), 82)
+    pos = filled(rng, AMAZON_POS, PRODUCT, 118)
+    neg = filled(rng, AMAZON_NEG, PRODUCT, 82)
     rows = [(t, 1, rng.uniform(0.25, 3.0)) for t in pos]
     rows += [(t, 0, -rng.uniform(0.25, 3.0)) for t in neg]
     rng.shuffle(rows)

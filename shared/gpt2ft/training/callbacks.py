@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .training import TrainResult
+    from .config import TrainResult
 
 
 class Callback:

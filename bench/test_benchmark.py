@@ -1,4 +1,4 @@
-"""gpt2ft.benchmark runs end to end on a CPU and prints its ratios (quick settings).
+"""bench/benchmark.py runs end to end on a CPU and prints its ratios (quick settings).
 
 Only that the numbers exist and are sane is checked here: speed targets are read
 from the committed reports (``results/bench/``), never asserted in a test.
@@ -11,15 +11,22 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import benchmark
 import pytest
+import torch
+from cpu_memory import section_cpu_mem
+from loops import run_plan
 
-from gpt2ft import benchmark
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+@pytest.fixture
+def restore_threads():
+    """main() sets torch's thread count for its run (1 on the CPU); put it back after."""
+    old = torch.get_num_threads()
+    yield
+    torch.set_num_threads(old)
 
 
-def test_quick_lm_and_classification_sections_write_json_and_table(tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark, "ONLY", None)
+def test_quick_lm_and_classification_sections_write_json_and_table(tmp_path, restore_threads):
     report = benchmark.main(["--quick", "--device", "cpu", "--sections", "lm,cls",
                              "--no-compile", "--out", str(tmp_path)])
     lm, cls = report["sections"]["lm"]["rows"], report["sections"]["cls"]["rows"]
@@ -37,20 +44,18 @@ def test_quick_lm_and_classification_sections_write_json_and_table(tmp_path, mon
     assert "| ours |" in table and "× Trainer pad 128" in table
 
 
-def test_rows_filter_and_opt_in_rows(monkeypatch):
+def test_rows_filter_and_opt_in_rows():
     ran = []
     plan = {name: (lambda n=name: ran.append(n) or {}) for name in
             ("ours", "trainer_bf16", "ours_compile_max_autotune")}
-    monkeypatch.setattr(benchmark, "ONLY", None)
-    assert set(benchmark._run_plan(plan)) == {"ours", "trainer_bf16"}  # opt-in row skipped
-    monkeypatch.setattr(benchmark, "ONLY", {"ours_compile_max_autotune"})
-    assert set(benchmark._run_plan(plan)) == {"ours_compile_max_autotune"}
+    assert set(run_plan(plan)) == {"ours", "trainer_bf16"}  # opt-in row skipped
+    assert set(run_plan(plan, only={"ours_compile_max_autotune"})) == {"ours_compile_max_autotune"}
 
 
 def test_cpu_memory_section_shows_what_the_full_logits_cost():
     # each row in its own process: 8 x 128 tokens -> 196 MiB of fp32 logits, plus their
     # gradient, which the chunked loss never holds at once
-    section = benchmark.section_cpu_mem(batch=8, seq=128, steps=1)
+    section = section_cpu_mem(batch=8, seq=128, steps=1)
     rows = section["rows"]
     assert set(rows) == {"lm_trainer", "lm_ours_model_loss", "lm_ours"}
     assert section["logits_mib"] == pytest.approx(196.3, abs=0.1)

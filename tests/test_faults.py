@@ -1,0 +1,394 @@
+"""Faults a demanding user makes, each with the error they see and what is kept.
+
+Every test's docstring is one row of ``notes/faults.md``::
+
+    kind | how it was tried | what the user sees | what is kept
+
+(``tools/faults_table.py`` writes the table from them; the last test checks the
+table is current). Each test asserts that the message names the input and the
+fix, and that nothing the user made was lost or overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from transformers.utils import logging as hf_logging
+
+from gpt2ft import checkpointing as ckpt
+from gpt2ft import classify, loading, results, runs, settings
+from gpt2ft.paths import OutputError
+from gpt2ft.training import NonFiniteLossError, TrainConfig, train
+
+hf_logging.set_verbosity_error()
+pytestmark = pytest.mark.usefixtures("one_thread")
+LABELS = ["negative", "positive"]
+
+
+def cfg(out: Path, **kw) -> TrainConfig:
+    base = dict(output_dir=out, batch_size=4, learning_rate=1e-3, max_steps=4, save_every=2,
+                eval_every=None, log_every=1, progress_bar=False, verbose=False, warmup_ratio=0.0)
+    return TrainConfig(**{**base, **kw})
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file below ``folder`` with its bytes: to show nothing was changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def cell(**extra) -> dict:
+    return dict(PROFILE="tiny", MODEL="", DATA_DIR="", SEED=0, EPOCHS=3, LEARNING_RATE=5e-5,
+                DATASETS=["sst2"], **extra)
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_a_setting_that_is_not_a_number():
+    """setting | `EPOCHS=abc` in the environment | `EPOCHS='abc' (from the environment) is not a whole number. Allowed: ... Fix: ...`, before any loading | the notebook's values"""
+    with pytest.raises(settings.SettingError, match=r"EPOCHS='abc' \(from the environment\).*Fix:"):
+        settings.configure(cell(), env={"PROFILE": "tiny", "EPOCHS": "abc"}, show=False)
+
+
+def test_a_negative_learning_rate_is_refused_before_loading():
+    """setting | `LEARNING_RATE=-1` | refused by the notebook's `configure` call, before a model or data set is loaded | the notebook's values"""
+    with pytest.raises(settings.SettingError, match=r"LEARNING_RATE=-1.0 .*a positive number"):
+        settings.configure(cell(), env={"PROFILE": "tiny", "LEARNING_RATE": "-1"}, show=False)
+
+
+def test_an_unknown_profile():
+    """setting | `PROFILE=huge` | `Unknown profile 'huge'. Use one of tiny, full, auto` | nothing is touched"""
+    with pytest.raises(ValueError, match="Unknown profile 'huge'. Use one of tiny, full, auto"):
+        settings.configure(cell(), env={"PROFILE": "huge"}, show=False)
+
+
+def test_an_unknown_data_set_name():
+    """setting | `DATASETS=sst3` | `DATASETS=['sst3'] ... is not allowed ... Allowed: sst2, imdb, ...` | nothing is touched"""
+    with pytest.raises(settings.SettingError, match=r"\['sst3'\].*Allowed: sst2, imdb"):
+        settings.configure(cell(), env={"PROFILE": "tiny", "DATASETS": "sst3"},
+                           choices={"DATASETS": ["sst2", "imdb"]}, show=False)
+
+
+def test_a_relative_data_dir_that_does_not_resolve(tmp_path, monkeypatch):
+    """input path | `DATA_DIR=../shared/data` given from a sprint folder | `... from <cwd> it resolves to <path> ... Point it at the folder ... (e.g. DATA_DIR=<absolute>)` | nothing is touched"""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=rf"from {tmp_path} it resolves to {tmp_path.parent}/shared/data"):
+        settings.configure(cell(), env={"PROFILE": "tiny", "DATA_DIR": "../shared/data"}, show=False)
+
+
+def test_a_missing_model_folder_is_not_called_a_hub_failure(tmp_path):
+    """input path | `MODEL=./models/mine` that does not exist | `MODEL='./models/mine' is not a folder: ... resolves to <path>` (not "the hub did not answer") | nothing is touched"""
+    run = settings.resolve(profile="full", model="./models/mine", env={}, cuda=False)
+    with pytest.raises(loading.ModelLoadError, match=r"is not a folder: from .* resolves to .*models/mine"):
+        loading.load_causal_lm(run)
+
+
+def test_truncated_weights_in_a_model_folder(tmp_path):
+    """model files | `MODEL=<folder>` whose model.safetensors was cut short | `Could not load the model in the local folder ...: its weights (model.safetensors) could not be read: the file is truncated or corrupt` and the fix | the folder is not changed"""
+    folder = tmp_path / "model"
+    loading.tiny_model().save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    before = snapshot(folder)
+    run = settings.resolve(profile="full", model=str(folder), env={}, cuda=False)
+    with pytest.raises(loading.ModelLoadError, match=r"model\.safetensors\) could not be read.*truncated"):
+        loading.load_causal_lm(run)
+    assert snapshot(folder) == before
+
+
+def test_a_model_folder_without_weights(tmp_path):
+    """model files | `MODEL=<folder>` holding only config.json | `... it holds no weights file (model.safetensors)` and the fix | the folder is not changed"""
+    loading.tiny_config().save_pretrained(tmp_path)
+    run = settings.resolve(profile="full", model=str(tmp_path), env={}, cuda=False)
+    with pytest.raises(loading.ModelLoadError, match="holds no weights file"):
+        loading.load_causal_lm(run)
+
+
+def test_a_hub_that_does_not_answer_fails_fast(monkeypatch):
+    """network | `MODEL=gpt2` without `HF_HUB_OFFLINE` and the hub unreachable | after a stated timeout of a few seconds: `The Hugging Face hub (...) did not answer within 5 s ... set HF_HUB_OFFLINE=1 ... MODEL=<dir> ... PROFILE=tiny` | nothing is touched"""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    run = settings.resolve(profile="full", model="gpt2", env={}, cuda=False)
+    with pytest.raises(loading.ModelLoadError, match=r"did not answer within 5 s.*HF_HUB_OFFLINE=1.*PROFILE=tiny"):
+        loading.load_causal_lm(run)
+
+
+# --------------------------------------------------------------------------- pad tokens
+
+@pytest.mark.parametrize("tokenizer_pad, config_pad", [(None, 50256), (50256, None), (50256, 0)])
+def test_pad_token_mismatch_between_tokenizer_and_model(tokenizer_pad, config_pad):
+    """pad tokens | the tokenizer without a pad token, or the config without `pad_token_id`, or the two different | `The pad tokens disagree: the tokenizer pads with ..., the model's config has pad_token_id=... Fix: classify.set_pad_token(tokenizer, model)` before any prediction (batch 64 and batch 1 used to differ on 27 of 60 rows) | nothing is touched"""
+    import datasets
+    tokenizer = loading.bundled_tokenizer()
+    model = classify.build_classifier(settings.TINY_MODEL, LABELS, tokenizer)
+    encoded = classify.encode(datasets.Dataset.from_dict({"text": ["good", "bad film"], "label": [1, 0]}),
+                              tokenizer, 16)
+    tokenizer.pad_token = None if tokenizer_pad is None else tokenizer.eos_token
+    model.config.pad_token_id = config_pad
+    with pytest.raises(ValueError, match="pad tokens disagree.*set_pad_token"):
+        classify.predict(model, encoded, tokenizer)
+
+
+# --------------------------------------------------------------------------- training settings and data
+
+def test_a_bad_training_setting(tmp_path):
+    """engine setting | `TrainConfig(batch_size=0)` | `TrainConfig.batch_size=0 is not allowed: use a whole number >= 1, e.g. 8.` | nothing is created"""
+    with pytest.raises(ValueError, match=r"batch_size=0 is not allowed: use a whole number >= 1"):
+        cfg(tmp_path / "run", batch_size=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_training_set(tmp_path, tiny_lm):
+    """data | `train(model, [], ...)` | `train_dataset is empty; give at least one example.` before any work | nothing is created"""
+    with pytest.raises(ValueError, match="train_dataset is empty"):
+        train(tiny_lm(), [], None, cfg(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_example_longer_than_the_context(tmp_path, tiny_lm):
+    """data | a 100-token row for a 64-position model | `A training example has 100 tokens, over the model's context (n_positions) = 64. Use blocks/rows of at most 64 tokens.` | nothing is created"""
+    rows = [{"input_ids": list(range(1, 101)), "labels": list(range(1, 101))}]
+    with pytest.raises(ValueError, match="100 tokens, over the model's context .* = 64"):
+        train(tiny_lm(), rows, None, cfg(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_loss_that_becomes_nan(tmp_path, tiny_lm, lm_rows):
+    """training | a learning rate of 1e30 | `NonFiniteLossError: Non-finite training loss at optimizer step N (epoch, batch, dataset rows ...). ... Last good checkpoint: ... Try a lower learning rate ...` | the checkpoints before it; nothing is saved after it"""
+    with pytest.raises(NonFiniteLossError, match=r"optimizer step \d+ .*Last good checkpoint.*lower learning rate"):
+        train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run", learning_rate=1e30, max_steps=8,
+                                                max_grad_norm=None))
+
+
+# --------------------------------------------------------------------------- run identity
+
+@pytest.mark.parametrize("change", ["data", "model", "setting"])
+def test_resume_with_changed_data_model_or_setting(tmp_path, tiny_lm, lm_rows, change):
+    """run identity | run once, then again into the same folder with other data (`DATA_DIR` pointing at another book), another model (`MODEL`) or another setting | `RunMismatchError: <folder> holds another run; nothing in it was changed. What differs: train_data: ... -> ... Fix: use another output folder ... or RESUME=0` | the first run's folder, byte for byte"""
+    c = cfg(tmp_path / "run")
+    train(tiny_lm(), lm_rows(32), None, c)
+    before = snapshot(tmp_path / "run")
+    model, data, c2 = tiny_lm(), lm_rows(32), c
+    if change == "data":
+        data = lm_rows(32, seed=7)
+    elif change == "model":
+        model = tiny_lm(seed=3)
+    else:
+        c2 = replace(c, learning_rate=2e-3)
+    with pytest.raises(runs.RunMismatchError, match="holds another run; nothing in it was changed"):
+        train(model, data, None, c2)
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_checkpoints_without_an_identity(tmp_path, tiny_lm, lm_rows):
+    """run identity | a run folder holding `step-*` checkpoints but no identity.json (copied from elsewhere, or an older version) | `... holds checkpoints but no identity.json: they may come from another run. Nothing was changed. Fix: move that folder away ...` | the folder, byte for byte"""
+    c = cfg(tmp_path / "run")
+    train(tiny_lm(), lm_rows(32), None, c)
+    (tmp_path / "run" / runs.IDENTITY_FILE).unlink()
+    before = snapshot(tmp_path / "run")
+    with pytest.raises(runs.RunMismatchError, match="holds checkpoints but no identity.json"):
+        train(tiny_lm(), lm_rows(32), None, c)
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_start_over_keeps_another_run(tmp_path, tiny_lm, lm_rows):
+    """run identity | `RESUME=0` (resume=False) over a folder holding another run | a new run starts; a line says where the old one is kept | the old run, renamed `<name>-kept-<time>`"""
+    c = cfg(tmp_path / "run")
+    train(tiny_lm(), lm_rows(32), None, c)
+    before = snapshot(tmp_path / "run")
+    train(tiny_lm(seed=3), lm_rows(32), None, replace(c, resume=False))
+    kept = list(tmp_path.glob("run-kept-*"))
+    assert len(kept) == 1 and snapshot(kept[0]) == before
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def _planted_pickle(marker: Path) -> bytes:
+    import io
+
+    class Planted:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    buffer = io.BytesIO()
+    torch.save({"state": Planted()}, buffer)
+    return buffer.getvalue()
+
+
+def _rewrite_manifest(folder: Path) -> None:
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": ckpt._sha256(p)}
+             for p in folder.iterdir() if p.name != ckpt.MANIFEST}
+    (folder / ckpt.MANIFEST).write_text(json.dumps({"files": files}))
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "scheduler.pt", "rng.pt"])
+def test_a_planted_pickle_is_never_executed(tmp_path, tiny_lm, lm_rows, name):
+    """security | a run folder from a shared disk whose newest checkpoint's `<name>.pt` runs a shell command when unpickled, its manifest recomputed | warning `Skipping checkpoint step-000004: ... could not be read as plain data ... it was not run` and the run resumes from the checkpoint before | every checkpoint; the command never runs"""
+    train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run", max_steps=4, keep_checkpoints=3))
+    marker = tmp_path / "pwned"
+    (tmp_path / "run" / "step-000004" / name).write_bytes(_planted_pickle(marker))
+    _rewrite_manifest(tmp_path / "run" / "step-000004")
+    with pytest.warns(ckpt.CheckpointWarning, match=rf"step-000004.*{name}.*not run"):
+        result = train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run", max_steps=4, keep_checkpoints=3))
+    assert not marker.exists() and result.resumed_from.name == "step-000002" and result.steps == 4
+
+
+def test_a_bit_flip_in_best(tmp_path, tiny_lm, lm_rows):
+    """checkpoint | one bit flipped in `best/model.safetensors` of a finished run, then the run again | warning naming `best/model.safetensors` (`does not match its SHA-256`) and that the final weights are used instead; the reported eval loss is the one those weights score | the folder; no NaN model is exported"""
+    data = lm_rows(24)
+    c = cfg(tmp_path / "run", max_steps=6, eval_every=2, load_best_at_end=True)
+    train(tiny_lm(), data, data[:8], c)
+    weights = tmp_path / "run" / "best" / "model.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    weights.write_bytes(bytes(raw))
+    with pytest.warns(ckpt.CheckpointWarning, match=r"best/model\.safetensors does not match its SHA-256"):
+        again = train(tiny_lm(), data, data[:8], c)
+    assert again.best_checkpoint is None and again.best_eval_loss is not None
+    assert all(torch.isfinite(p).all() for p in again.model.parameters())
+
+
+def test_a_truncated_newest_checkpoint(tmp_path, tiny_lm, lm_rows):
+    """checkpoint | the newest checkpoint's model.safetensors cut short (a full disk or a killed copy) | warning `Skipping checkpoint step-000004: ... has N bytes, expected M: the file is truncated` and resume from the one before | the older checkpoints"""
+    train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run", keep_checkpoints=3))
+    weights = tmp_path / "run" / "step-000004" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.warns(ckpt.CheckpointWarning, match=r"step-000004.*truncated"):
+        result = train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run", keep_checkpoints=3))
+    assert result.resumed_from.name == "step-000002"
+
+
+def test_a_checkpoint_killed_mid_write(tmp_path, tiny_lm, lm_rows):
+    """checkpoint | a `step-000004.tmp-*` folder left by a run killed while writing | ignored and cleaned up; the run resumes from the last complete checkpoint | every complete checkpoint"""
+    train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run"))
+    (tmp_path / "run" / "step-000004").rename(tmp_path / "run" / "step-000004.tmp-123-abcd")
+    result = train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run"))
+    assert result.resumed_from.name == "step-000002" and result.steps == 4
+    assert not list((tmp_path / "run").glob("*.tmp-*"))
+
+
+def test_the_disk_fills_up_while_saving(tmp_path, tiny_lm, lm_rows, monkeypatch):
+    """disk | the disk fills up (ENOSPC) while a checkpoint is written | `OutputError: Could not write the checkpoint step-000004 in <folder>: the disk is full ... Nothing was half-written; the checkpoints written before it ... are kept. Fix: free space ...` | step-000002 and the run folder; no partial folder"""
+    real = ckpt.save_weights
+
+    def full_at_step_4(path, model):
+        if "step-000004" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, model)
+    monkeypatch.setattr(ckpt, "save_weights", full_at_step_4)
+    with pytest.raises(OutputError, match=r"checkpoint step-000004 in .*run: the disk is full.*are kept"):
+        train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run"))
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["identity.json", "step-000002"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else False,
+                    reason="root writes to read-only folders; simulated below instead")
+def test_a_read_only_output_folder_as_a_user(tmp_path, tiny_lm, lm_rows):  # pragma: no cover - non-root
+    """disk | the runs folder is read-only | `OutputError: Could not write the run folder run in <parent>: permission is denied ...` before training | everything in the folder"""
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match="permission is denied"):
+            train(tiny_lm(), lm_rows(32), None, cfg(tmp_path / "run"))
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_read_only_results_folder(tmp_path, monkeypatch):
+    """disk | the results folder is on a read-only file system (EROFS) | `OutputError: Could not write the table t in <folder>: the file system is read-only ... the other result files are kept` | the other result files"""
+    import pandas as pd
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    run = settings.resolve(profile="tiny", env={})
+    results.write_table(pd.DataFrame({"a": [1]}), "sprintXX", "kept", run, title="kept")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", read_only)
+    with pytest.raises(OutputError, match="table t in .*read-only.*other result files are kept"):
+        results.write_table(pd.DataFrame({"a": [1]}), "sprintXX", "t", run, title="t")
+    assert (tmp_path / "sprintXX" / "tiny" / "kept.csv").is_file()
+
+
+# --------------------------------------------------------------------------- data files
+
+def _data_dir(tmp_path: Path, rel: str, content: bytes) -> Path:
+    path = tmp_path / "data" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def _full(data_dir: Path):
+    return settings.resolve(profile="full", data_dir=data_dir, env={}, cuda=False)
+
+
+def test_a_data_set_with_one_class(tmp_path):
+    """data | an SMS file whose rows are all `ham` | `... all 5 rows are 'ham'` naming the file, that both classes are needed in every split, and the fix (used to train to accuracy 1.0 with spam recall 0, then fail inside scikit-learn) | the file"""
+    from gpt2ft.data import load_classification
+    path = _data_dir(tmp_path, "sms_spam/SMSSpamCollection", b"".join(b"ham\tmessage %d\n" % i for i in range(5)))
+    with pytest.raises(ValueError, match=r"(?s)SMSSpamCollection.*all 5 rows are 'ham'.*fix:"):
+        load_classification("sms_spam", _full(tmp_path / "data"))
+    assert path.read_bytes().startswith(b"ham\tmessage 0")
+
+
+def test_an_instruction_file_with_no_records(tmp_path):
+    """data | an Alpaca file holding `[]` | `... 0 records` naming the file and `at least 1 record` (used to write an empty table, then fail later without naming the file) | the file"""
+    from gpt2ft.data import load_instructions
+    path = _data_dir(tmp_path, "empty.json", b"[]\n")
+    with pytest.raises(ValueError, match=rf"(?s){path}.*0 records.*at least 1 record"):
+        load_instructions(path, _full(tmp_path / "data"))
+
+
+@pytest.mark.parametrize("content, found", [(b"", "no text"), (b"ham\thi\x00there\n", "a NUL byte"),
+                                            (b"ham\tcaf\xe9\n", "not valid UTF-8"), (b"maybe\thello\n" * 3, "maybe")])
+def test_a_data_file_that_cannot_be_read(tmp_path, content, found):
+    """data | an empty file, a binary file, a Latin-1 file, a row with an unknown label, under `DATA_DIR` | one message naming the file, where (byte offset or line), what was found, what was expected and the fix | the file"""
+    from gpt2ft.data import load_classification
+    path = _data_dir(tmp_path, "sms_spam/SMSSpamCollection", content)
+    with pytest.raises(ValueError, match=rf"(?s)file: +{path}.*{found}.*fix:"):
+        load_classification("sms_spam", _full(tmp_path / "data"))
+    assert path.read_bytes() == content
+
+
+def test_a_download_whose_checksum_differs(tmp_path, monkeypatch):
+    """network | the corpus URL serves other bytes (a captive portal's page) | `... sha256 ... not cached`, naming the URL, the expected and the found checksums, and DATA_DIR as the fix | nothing is cached"""
+    import urllib.request
+
+    from gpt2ft.data import load_corpus
+    monkeypatch.setenv("GPT2FT_CACHE", str(tmp_path / "cache"))
+
+    class Page:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b"<html>log in to the wifi</html>\n"
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Page())
+    with pytest.raises(ValueError, match=r"(?s)the-verdict.*not cached.*sha256.*DATA_DIR"):
+        load_corpus("the_verdict", settings.resolve(profile="full", env={}, cuda=False))
+    assert not list((tmp_path / "cache").rglob("the-verdict.txt"))
+
+
+# --------------------------------------------------------------------------- the table
+
+def test_the_fault_table_is_current():
+    """docs | `notes/faults.md` compared with this file | the table is rewritten by `python tools/faults_table.py` | -"""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    made = subprocess.run([sys.executable, str(root / "tools" / "faults_table.py"), "--print"],
+                          capture_output=True, text=True, check=True).stdout
+    assert (root / "notes" / "faults.md").read_text() == made, "run: python tools/faults_table.py"
