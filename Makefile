@@ -10,13 +10,17 @@ export PROFILE
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help env test lint pairs sync bench bench-quick clean
+.PHONY: help env test lint pairs sync bench bench-quick clean lab book rehearse rehearse-gpu
 
 help:
 	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|full|auto] [MODEL=..] [DATA_DIR=..]"
 	@echo "make test      ruff + unit tests + pair check + every notebook under nbval (PROFILE=tiny)"
 	@echo "make bench     the training-engine benchmark (results/bench/)"
 	@echo "make sync      jupytext --sync every notebook pair after editing a .py"
+	@echo "make lab       JupyterLab on the repository (.py sources open as notebooks); prints the URL"
+	@echo "make book      the static book of the executed notebooks, cards and notes (.cache/book/index.html)"
+	@echo "make rehearse  every notebook at PROFILE=full (random 124M GPT-2, real data, capped; CPU, <= 20 min)"
+	@echo "make rehearse-gpu  the same on a CUDA machine at larger caps, bf16, compiled"
 
 # The environment: rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -30,19 +34,17 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 	@echo "== environment in $(VENV) is up to date"
 
-# make sprint10 -> runs sprints/sprint10_*/NN_*.py in order as notebooks.
+# make sprint10 -> runs sprints/sprint10_*/NN_*.py in order as notebooks (= gpt2ft run sprint10).
 sprint%: $(STAMP)
-	@folder=$$(ls -d sprints/sprint$*_* 2>/dev/null | head -n1); \
-	if [ -z "$$folder" ]; then echo "no folder sprints/sprint$*_*"; exit 2; fi; \
-	$(BIN)/python -m gpt2ft.notebooks run $$folder
+	GPT2FT_COMMAND="make sprint$*" $(BIN)/gpt2ft run sprint$*
 
 lint: $(STAMP)
 	@echo "== ruff check"
-	$(BIN)/ruff check shared tests sprints
+	$(BIN)/ruff check shared tests sprints bench tools
 
 pairs: $(STAMP)
 	@echo "== every .py/.ipynb notebook pair in sync"
-	$(BIN)/python -m gpt2ft.notebooks check-pairs sprints
+	$(BIN)/gpt2ft check-pairs sprints
 
 # Unit tests and every notebook (nbval, lax mode) in one pytest run, tiny and offline.
 # The notebooks write their tables and checkpoints into a scratch folder, so a
@@ -52,7 +54,7 @@ test: lint pairs
 	@echo "== unit tests + notebooks under nbval (PROFILE=tiny, HF_HUB_OFFLINE=1, outputs in $(TEST_OUT))"
 	rm -rf $(TEST_OUT)
 	PROFILE=tiny HF_HUB_OFFLINE=1 RESULTS_DIR=$(CURDIR)/$(TEST_OUT)/results RUNS_DIR=$(CURDIR)/$(TEST_OUT)/runs \
-		$(BIN)/pytest --nbval-lax --nbval-current-env --durations=15 tests sprints
+		$(BIN)/pytest --nbval-lax --nbval-current-env --durations=15 tests bench sprints
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync sprints/*/[0-9][0-9]_*.py
@@ -60,10 +62,28 @@ sync: $(STAMP)
 # The training-engine benchmark: ours vs transformers.Trainer side by side, on the
 # GPU when there is one (results/bench/<device>.json + .md). bench-quick: CPU, ~1 min.
 bench: $(STAMP)
-	$(BIN)/python -m gpt2ft.benchmark
+	$(BIN)/python bench/benchmark.py
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m gpt2ft.benchmark --quick
+	$(BIN)/python bench/benchmark.py --quick
+
+# JupyterLab 4 on the repository with the project's kernel (this .venv's python). The repository's
+# .jupyter/labconfig makes a .py source open as a notebook (= gpt2ft lab; extra flags: LAB_ARGS=..).
+lab: $(STAMP)
+	$(BIN)/gpt2ft lab $(LAB_ARGS)
+
+# The rendered book: Sphinx + myst-nb over the committed executed notebooks (nothing is executed).
+book: $(STAMP)
+	$(BIN)/gpt2ft book
+
+# The full profile rehearsed: every notebook of every sprint at PROFILE=full with a random
+# 124M GPT-2 (written once to .cache/rehearsal/), the real data in DATA_DIR (default
+# ../shared/data) and caps; executed notebooks and outputs in .cache/rehearsal/<cpu|gpu>/.
+rehearse: $(STAMP)
+	$(BIN)/python tools/rehearse.py
+
+rehearse-gpu: $(STAMP)
+	$(BIN)/python tools/rehearse.py --gpu
 
 clean:
 	rm -rf .cache runs .pytest_cache .ruff_cache

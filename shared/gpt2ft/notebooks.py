@@ -1,6 +1,7 @@
 """Run a sprint's notebooks in order, and check that every pair is in sync.
 
-Used by ``make sprintNN`` and ``make test``::
+Used by ``make sprintNN`` and ``make pairs`` through the ``gpt2ft`` command
+(``gpt2ft run sprint10``, ``gpt2ft check-pairs``; see ``gpt2ft.cli``), or directly::
 
     python -m gpt2ft.notebooks run sprints/sprint10_generation
     python -m gpt2ft.notebooks check-pairs sprints
@@ -9,13 +10,18 @@ Used by ``make sprintNN`` and ``make test``::
 the current Python, and writes the executed notebook: in place for the tiny
 profile (the committed ``.ipynb`` outputs come from tiny runs), under
 ``results/<sprint>/<profile>/notebooks/`` for the others so a GPU run never
-overwrites the committed pair.
+overwrites the committed pair. Executed notebooks carry no kernelspec, no
+per-cell timing metadata and no fresh random cell or widget ids, so rerunning
+a notebook changes only what its outputs say.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,7 +30,7 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from .paths import results_dir
+from .paths import results_dir, results_root
 from .settings import choose_profile
 
 KERNEL = "python3"
@@ -55,14 +61,69 @@ def unsynced_pairs(folder: Path) -> list[str]:
     return problems
 
 
+def strip_timing(notebook) -> None:
+    """Drop nbclient's per-cell ``execution`` timestamps (``metadata.execution``) in place."""
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def stable_ids(notebook, previous=None, name: str = "") -> None:
+    """Cell and widget ids that stay put from one run to the next, in place.
+
+    ``jupytext.read`` gives every cell a random id and ipywidgets gives every
+    widget a random model id, so each rerun would rewrite them all. A cell
+    keeps the id of the cell with the same type and source in ``previous``
+    (the notebook it replaces), else gets one derived from its position and
+    source; widget models are renamed in the order they were created.
+    """
+    known: dict[tuple, list[str]] = {}
+    for cell in previous.cells if previous is not None else ():
+        if cell.get("id"):
+            known.setdefault((cell.cell_type, cell.source), []).append(cell.id)
+    used: set[str] = set()
+    for index, cell in enumerate(notebook.cells):
+        kept = [i for i in known.get((cell.cell_type, cell.source), []) if i not in used]
+        derived = hashlib.sha1(f"{index}\n{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
+        cell.id = kept[0] if kept else derived
+        used.add(cell.id)
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if not state:
+        return
+    new = {old: hashlib.md5(f"{name}:widget:{n}".encode()).hexdigest() for n, old in enumerate(state)}
+
+    def rename(value):
+        if isinstance(value, str) and value.startswith("IPY_MODEL_") and value[10:] in new:
+            return "IPY_MODEL_" + new[value[10:]]
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        return value
+
+    notebook.metadata["widgets"][WIDGET_STATE]["state"] = {new[k]: rename(v) for k, v in state.items()}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") in new:
+                view["model_id"] = new[view["model_id"]]
+
+
 def execute(source: Path, target: Path, timeout: int) -> float:
     """Execute ``source`` (a percent .py) as a notebook and write it to ``target``."""
     notebook = jupytext.read(source)
+    previous = next((nbformat.read(p, as_version=4) for p in (target, source.with_suffix(".ipynb"))
+                     if p.exists()), None)
     notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL,
+    NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                    resources={"metadata": {"path": str(source.parent)}}).execute()
     notebook.metadata.pop("kernelspec")  # keep the committed pair free of machine details
+    strip_timing(notebook)  # and free of per-cell timestamps and fresh random ids,
+    stable_ids(notebook, previous, name=source.stem)  # so a rerun changes only what the outputs say
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".ipynb" and target.with_suffix(".py") == source:
         jupytext.write(notebook, target, fmt="ipynb")
@@ -88,6 +149,38 @@ def absolute_env_paths(env=os.environ) -> None:
             env[name] = os.path.abspath(value)
 
 
+def parameter_names(source: Path) -> list[str]:
+    """The UPPERCASE settings of a notebook's parameters cell."""
+    cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", ())]
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", cells[0].source, flags=re.M) if cells else []
+    return [n for n in names if n != "PROFILE"]
+
+
+def overrides(sources: list[Path], env=os.environ) -> dict[str, str]:
+    """The notebooks' settings that the environment changes (``DATA_DIR=...``, ``EPOCHS=1``)."""
+    names = sorted({n for source in sources for n in parameter_names(source)})
+    return {n: env[n] for n in names if env.get(n, "") != ""}
+
+
+def output_place(folder: Path, profile: str, changed: dict[str, str]) -> Path | None:
+    """Where executed notebooks go: ``None`` = in place (the committed tiny run), else a folder.
+
+    A run with other settings (``DATA_DIR``, ``MODEL``, ``EPOCHS=1`` ...) never writes
+    over the committed notebooks or tables: its results go below
+    ``results/custom/<profile>-<hash of the settings>/`` (unless RESULTS_DIR is set),
+    its notebooks beside them.
+    """
+    if profile == "tiny" and not changed:
+        return None
+    if changed and not os.environ.get("RESULTS_DIR"):
+        tag = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+        root = results_root() / "custom" / f"{profile}-{tag}"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "settings.json").write_text(json.dumps(changed, indent=1) + "\n")
+        os.environ["RESULTS_DIR"] = str(root)
+    return results_dir(folder.name, profile) / "notebooks"
+
+
 def run_sprint(folder: Path, timeout: int) -> None:
     profile, reason = choose_profile(os.environ.get("PROFILE", "auto"))
     sources = notebook_sources(folder)
@@ -97,9 +190,14 @@ def run_sprint(folder: Path, timeout: int) -> None:
     # Pin the resolved profile so every notebook agrees with what was printed here.
     os.environ["PROFILE"] = profile
     absolute_env_paths()
+    changed = overrides(sources)
+    place = output_place(folder, profile, changed)
+    if place is not None:
+        given = " ".join(f"{k}={v}" for k, v in changed.items()) or "(none)"
+        print(f"   settings from the environment: {given}; executed notebooks go to {place}, "
+              "never over the committed ones", flush=True)
     for source in sources:
-        target = (source.with_suffix(".ipynb") if profile == "tiny"
-                  else results_dir(folder.name, profile) / "notebooks" / source.with_suffix(".ipynb").name)
+        target = source.with_suffix(".ipynb") if place is None else place / source.with_suffix(".ipynb").name
         print(f"-- {source.name} ...", end=" ", flush=True)
         seconds = execute(source, target, timeout)
         print(f"{seconds:.1f} s -> {target}", flush=True)
