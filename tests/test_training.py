@@ -401,3 +401,27 @@ def test_auto_token_budget_is_by_device():
     from gpt2ft.training.batches import token_budget
     assert token_budget("auto", "cpu") == 4096 and token_budget(None, "cpu") is None
     assert token_budget(512, "cpu") == 512
+
+
+def test_an_imdb_batch_at_full_is_cut_to_fit_a_cpu():
+    # IMDB at full: batch 32 x max_length 736 (~2 GB per row on a CPU) killed the kernel at 21 GB.
+    from gpt2ft.training.batches import split_batch, token_budget
+    batch = {"input_ids": torch.ones(32, 736, dtype=torch.long),
+             "attention_mask": torch.ones(32, 736, dtype=torch.long), "labels": torch.zeros(32, dtype=torch.long)}
+    parts = split_batch(batch, token_budget("auto", "cpu"), causal=False)
+    assert len(parts) == 7 and all(p["input_ids"].numel() <= 4096 for p, _ in parts)
+    assert sum(p["input_ids"].shape[0] for p, _ in parts) == 32  # the global batch is unchanged
+    assert sum(float(s) for _, s in parts) == pytest.approx(1.0)
+
+
+def test_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
+    # T4 and V100 report bf16 support by emulation (the default including_emulation=True): slow.
+    from gpt2ft.training import runtime
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    c = TrainConfig(output_dir="x")
+    assert runtime.resolve_precision(c, "cuda") == "fp16"
+    with pytest.raises(ValueError, match="no native bf16"):
+        runtime.resolve_precision(replace(c, mixed_precision="bf16"), "cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert runtime.resolve_precision(c, "cuda") == "bf16"

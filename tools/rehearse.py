@@ -69,6 +69,8 @@ def environment(kind: str, model: Path, data_dir: Path, out: Path) -> dict[str, 
                RESULTS_DIR=str(out / "results"), RUNS_DIR=str(out / "runs"),
                GPT2FT_COMMAND=f"make rehearse{'-gpu' if kind == 'gpu' else ''}",
                **CAPS[kind])
+    if kind == "cpu":  # a tensor left on the host fails here as it would on a GPU (gpt2ft.devices)
+        env["CHECK_DEVICES"] = "1"
     if kind == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU rehearsal is the CPU path, even on a GPU box
     return env

@@ -307,4 +307,10 @@ def configure(namespace: dict, *, tiny: Mapping[str, Any] | None = None,
         quiet_library_progress()
     if show:
         print(run.describe(changes=True))
+    if env.get("CHECK_DEVICES", "") in _TRUE[:2]:
+        from .devices import check_placement
+        check_placement()
+        if show:
+            print("CHECK_DEVICES=1: an operation on a tensor never moved to the model's device fails here, "
+                  "as it would on a GPU")
     return run
