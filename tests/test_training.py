@@ -178,6 +178,14 @@ def test_length_grouping_cuts_padding():
     assert padded(grouped) < 0.6 * padded(plain)
 
 
+def test_length_grouping_is_transformers_own_scheme():
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+    lengths = np.random.default_rng(1).integers(1, 60, size=300).tolist()
+    ours = length_grouped_order(lengths, 8, torch.Generator().manual_seed(3))
+    theirs = get_length_grouped_indices(lengths, 8, generator=torch.Generator().manual_seed(3))
+    assert [i for batch in ours for i in batch] == theirs and all(len(b) == 8 for b in ours[:-1])
+
+
 def test_sequence_lengths_of_a_datasets_dataset():
     from datasets import Dataset
     ds = Dataset.from_dict({"input_ids": [[1], [1, 2, 3], [1, 2]]})

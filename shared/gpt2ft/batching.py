@@ -7,8 +7,8 @@ Introduced in ``sprints/sprint11_classification/02_padding_and_batches``; used b
   fixed ``max_length``); rows that are all the same length, such as packed
   causal-LM blocks, are simply stacked.
 - :func:`length_grouped_order` puts rows of similar length into the same batch
-  (shuffled "mega-batches", each sorted by length), so the padding left after
-  dynamic padding is small too.
+  (transformers' shuffled "mega-batches", each sorted by length), so the padding
+  left after dynamic padding is small too.
 - :class:`ResumableBatchSampler` is the training order: one deterministic order
   per ``(seed, epoch)``, can start at any batch (resume skips what a killed run
   had already consumed), and cuts every global batch into one slice per process
@@ -125,27 +125,19 @@ def sequence_lengths(dataset, key: str = "input_ids") -> list[int]:
 
 
 def length_grouped_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
-                         megabatch_mult: int = 50) -> list[list[int]]:
+                         megabatch_mult: int | None = None) -> list[list[int]]:
     """Batches of indices with rows of similar length together, in a random order.
 
-    The indices are shuffled, cut into mega-batches of ``megabatch_mult *
-    batch_size`` rows, each mega-batch is sorted longest first and cut into
-    batches; then the batch order is shuffled and the batch holding the longest
-    row is put first (an out-of-memory error shows on step 1, not late).
+    transformers' own scheme (``get_length_grouped_indices``, what ``Trainer``'s
+    ``group_by_length`` uses): the indices are shuffled, cut into mega-batches of
+    ``megabatch_mult * batch_size`` rows (default: 50, or fewer so that there are
+    at least 4), each sorted longest first, and the longest row is put first (an
+    out-of-memory error shows on step 1, not late); then cut into batches.
     """
-    n = len(lengths)
-    perm = torch.randperm(n, generator=generator).tolist()
-    size = batch_size * megabatch_mult
-    batches: list[list[int]] = []
-    for start in range(0, n, size):
-        mega = sorted(perm[start:start + size], key=lambda i: -lengths[i])
-        batches.extend(mega[i:i + batch_size] for i in range(0, len(mega), batch_size))
-    if len(batches) > 1:
-        order = torch.randperm(len(batches), generator=generator).tolist()
-        batches = [batches[i] for i in order]
-        longest = max(range(len(batches)), key=lambda b: lengths[batches[b][0]])
-        batches[0], batches[longest] = batches[longest], batches[0]
-    return batches
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+    flat = get_length_grouped_indices(list(lengths), batch_size, mega_batch_mult=megabatch_mult,
+                                      generator=generator)
+    return [flat[i:i + batch_size] for i in range(0, len(flat), batch_size)]
 
 
 class ResumableBatchSampler:
@@ -165,7 +157,7 @@ class ResumableBatchSampler:
 
     def __init__(self, num_rows: int, batch_size: int, *, seed: int = 0, shuffle: bool = True,
                  lengths: Sequence[int] | None = None, drop_last: bool = False,
-                 num_replicas: int = 1, rank: int = 0, megabatch_mult: int = 50):
+                 num_replicas: int = 1, rank: int = 0, megabatch_mult: int | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if not 0 <= rank < num_replicas:
