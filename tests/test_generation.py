@@ -1,8 +1,14 @@
-"""Decoding strategies and their measures (gpt2ft.generation)."""
+"""Decoding strategies and their measures (gpt2ft.generation), and Sprint 10's figures (gpt2ft.plots)."""
 
-import pytest
+import matplotlib
 
-from gpt2ft import generation, loading
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from gpt2ft import generation, loading, plots  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,26 @@ def test_compare_strategies_has_a_row_per_strategy_and_prompt(tiny):
     samples, summary = generation.compare_strategies(model, tok, ["A", "B"], max_new_tokens=6,
                                                      strategies=strategies)
     assert len(samples) == 4 and list(summary.index) == list(strategies)
+    assert list(samples.columns) == ["strategy", "prompt", "tokens", "text"]
+    assert all(len(tokens) == 6 for tokens in samples["tokens"])
     assert list(summary.columns) == ["distinct-1", "distinct-2", "repetition", "length"]
     assert (summary["length"] == 6).all()
     # Greedy on a random model loops: more repetition than sampling.
     assert summary.loc["greedy", "repetition"] >= summary.loc["top-k 40", "repetition"]
+
+
+def test_nucleus_size_counts_the_tokens_top_p_keeps():
+    assert plots._nucleus_size(torch.full((10,), 0.1), 0.9) == 9
+    assert plots._nucleus_size(torch.tensor([0.7, 0.2, 0.1]), 0.9) == 2
+    assert plots._nucleus_size(torch.tensor([0.95, 0.05]), 0.9) == 1
+
+
+def test_figures_draw_with_the_models_sizes(tiny):
+    _, model = tiny
+    fig = plots.gpt2_pipeline(model.config, n_prompt_tokens=5)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "2 × transformer block" in texts and "(5, 64)" in texts and "50,257" in texts
+    plt.close(fig)
+    fig = plots.temperature_cuts(torch.randn(50), (0.5, 1.0, 2.0), top_k=5, top_p=0.9)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 3 + 1  # curves, top-p cuts, top-k cut
+    plt.close(fig)

@@ -1,6 +1,9 @@
 """Decoding strategies side by side, and numbers for what each one changes.
 
-Introduced in ``sprints/sprint10_generation/03_decoding_strategies``.
+Introduced in ``sprints/sprint10_generation/03_decoding_strategies`` (which
+also writes temperature, top-k, top-p and the repetition penalty by hand and
+checks them against ``model.generate``); ``next_token_table`` in
+``02_next_token``.
 
 Every strategy is a set of ``model.generate`` keyword arguments, so the table
 below *is* the documentation of what each strategy sets. Measures:
@@ -101,8 +104,9 @@ def compare_strategies(model, tokenizer, prompts: Sequence[str], *, seed: int = 
     Prompt ``i`` gets seed ``seed + i`` under every strategy: the strategies see
     the same random draws, while different prompts don't share them.
 
-    Returns ``(samples, summary)``: one row per (strategy, prompt) with the text,
-    and one row per strategy with the measures averaged over prompts.
+    Returns ``(samples, summary)``: one row per (strategy, prompt) with the new
+    token ids and their text, and one row per strategy with the measures
+    averaged over prompts.
     """
     rows = []
     for name, kwargs in strategies.items():
@@ -117,4 +121,4 @@ def compare_strategies(model, tokenizer, prompts: Sequence[str], *, seed: int = 
            "distinct-2": lambda t: distinct_n(list(t), 2),
            "repetition": lambda t: sum(map(repetition_rate, t)) / len(t),
            "length": lambda t: sum(map(len, t)) / len(t)})
-    return samples.drop(columns="tokens"), summary.round(3)
+    return samples, summary.round(3)

@@ -74,9 +74,10 @@ class Settings:
 
     def describe(self, changes: bool = False) -> str:
         label = " (smoke numbers, not results)" if self.is_tiny else ""
+        reads_data = not self.parameters or any(p.name == "DATA_DIR" for p in self.parameters)
+        data = f"  data={self.data_source}" if reads_data else ""
         text = (f"profile={self.profile}{label}: {self.reason}\n"
-                f"model={self.model}  data={self.data_source}  device={self.device}  "
-                f"seed={self.seed}")
+                f"model={self.model}{data}  device={self.device}  seed={self.seed}")
         changed = [p for p in self.parameters if p.source != "notebook" and p.name != "PROFILE"]
         if changes and changed:
             width = max(len(p.name) for p in changed)

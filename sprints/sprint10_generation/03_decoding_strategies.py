@@ -1,9 +1,23 @@
 # %% [markdown]
-# # Sprint 10 · 03 — Decoding strategies, side by side
+# # Sprint 10 · 03 — Decoding strategies, by hand and side by side
 #
-# The model gives a distribution over the next token; a *decoding strategy*
-# decides which token to take. We run seven of them on the same prompts with the
-# same seed and measure what each one changes:
+# **You will learn**
+# - that [temperature](../../notes/glossary.md#temperature),
+#   [top-k](../../notes/glossary.md#top-k-sampling),
+#   [top-p](../../notes/glossary.md#top-p-nucleus-sampling) and the
+#   [repetition penalty](../../notes/glossary.md#repetition-penalty) are each a
+#   few lines on the logits: written by hand, they give exactly the
+#   distributions `model.generate` samples from at every step, and a
+#   [sampling](../../notes/glossary.md#sampling) loop by hand gives its tokens;
+# - why the same seed gives the same draws (a draw is the argmax of the
+#   probabilities divided by random noise), and why, at tiny, temperature
+#   hardly changes the text;
+# - what seven strategies do to the text, measured: variety (distinct-n),
+#   loops (repetition) and length, and what `generate` adds to our loop.
+#
+# The model gives a distribution over the next token (`02_next_token`); a
+# [decoding strategy](../../notes/glossary.md#decoding-strategy) decides which
+# token to take. The measures used at the end:
 #
 # - **distinct-n**: unique n-grams / all n-grams (variety of wording);
 # - **repetition**: share of a text's 3-grams seen earlier in it (loops);
@@ -13,44 +27,355 @@
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")
-SEED = int(os.environ.get("SEED", "0"))
+MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
+SEED = 0
 PROMPTS = [
     "The meaning of life is",
     "In a shocking finding, scientists discovered",
     "Once upon a time, in a small village,",
 ]
-MAX_NEW_TOKENS = 0  # 0 = the profile's default (tiny: 30, full: 60)
+MAX_NEW_TOKENS = 60  # per generated text
+TEMPERATURE = 0.7  # the settings of the by-hand section
+TOP_K = 40
+TOP_P = 0.9
+REPETITION_PENALTY = 1.3
 
 # %%
 import pandas as pd
+import torch
 from IPython.display import display
+from transformers import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from gpt2ft import generation, loading, plots, results, settings
 
-run = settings.resolve(PROFILE, MODEL or None, seed=SEED)
-print(run.describe())
-max_new_tokens = MAX_NEW_TOKENS or (30 if run.is_tiny else 60)
+run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=12))
 tokenizer, model = loading.load(run)
 
 # %% [markdown]
 # ## The strategies and what each one sets
 #
 # - **greedy**: always the most likely token: safe, often dull, prone to loops.
-# - **beam search**: keeps the 4 most likely *sequences*; even more prone to
-#   generic, repetitive text in open-ended generation.
+# - **[beam search](../../notes/glossary.md#beam-search)**: keeps the 4 most
+#   likely *sequences*; even more prone to generic, repetitive text in
+#   open-ended generation.
 # - **temperature**: divides the logits by T before the softmax; T < 1 sharpens,
 #   T > 1 flattens the distribution.
 # - **top-k**: samples among the k most likely tokens only.
 # - **top-p (nucleus)**: samples among the smallest set of tokens whose
 #   probabilities add up to p: the set grows when the model is unsure.
-# - **repetition penalty**: divides the logits of tokens already present.
+# - **repetition penalty**: divides the positive logits (multiplies the
+#   negative ones) of tokens already in the text.
+#
+# Each strategy is a set of `model.generate` arguments:
 
 # %%
 # NBVAL_CHECK_OUTPUT
 generation.strategy_table()
 
 # %% [markdown]
+# **Reading this output.** One row per strategy, `-` where `generate`'s
+# default applies. The pure-temperature and top-p rows set `top_k=0` on
+# purpose: `generate` applies **top-k 50** whenever it samples and neither you
+# nor the model's `generation_config.json` set `top_k` (a built-in default of
+# `transformers`), so a bare `do_sample=True` is not pure sampling.
+#
+# ## Each strategy is a function on the logits
+#
+# `generate` turns the raw logits of the next token into *scores* in a fixed
+# order: first the repetition penalty (a "logits processor"), then, when it
+# samples, temperature → top-k → top-p (the "warpers"). A token a filter drops
+# gets the score −∞, so probability 0 after the softmax. Here are the four, by
+# hand:
+
+# %%
+def penalize_repeats(logits, ids, penalty):
+    """Logits of the tokens already in ``ids``: positive ones divided by ``penalty``, negative multiplied."""
+    seen = torch.unique(ids)
+    picked = logits[seen]
+    logits = logits.clone()
+    logits[seen] = torch.where(picked > 0, picked / penalty, picked * penalty)
+    return logits
+
+
+def apply_temperature(logits, temperature):
+    return logits / temperature
+
+
+def keep_top_k(logits, k):
+    """Keep the k largest logits (and any tied with the k-th); the rest become -inf."""
+    kth = logits.topk(k).values[-1]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def keep_top_p(logits, p):
+    """Keep the smallest set of most likely tokens whose probabilities add up to at least p."""
+    sorted_logits, order = logits.sort(descending=True)
+    sorted_probs = sorted_logits.softmax(-1)
+    mass_above = sorted_probs.cumsum(-1) - sorted_probs  # probability of the tokens ranked higher
+    drop = torch.zeros_like(mass_above, dtype=torch.bool).scatter(0, order, mass_above >= p)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def process(logits, ids, *, do_sample=False, temperature=1.0, top_k=50, top_p=1.0,
+            repetition_penalty=1.0):
+    """The scores generate samples from, for one step (same order; transformers' built-in defaults,
+    which apply when the model's generation_config.json sets none, as gpt2's doesn't)."""
+    if repetition_penalty != 1.0:
+        logits = penalize_repeats(logits, ids, repetition_penalty)
+    if do_sample:
+        if temperature != 1.0:
+            logits = apply_temperature(logits, temperature)
+        if top_k:
+            logits = keep_top_k(logits, top_k)
+        if top_p < 1.0:
+            logits = keep_top_p(logits, top_p)
+    return logits
+
+
+# %% [markdown]
+# ### One step: what each filter keeps
+#
+# The next-token logits after the first prompt, through each function alone
+# and through all four (with the settings of the parameters cell):
+
+# %%
+prompt_ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"][0].to(model.device)
+with torch.no_grad():
+    logits = model(prompt_ids[None]).logits[0, -1].float()
+
+
+def describe(scores):
+    probs = scores.softmax(-1)
+    kept = probs > 0
+    return {"tokens kept": int(kept.sum()), "top probability": float(probs.max()),
+            "entropy (nats)": float(-(probs[kept] * probs[kept].log()).sum())}
+
+
+all_four = dict(do_sample=True, temperature=TEMPERATURE, top_k=TOP_K, top_p=TOP_P,
+                repetition_penalty=REPETITION_PENALTY)
+one_step = pd.DataFrame.from_dict(orient="index", data={
+    "raw logits": describe(logits),
+    f"repetition penalty {REPETITION_PENALTY:g}": describe(penalize_repeats(logits, prompt_ids, REPETITION_PENALTY)),
+    f"temperature {TEMPERATURE:g}": describe(apply_temperature(logits, TEMPERATURE)),
+    f"top-k {TOP_K}": describe(keep_top_k(logits, TOP_K)),
+    f"top-p {TOP_P:g}": describe(keep_top_p(logits, TOP_P)),
+    "all four, in generate's order": describe(process(logits, prompt_ids, **all_four)),
+})
+one_step.round({"top probability": 6, "entropy (nats)": 2})
+
+# %% [markdown]
+# **Reading this output.** At tiny the raw distribution is almost uniform
+# (entropy near log 50,257 = 10.82): temperature 0.7 barely sharpens it, top-p
+# 0.9 still keeps most of the vocabulary (about nine tokens in ten, since it
+# needs 90 % of an almost even spread), and only top-k cuts hard (to exactly
+# 40 tokens). The penalty changes only the prompt's own five tokens. With the
+# real `gpt2` the raw distribution is peaked: top-p 0.9 then keeps a handful to
+# a few hundred tokens, depending on how sure the model is, and temperature 0.7
+# visibly raises the top probability.
+#
+# ### Our functions are the library's
+#
+# `transformers` implements each filter as a class (`TemperatureLogitsWarper`,
+# `TopKLogitsWarper`, `TopPLogitsWarper`, `RepetitionPenaltyLogitsProcessor`)
+# that takes `(input_ids, scores)`. Same logits in, same scores out?
+
+# %%
+def same_scores(ours, theirs):
+    """Same tokens kept (finite) and the same values on them (below 1e-6)."""
+    kept = torch.isfinite(ours)
+    return bool(torch.equal(kept, torch.isfinite(theirs))
+                and (ours[kept] - theirs[kept]).abs().max() < 1e-6)
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+batch_ids, batch_logits = prompt_ids[None], logits[None]
+pairs = {
+    "repetition penalty": (penalize_repeats(logits, prompt_ids, REPETITION_PENALTY),
+                           RepetitionPenaltyLogitsProcessor(REPETITION_PENALTY)(batch_ids, batch_logits.clone())),
+    "temperature": (apply_temperature(logits, TEMPERATURE),
+                    TemperatureLogitsWarper(TEMPERATURE)(batch_ids, batch_logits.clone())),
+    "top-k": (keep_top_k(logits, TOP_K), TopKLogitsWarper(TOP_K)(batch_ids, batch_logits.clone())),
+    "top-p": (keep_top_p(logits, TOP_P), TopPLogitsWarper(TOP_P)(batch_ids, batch_logits.clone())),
+}
+for name, (ours, theirs) in pairs.items():
+    print(f"{name:18} by hand equals transformers' processor: {same_scores(ours, theirs[0])}")
+
+# %% [markdown]
+# ### The distribution at three temperatures, with the cuts
+#
+# The same logits at T = 0.7, 1 and 1.3, tokens sorted from most to least
+# likely. The grey dashed line is the top-k cut (rank 40); each dotted line is
+# the top-p cut at that temperature (the nucleus: how many tokens it takes to
+# reach 90 % of the probability).
+
+# %%
+fig = plots.temperature_cuts(logits, (TEMPERATURE, 1.0, 1.3), top_k=TOP_K, top_p=TOP_P,
+                             title=f"Next token after {PROMPTS[0]!r} ({run.profile} profile)")
+figure_path = results.save_figure(fig, "sprint10", "temperature_cuts", run)
+
+# %% [markdown]
+# **Reading this output.** At tiny the three curves are nearly flat lines
+# around 1/50,257 ≈ 0.00002 and almost on top of each other; the dotted top-p
+# cuts all sit among the last ranks (tens of thousands of tokens) and the
+# cumulative curves (right) rise almost linearly: temperature and top-p have
+# next to nothing to work with on a flat distribution. With a trained model the
+# left curves fall steeply (a few tokens hold most of the probability): T = 0.7
+# makes the fall steeper and pulls the top-p cut to fewer tokens, T = 1.3
+# flattens it and pushes the cut out, while top-k stays at 40 whatever the
+# shape (`05_exercises`, exercise 5, draws the same plot on a peaked
+# distribution).
+#
+# ## Inside `generate`: the same scores at every step
+#
+# `generate(..., output_logits=True, output_scores=True, return_dict_in_generate=True)`
+# returns, for every step, the raw logits (`out.logits`) and the processed
+# scores it sampled from (`out.scores`). Our `process`, applied to the raw
+# logits and the tokens so far, must give the scores, step after step:
+
+# %%
+def generate_with_scores(prompt, seed, **kwargs):
+    torch.manual_seed(seed)
+    encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+    out = model.generate(**encoded, max_new_tokens=MAX_NEW_TOKENS, pad_token_id=tokenizer.eos_token_id,
+                         output_logits=True, output_scores=True, return_dict_in_generate=True, **kwargs)
+    return encoded["input_ids"].shape[1], out
+
+
+checked = {name: generation.STRATEGIES[name]  # one per mechanism; greedy: see 02, beams: see 05
+           for name in ("temperature 0.7", "top-k 40", "top-p 0.9", "greedy + repetition penalty 1.3")}
+checked["all four at once"] = all_four
+steps_equal, generated = {}, {}
+for name, kwargs in checked.items():
+    start, out = generate_with_scores(PROMPTS[0], SEED, **kwargs)
+    steps_equal[name] = [same_scores(process(raw[0], out.sequences[0, :start + t], **kwargs), scores[0])
+                         for t, (raw, scores) in enumerate(zip(out.logits, out.scores, strict=True))]
+    generated[name] = out.sequences[0, start:].tolist()  # generate's tokens, for the next check
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, equal in steps_equal.items():
+    print(f"{name:32} {len(equal)} steps, our scores equal generate's at every step: {all(equal)}")
+
+# %% [markdown]
+# **Reading this output.** One strategy per mechanism (plain greedy was
+# checked in `02_next_token`; beam search keeps several sequences, and
+# exercise 3 of `05_exercises` checks its scores), every step: our four
+# functions, in `generate`'s order and with its defaults, produce exactly the
+# distribution `generate` sampled from. "All four at once"
+# also checks the order (penalty, temperature, top-k, top-p).
+#
+# ## Sampling by hand
+#
+# Sampling draws the next token from the softmax of the scores. `generate`
+# draws with `torch.multinomial(probs, 1)`; so does our loop, after the same
+# seed. With the same distribution and the same random numbers, the draws
+# must be the same as the tokens `generate` returned in the check above (it
+# was seeded with `SEED` right before, as `generation.generate` does):
+
+# %%
+@torch.no_grad()
+def sample_by_hand(model, ids, max_new_tokens, eos_id, **kwargs):
+    """New token ids: forward, process, draw (or argmax when not sampling), append."""
+    new = []
+    for _ in range(max_new_tokens):
+        scores = process(model(ids[None], logits_to_keep=1).logits[0, -1].float(), ids, **kwargs)
+        if kwargs.get("do_sample"):
+            token = int(torch.multinomial(scores.softmax(-1), num_samples=1))
+        else:
+            token = int(scores.argmax())
+        new.append(token)
+        ids = torch.cat([ids, torch.tensor([token], device=ids.device)])
+        if token == eos_id:
+            break
+    return new
+
+
+same_tokens = {}
+for name, kwargs in checked.items():
+    torch.manual_seed(SEED)  # the seed generate got right before it ran
+    ours = sample_by_hand(model, prompt_ids, MAX_NEW_TOKENS, tokenizer.eos_token_id, **kwargs)
+    theirs = generated[name]
+    same_tokens[name] = (ours == theirs, sum(a == b for a, b in zip(ours, theirs, strict=False)), len(theirs))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, (same, n_same, n) in same_tokens.items():
+    print(f"{name:32} by hand = generate, token for token: {same} ({n_same}/{n})")
+
+# %% [markdown]
+# **Reading this output.** Our loop reproduces `generate` token for token,
+# for each mechanism and for all four at once. It has to be
+# this exact: one different draw would change the context and every token
+# after it. The match relies on two things: the same processed distribution
+# (checked above) and the same random numbers (`torch.manual_seed` right
+# before, and nothing else drawing in between). On a GPU our loop (which
+# recomputes the whole sequence) and `generate` (which uses a
+# [KV cache](../../notes/glossary.md#kv-cache)) can differ in the last bits of
+# a logit; a draw then changes only if two tokens are tied to within that
+# difference, which is rare. If it happens, the cell above prints `False` and
+# the count shows where the texts part.
+#
+# ### What a draw is, and why temperature barely matters at tiny
+#
+# PyTorch draws one token from probabilities *p* by giving every token an
+# independent random number *E* (exponentially distributed) and taking the
+# argmax of *p* / *E* (the "exponential race", a form of the Gumbel-max trick).
+# Same seed, same *E*:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+p = logits.softmax(-1)
+torch.manual_seed(SEED)
+drawn = int(torch.multinomial(p, num_samples=1))
+torch.manual_seed(SEED)
+noise = torch.empty_like(p).exponential_(1)
+print("torch.multinomial(p, 1) equals argmax(p / E) with the same seed:", drawn == int((p / noise).argmax()))
+
+# %% [markdown]
+# Taking logs, the draw is argmax(logit / T − log *E*): the logits divided by
+# the temperature, plus noise whose spread is fixed (standard deviation
+# π/√6 ≈ 1.28). Whether T matters depends on how far apart the logits are
+# compared with that noise. Over many draws with shared noise, how often do
+# T = 0.7 and T = 1.3 pick the same token after the first prompt?
+
+# %%
+torch.manual_seed(SEED)
+noise = torch.empty(200, len(logits), device=logits.device).exponential_(1)  # 200 draws' worth
+cool, hot = (logits / TEMPERATURE).softmax(-1), (logits / 1.3).softmax(-1)
+agree = int(((cool / noise).argmax(-1) == (hot / noise).argmax(-1)).sum())
+print(f"spread of the logits: std {logits.std():.2f}; spread of the noise: std 1.28")
+print(f"same token at T = {TEMPERATURE:g} and T = 1.3 with the same noise: {agree / 200:.0%} of 200 draws")
+
+# %% [markdown]
+# **Reading this output.** At tiny the logits spread far less than the noise
+# (a standard deviation of about 0.16 against 1.28): the noise picks the
+# token, and dividing the logits by 0.7 or 1.3 rarely changes the winner
+# (above nine draws in ten agree). Same seed, same noise, so the temperature
+# 0.7, temperature 1.3 and top-p 0.9 texts below share most of their tokens.
+# That is not a bug in the strategies: it is what sampling from a nearly flat
+# distribution does. With the real `gpt2` the logits spread over many units:
+# at each step a few tokens stand far above the rest, the noise only decides
+# between close contenders, and T reweights exactly those; after the first
+# different token the contexts differ and the texts go separate ways.
+#
+# ## What `generate` adds to our loop
+#
+# | `generate` adds | when you need it |
+# |---|---|
+# | a KV cache: one new token per step, not the whole text (`02_next_token` counts both) | beyond a few tokens |
+# | batches of prompts with padding and attention masks | many prompts at once (Sprints 12, 13) |
+# | beam search (`num_beams`), its length penalty, early stopping | one right answer (translation, summaries) |
+# | stopping criteria: `eos_token_id`, `stop_strings`, `max_time` | answers that end on a marker (Sprint 13) |
+# | more processors: `min_p`, `typical_p`, `no_repeat_ngram_size`, … | rules beyond our four (exercise 2: min-p) |
+# | defaults from `generation_config.json` and built in (top-k 50 when sampling) | always: know them, or set all |
+# | streaming, assisted (speculative) decoding, static caches | interactive use and speed |
+#
 # ## Same seed, same text
 #
 # Sampling is random, but seeded: running a strategy twice with the same seed
@@ -59,39 +384,109 @@ generation.strategy_table()
 # %%
 # NBVAL_CHECK_OUTPUT
 kwargs = generation.STRATEGIES["top-p 0.9"]
-a = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=10, **kwargs)
-b = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=10, **kwargs)
+a = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
+b = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
 print("same seed, same tokens:", a == b)
 
 # %% [markdown]
 # ## Every strategy on every prompt
+#
+# Prompt *i* gets seed `SEED + i` under every strategy, so the strategies see
+# the same random numbers (as above), while different prompts don't share them.
 
 # %%
 samples, summary = generation.compare_strategies(
-    model, tokenizer, PROMPTS, seed=SEED, max_new_tokens=max_new_tokens)
+    model, tokenizer, PROMPTS, seed=SEED, max_new_tokens=MAX_NEW_TOKENS)
 with pd.option_context("display.max_colwidth", 120):
     display(samples.pivot(index="strategy", columns="prompt", values="text")
             .loc[list(generation.STRATEGIES)])
 
 # %% [markdown]
-# ## What each strategy changes, measured
+# **Reading this output.** At tiny every cell is noise (random weights), and
+# its mechanics show: greedy and beam search repeat one or two tokens over
+# and over, greedy with the penalty moves on to a new token once a repeat has
+# been penalized enough (and then loops on that one), and the sampled texts
+# never settle. The temperature 0.7, temperature 1.3 and top-p 0.9 rows start
+# with the same tokens, for the reason measured above (a flat distribution,
+# shared noise); top-k 40 differs from them because it may only draw among 40
+# tokens. With the real `gpt2` each row reads differently: greedy and beam
+# search give fluent but repetitive text, temperature 1.3 wanders off topic,
+# and top-p 0.9 and top-k 40 read most like human text.
 #
-# What to look for with the real `gpt2`: greedy and beam search have the
-# highest repetition and lowest distinct-n (they loop); temperature 1.3 has the
-# most variety but drifts off topic; top-p 0.9 and top-k 40 sit in between;
-# the repetition penalty cuts loops without sampling. With the tiny random
-# model every strategy produces noise, so only the *mechanics* can be read here.
+# How many tokens do the sampled texts share, position by position?
+
+# %%
+tokens = samples.set_index(["strategy", "prompt"])["tokens"]
+
+
+def shared(a, b, prompt):
+    x, y = tokens[(a, prompt)], tokens[(b, prompt)]
+    return f"{sum(s == t for s, t in zip(x, y, strict=False))}/{min(len(x), len(y))}"
+
+
+compared = [("temperature 0.7", "temperature 1.3"), ("temperature 0.7", "top-p 0.9"),
+            ("temperature 0.7", "top-k 40")]
+pd.DataFrame({f"{a} vs {b}": [shared(a, b, prompt) for prompt in PROMPTS] for a, b in compared},
+             index=pd.Index(PROMPTS, name="prompt"))
+
+# %% [markdown]
+# **Reading this output.** At tiny the temperature 0.7, temperature 1.3 and
+# top-p 0.9 texts share most positions (the shared noise decides, as
+# measured above); where one token differs, the next ones agree again,
+# because a random model hardly reads its context. Top-k 40 shares almost
+# none: it draws from a different, 40-token set. With the real `gpt2` these
+# counts drop after the first few tokens: once one token differs, the texts
+# continue from different contexts.
+#
+# ## What each strategy changes, measured
 
 # %%
 summary
 
+# %% [markdown]
+# **Reading this output.** At tiny: greedy and beam search have the highest
+# repetition (most of their 3-grams are repeats) and the lowest distinct-n;
+# the penalty lowers the repetition without removing it; the sampled texts
+# have distinct-n near 1 and no repeated 3-gram, since a draw from 50,257
+# nearly equally likely tokens seldom repeats. Every text runs to the limit (no `<|endoftext|>`).
+# With the real `gpt2`, expect the same ordering for greedy and beam search
+# (external: Holtzman et al., 2020, found most greedy continuations of GPT-2
+# Large ending in a loop; see the sprint card), less
+# variety for temperature 0.7 than for 1.3, top-p 0.9 and top-k 40 in between,
+# and some texts that stop early at `<|endoftext|>`.
+
 # %%
 fig = plots.strategy_comparison(summary)
-results.save_figure(fig, "sprint10", "decoding_strategies", run)
-table_path = results.write_table(
-    summary, "sprint10", "decoding_strategies", run,
-    title="Sprint 10: decoding strategies compared",
-    command=f"make sprint10 PROFILE={run.profile}")
-results.write_table(samples, "sprint10", "decoding_samples", run,
+figure_path = results.save_figure(fig, "sprint10", "decoding_strategies", run)
+table_path = results.write_table(summary, "sprint10", "decoding_strategies", run,
+                                 title="Sprint 10: decoding strategies compared")
+results.write_table(samples.drop(columns="tokens"), "sprint10", "decoding_samples", run,
                     title="Sprint 10: generated samples", index=False)
-print("wrote", table_path)
+print("wrote", table_path.name, "and decoding_samples.md under", table_path.parent.name)
+
+# %% [markdown]
+# **Reading this output.** The summary table as bars, one panel per measure;
+# the table, the samples and this figure are written under
+# `results/sprint10/<profile>/` (the tiny files are headed as smoke runs).
+#
+# ## What you learned
+#
+# - Temperature divides the logits, top-k and top-p drop tokens (−∞), the
+#   repetition penalty shrinks the logits of tokens already used; in
+#   `generate`'s order and with its defaults (top-k 50 when sampling!), these
+#   few lines reproduce its scores at every step, and a by-hand loop with
+#   `torch.multinomial` reproduces its tokens.
+# - A draw is argmax(*p* / *E*) with seeded noise *E*: the same seed gives the
+#   same draws, and on a flat distribution (the tiny model) the noise, not the
+#   temperature, decides.
+# - Greedy and beam search loop; sampling varies; the penalty cuts loops
+#   without randomness. This run's numbers:
+
+# %%
+print(f"by hand = generate: scores at every step {all(all(v) for v in steps_equal.values())}, "
+      f"tokens {all(s for s, _, _ in same_tokens.values())} ({len(checked)} strategies)")
+print(f"T = {TEMPERATURE:g} and T = 1.3 picked the same token in {agree / 200:.0%} of shared-noise draws "
+      f"(logit std {logits.std():.2f})")
+print(f"repetition: greedy {summary.loc['greedy', 'repetition']:.2f}, "
+      f"greedy + penalty {summary.loc['greedy + repetition penalty 1.3', 'repetition']:.2f}, "
+      f"top-p 0.9 {summary.loc['top-p 0.9', 'repetition']:.2f}")

@@ -1,18 +1,37 @@
 # %% [markdown]
 # # Sprint 10 · 04 — A generation playground
 #
+# **You will learn**
+# - how the decoding settings of `03_decoding_strategies` map onto the
+#   arguments of `model.generate` (temperature 0 = greedy);
+# - to feel what each setting does by changing one at a time, with the seed
+#   fixed so that only that setting changes the text;
+# - that with the tiny profile every setting gives noise, and what to try
+#   with the real `gpt2` (`PROFILE=full` or `MODEL=<folder>`).
+#
 # Type a prompt, move the sliders, press **Generate**. Sliders at their
 # neutral values give greedy decoding; `temperature` > 0 switches sampling on.
 # Under automated runs (CI, `make`) the notebook renders the controls and
 # generates once with the defaults; nothing waits for a click.
 
+# %% [markdown]
+# ## What the playground looks like once run
+#
+# Until the notebook runs in JupyterLab (`make lab`), its controls are only a
+# text description; this is what they look like live (a screenshot from
+# JupyterLab after *Run All* and one click on **Generate**, tiny profile, so the
+# text is noise from a random model):
+#
+# ![The playground in JupyterLab: prompt, sliders, seed, the Generate button and its text](04_playground.png)
+
 # %% tags=["parameters"]
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")
-SEED = int(os.environ.get("SEED", "0"))
+MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
+SEED = 0
 DEFAULT_PROMPT = "The best way to learn is"
+MAX_NEW_TOKENS = 30  # the "new tokens" slider's starting value
 
 # %%
 import ipywidgets as widgets
@@ -20,8 +39,7 @@ from IPython.display import display
 
 from gpt2ft import generation, loading, settings
 
-run = settings.resolve(PROFILE, MODEL or None, seed=SEED)
-print(run.describe())
+run = settings.configure(globals())
 tokenizer, model = loading.load(run)
 
 # %% [markdown]
@@ -31,15 +49,18 @@ tokenizer, model = loading.load(run)
 # filters off; a repetition penalty of 1 is no penalty.
 
 # %%
+# Every label gets the same width, wide enough for the longest one, so none is cut short.
+label = {"style": {"description_width": "10em"}, "layout": widgets.Layout(width="36em")}
 controls = {
-    "prompt": widgets.Textarea(value=DEFAULT_PROMPT, description="prompt"),
-    "temperature": widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature"),
-    "top_k": widgets.IntSlider(value=40, min=0, max=200, description="top-k"),
-    "top_p": widgets.FloatSlider(value=0.95, min=0.05, max=1.0, step=0.05, description="top-p"),
+    "prompt": widgets.Textarea(value=DEFAULT_PROMPT, description="prompt", **label),
+    "temperature": widgets.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **label),
+    "top_k": widgets.IntSlider(value=40, min=0, max=200, description="top-k", **label),
+    "top_p": widgets.FloatSlider(value=0.95, min=0.05, max=1.0, step=0.05, description="top-p", **label),
     "repetition_penalty": widgets.FloatSlider(value=1.0, min=1.0, max=2.0, step=0.05,
-                                              description="rep. penalty"),
-    "max_new_tokens": widgets.IntSlider(value=30, min=1, max=200, description="new tokens"),
-    "seed": widgets.IntText(value=SEED, description="seed"),
+                                              description="repetition penalty", **label),
+    "max_new_tokens": widgets.IntSlider(value=MAX_NEW_TOKENS, min=1, max=max(200, MAX_NEW_TOKENS),
+                                        description="new tokens", **label),
+    "seed": widgets.IntText(value=SEED, description="seed", **label),
 }
 
 
@@ -61,7 +82,8 @@ def run_generation(values: dict) -> str:
 
 
 output = widgets.Output()
-button = widgets.Button(description="Generate", button_style="primary")
+button = widgets.Button(description="Generate", button_style="primary",
+                        layout=widgets.Layout(margin="4px 0 4px 10.5em"))  # under the sliders
 
 
 def on_click(_):
@@ -83,7 +105,37 @@ print(sampling_kwargs(defaults))
 print(sampling_kwargs({**defaults, "temperature": 0.0}))
 
 # %% [markdown]
+# **Reading this output.** The first line is what the defaults send to
+# `generate`: sampling at temperature 0.8 among the top 40 tokens, cut to the
+# 95 % nucleus, no penalty. The second shows that temperature 0 drops every
+# sampling argument: greedy decoding, where top-k and top-p have no effect
+# (only the penalty still acts).
+#
 # One generation with the default settings, as the button would give:
 
 # %%
-print(run_generation(defaults))
+text = run_generation(defaults)
+print(text)
+
+# %% [markdown]
+# **Reading this output.** At tiny the continuation is noise (random weights,
+# an almost flat distribution; `03_decoding_strategies` shows why), and
+# moving the temperature or top-p sliders changes it little, for the same
+# reason; top-k at a few tokens, a new seed or temperature 0 (greedy, which
+# soon loops) change it visibly. With the real `gpt2`, try temperature 0.3,
+# 0.8 and 1.5 at the same seed: from safe and repetitive to inventive and then
+# incoherent; then top-p 0.5 against 1.0 at temperature 1; then greedy with a
+# repetition penalty of 1.0 and of 1.5.
+#
+# ## What you learned
+#
+# - Every control is one `generate` argument; temperature 0 means greedy,
+#   `top-k = 0` and `top-p = 1` switch those filters off.
+# - With the seed fixed, the text changes only when a setting changes the
+#   distribution enough to change a draw.
+# - The tiny profile shows the mechanics only; the settings' effect on
+#   quality needs the real `gpt2`. This run:
+
+# %%
+print(f"profile {run.profile}, model {run.model}: {defaults['max_new_tokens']} new tokens "
+      f"with {sampling_kwargs(defaults)}")
