@@ -196,7 +196,7 @@ def test_sequence_lengths_of_a_datasets_dataset():
 
 def test_loss_falls_and_history_has_the_documented_columns(tmp_path, tiny_lm):
     data = repeating_blocks()
-    result = train(tiny_lm(), data, data[:8], cfg(tmp_path, max_steps=16, eval_every=8,
+    result = train(tiny_lm(), data, data[:8], cfg(tmp_path, max_steps=16, num_epochs=2, eval_every=8,
                                                   learning_rate=5e-3))
     h = result.history
     for col in ("step", "epoch", "train_loss", "eval_loss", "eval_perplexity", "lr"):
@@ -313,7 +313,7 @@ def test_callbacks_are_called_and_liveplot_is_harmless_outside_a_notebook(tmp_pa
 
 def test_finished_run_resumes_to_nothing_and_keeps_the_newest_checkpoints(tmp_path, tiny_lm, lm_rows):
     data = lm_rows(32)
-    c = cfg(tmp_path, max_steps=12, save_every=2, keep_checkpoints=2, eval_every=None)
+    c = cfg(tmp_path, max_steps=12, num_epochs=2, save_every=2, keep_checkpoints=2, eval_every=None)
     first = train(tiny_lm(), data, None, c)
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert names == ["identity.json", "step-000010", "step-000012"]
@@ -398,7 +398,7 @@ def test_a_batch_split_into_micro_batches_gives_the_same_loss_and_gradients(kind
 def test_max_batch_tokens_trains_the_same_run(tmp_path, tiny_classifier):
     rows = _ragged_rows(32, 4, "class")
     runs = [train(tiny_classifier(dropout=False), rows, rows[:8],
-                  cfg(tmp_path / str(budget), max_batch_tokens=budget, batch_size=8))
+                  cfg(tmp_path / str(budget), max_batch_tokens=budget, batch_size=8, num_epochs=2))
             for budget in (None, 40)]  # 40 tokens: every batch of 8 rows is cut into parts
     a, b = (r.history["train_loss"].dropna().to_numpy() for r in runs)
     assert len(a) == 8 and np.allclose(a, b, rtol=1e-5, atol=1e-6)

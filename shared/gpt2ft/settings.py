@@ -306,6 +306,9 @@ def configure(namespace: dict, *, tiny: Mapping[str, Any] | None = None,
     run = dataclasses.replace(run, parameters=tuple(params))
     if run.is_tiny:
         quiet_library_progress()
+        # Tiny models are too small to share between threads: one thread is faster on a
+        # 2-core box, and steadier when other jobs run (CI runs the notebooks one by one).
+        torch.set_num_threads(1)
     if show:
         print(run.describe(changes=True))
     if env.get("CHECK_DEVICES", "") in _TRUE[:2]:

@@ -107,7 +107,7 @@ def make_train_data(cfg: TrainConfig, model, train_dataset, eval_dataset, collat
             generator=torch.Generator())
     return TrainData(dataset=train_dataset, sampler=sampler, collate=collate,
                      eval_loader=eval_loader, steps_per_epoch=steps_per_epoch,
-                     total_steps=cfg.max_steps or steps_per_epoch * cfg.num_epochs,
+                     total_steps=min(cfg.max_steps or math.inf, steps_per_epoch * cfg.num_epochs),
                      num_workers=cfg.num_workers, pin=pin,
                      max_batch_tokens=token_budget(cfg.max_batch_tokens, device))
 

@@ -51,7 +51,8 @@ class TrainConfig:
     Steps (``max_steps``, ``eval_every``, ``save_every``, ``log_every``,
     ``warmup``) count optimizer steps. ``batch_size`` is per process and per
     micro-batch: the global batch is ``batch_size * grad_accum_steps *
-    processes``. A batch of more than ``max_batch_tokens`` (rows x longest row)
+    processes``. ``max_steps`` caps the run (it never trains past ``num_epochs``).
+    A batch of more than ``max_batch_tokens`` (rows x longest row)
     is cut into micro-batches whose gradients add up to the batch's own, so a
     long-text batch fits in memory and the step is the same.
     ``eval_every``/``save_every``: a number of steps, ``"epoch"`` (the end of
@@ -137,7 +138,7 @@ def _rules(c: TrainConfig) -> list[tuple[str, bool, str]]:
          "use a whole number >= 1 (1 = no accumulation)"),
         ("num_epochs", _whole(c.num_epochs, 1), "use a whole number >= 1"),
         ("max_steps", _whole(c.max_steps, 1, optional=True),
-         "use None (run num_epochs) or a whole number >= 1"),
+         "use None (run num_epochs) or a whole number >= 1 (a cap: at most num_epochs are run)"),
         ("warmup_ratio", _is_number(c.warmup_ratio) and 0 <= c.warmup_ratio < 1,
          "use a fraction in [0, 1), e.g. 0.1"),
         ("warmup_steps", _whole(c.warmup_steps, 0, optional=True),
