@@ -80,7 +80,7 @@ def test_response_extraction_and_scores():
     assert instruct.score("", stopped=True, reference="x")["has response"] is False
 
 
-# ----------------------------------------------------------------- split, tags, losses, generation
+# ----------------------------------------------------------------- split, fingerprints, losses, generation
 
 RECORDS = [{"instruction": f"Add {i} and {i + 1}.", "input": "" if i % 3 else f"{i}", "output": f"{2 * i + 1}."}
            for i in range(40)]
@@ -99,16 +99,44 @@ def test_split_is_seeded_disjoint_and_complete():
         instruct.split_records(RECORDS, fractions=(0.5, 0.2, 0.2))
 
 
-def test_run_tag_names_the_data_and_a_non_default_model(tmp_path):
-    tiny = settings.resolve(profile="tiny", env={})
-    assert instruct.run_tag("alpaca_instruction", tiny) == "alpaca_instruction-bundled"
-    with_dir = settings.resolve(profile="tiny", data_dir=tmp_path, env={})
-    assert instruct.run_tag("alpaca_instruction", with_dir) == "alpaca_instruction-DATA_DIR"
-    full = settings.resolve(profile="full", env={}, cuda=False)
-    assert instruct.run_tag("alpaca", full) == "alpaca-hub"
-    medium = settings.resolve(profile="full", model="gpt2-medium", env={}, cuda=False)
-    assert instruct.run_tag("alpaca_instruction", medium) == "alpaca_instruction-hub-gpt2-medium"
-    assert instruct.run_tag("/data/my set.jsonl", tiny) == "my set-local"
+def test_records_fingerprint_follows_the_records():
+    fp = instruct.records_fingerprint(RECORDS)
+    assert fp == instruct.records_fingerprint([dict(r) for r in RECORDS])
+    assert fp != instruct.records_fingerprint(RECORDS[1:])
+    assert fp != instruct.records_fingerprint([{**RECORDS[0], "output": "x"}, *RECORDS[1:]])
+    # a missing input and an empty one are the same record
+    assert instruct.records_fingerprint([{"instruction": "i", "output": "o"}]) == \
+        instruct.records_fingerprint([{"instruction": "i", "input": None, "output": "o"}])
+
+
+def test_save_and_find_the_finetuned_model(tmp_path, tok, tiny_model):
+    with pytest.raises(FileNotFoundError, match="Run 03_finetune first"):
+        instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m")
+    old = instruct.save_finetuned(tiny_model, tok, tmp_path / "run-a" / instruct.FINETUNED,
+                                  {"data fingerprint": "d", "base weights fingerprint": "m"})
+    assert (old / "config.json").is_file() and (old / "tokenizer.json").is_file()
+    instruct.save_finetuned(tiny_model, tok, tmp_path / "run-b" / instruct.FINETUNED,
+                            {"data fingerprint": "other", "base weights fingerprint": "m"})
+    assert instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m") == old
+    with pytest.raises(FileNotFoundError):
+        instruct.find_finetuned(tmp_path, data_fp="d", model_fp="another base")
+    import os
+    new = instruct.save_finetuned(tiny_model, tok, tmp_path / "run-c" / instruct.FINETUNED,
+                                  {"data fingerprint": "d", "base weights fingerprint": "m"})
+    os.utime(old / instruct.ABOUT, (1, 1))  # the older of two matches
+    assert instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m") == new
+
+
+def test_masking_figure_draws_every_section(tok):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with_input = instruct.masking_figure(RECORDS[0], tok)
+    without = instruct.masking_figure(RECORDS[1], tok)
+    texts = [t.get_text() for t in with_input.axes[0].texts]
+    assert texts.count("-100") == 6 and any(t.startswith("###\nInput:") for t in texts)
+    assert [t.get_text() for t in without.axes[0].texts].count("-100") == 4  # no input sections
+    plt.close("all")
 
 
 def test_token_lengths(tok):

@@ -2,13 +2,14 @@
 
 Introduced across ``sprints/sprint13_instructions/``:
 
-- ``01_data``: :func:`split_records` (seeded train/validation/test), :func:`token_lengths`,
-  :func:`run_tag` (which data and model a result came from);
-- ``02_format_and_batch``: :func:`format_prompt`, :func:`encode`, :func:`encode_records`;
-- ``03_finetune``: :func:`label_loss` (mean loss on the tokens that carry a label);
-- ``04_evaluate``: :func:`generate_responses` (same template, greedy, stops at
-  end-of-text, says whether it stopped), :func:`extract_response`, :func:`score`,
-  :func:`evaluate`, :func:`summarise`.
+- ``01_data``: :func:`split_records` (seeded train/validation/test), :func:`token_lengths`;
+- ``02_format_and_batch``: :func:`format_prompt`, :func:`encode`, :func:`encode_records`,
+  :func:`masking_figure` (the diagram of which labels carry the loss);
+- ``03_finetune``: :func:`label_loss` (mean loss on the tokens that carry a label),
+  :func:`records_fingerprint`, :func:`save_finetuned` (the model notebook 04 reads);
+- ``04_evaluate``: :func:`find_finetuned`, :func:`generate_responses` (same template,
+  greedy, stops at end-of-text, says whether it stopped), :func:`extract_response`,
+  :func:`score`, :func:`evaluate`, :func:`summarise`.
 
 The template lives here and only here: training and generation both call
 ``format_prompt``, so the model is asked questions in exactly the form it was
@@ -18,6 +19,8 @@ trained on. Labels are ``-100`` on the prompt (and on padding, see
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import string
@@ -30,7 +33,8 @@ import pandas as pd
 import torch
 from datasets import Dataset
 
-from .settings import DEFAULT_FULL_MODEL, TINY_MODEL, Settings
+from .processes import is_main_process, wait_for_everyone
+from .runs import text_fingerprint
 
 IGNORE_INDEX = -100  # what torch's cross-entropy skips
 PREAMBLE = ("Below is an instruction that describes a task{extra}. "
@@ -88,6 +92,65 @@ def encode_records(records: list[dict], tokenizer, max_length: int,
         "labels": [e.labels for e in encoded],
     })
     return data, sum(e.truncated for e in encoded)
+
+
+def _sections(record: dict) -> list[tuple[str, str, bool]]:
+    """(name, text, is prompt) for each part of the encoded record, in order."""
+    preamble = format_prompt(record).split("### Instruction:")[0]
+    parts = [("preamble", preamble, True), ("###\nInstruction:", "### Instruction:\n", True),
+             ("instruction", record["instruction"] + "\n\n", True)]
+    if record.get("input"):
+        parts += [("###\nInput:", "### Input:\n", True), ("input", record["input"] + "\n\n", True)]
+    return parts + [("###\nResponse:", RESPONSE_HEADER, True), ("response", record["output"], False)]
+
+
+def masking_figure(record: dict, tokenizer, title: str | None = None):
+    """The prompt-masking diagram of ``02_format_and_batch``, drawn from a real record.
+
+    Three rows of boxes, one box per section of the Alpaca template, as wide as
+    its tokens: the ``input_ids``; the labels with the prompt masked (``-100``,
+    grey: no loss) and the response + end-of-text kept (the loss); the labels
+    of the loss-on-everything alternative.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    sections, text = [], ""
+    for name, part, is_prompt in _sections(record):
+        before = len(tokenizer.encode(text)) if text else 0
+        text += part
+        sections.append((name, len(tokenizer.encode(text)) - before, is_prompt))
+    sections.append(("end-of-\ntext", 1, False))
+    colours = {"preamble": "#c6dbef", "instruction": "#9ecae1", "input": "#fdd0a2",
+               "response": "#a1d99b", "end-of-\ntext": "#74c476"}
+    header = "#dadaeb"
+    widths = [max(n, 6.0) for _, n, _ in sections]  # short sections stay readable
+    fig, ax = plt.subplots(figsize=(11, 3.3))
+    rows = [("input_ids", None), ("labels: prompt masked", "masked"), ("labels: loss on everything", "all")]
+    for r, (row_name, kind) in enumerate(rows):
+        y, x = 2 - r, 0.0
+        ax.text(-0.5, y + 0.4, row_name, ha="right", va="center", fontsize=9)
+        for (name, n, is_prompt), w in zip(sections, widths, strict=True):
+            grey = kind == "masked" and is_prompt
+            colour = "#e0e0e0" if grey else colours.get(name, header)
+            ax.add_patch(FancyBboxPatch((x + 0.1, y + 0.05), w - 0.2, 0.7, boxstyle="round,pad=0.02",
+                                        fc=colour, ec="#555555", lw=0.8))
+            label = (f"{name}\n{n} tok" if kind is None else "-100" if grey else "= ids")
+            ax.text(x + w / 2, y + 0.4, label, ha="center", va="center", fontsize=7,
+                    color="#777777" if grey else "black")
+            x += w
+    start = sum(w for (_, _, is_prompt), w in zip(sections, widths, strict=True) if is_prompt)
+    ax.annotate("", xy=(start, 0.93), xytext=(x, 0.93),
+                arrowprops=dict(arrowstyle="<->", color="#238b45", lw=1.5))
+    ax.text(start - 0.5, 0.93, "the loss when the prompt is masked", ha="right", va="center",
+            fontsize=8, color="#238b45")
+    ax.set_xlim(-12, x + 0.5)
+    ax.set_ylim(-0.1, 3.2)
+    ax.axis("off")
+    ax.set_title(title or "Prompt masking: labels are -100 on the prompt, the loss is the response's",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def extract_response(generated: str) -> str:
@@ -201,25 +264,15 @@ def token_lengths(records: Sequence[dict], tokenizer) -> pd.DataFrame:
     }).assign(**{"total tokens": lambda d: d["prompt tokens"] + d["response tokens"]})
 
 
-def run_tag(source: str, settings: Settings) -> str:
-    """A short name for where the records came from (and the model, when not the default).
+def records_fingerprint(records: Sequence[dict]) -> str:
+    """SHA-256 of the records' instruction, input and output, in order.
 
-    ``alpaca_instruction-bundled`` (tiny samples), ``alpaca_instruction-DATA_DIR``,
-    ``alpaca-hub``, ``my_data-local``; a non-default ``MODEL`` adds ``-<model>``.
-    Results and run folders carry it, so runs on different data never overwrite
-    each other.
+    Part of a run's identity in ``03_finetune`` (so a changed file or
+    ``DATA_SOURCE`` never lands in another run's folder) and how ``04_evaluate``
+    finds the model fine-tuned on the same records.
     """
-    source = str(source)
-    looks_like_path = any(sep in source for sep in "/\\") or source.lower().endswith((".json", ".jsonl"))
-    if looks_like_path:
-        data = f"{Path(source).stem}-local"
-    else:
-        origin = "DATA_DIR" if settings.data_dir else ("bundled" if settings.is_tiny else "hub")
-        data = f"{source}-{origin}"
-    default = TINY_MODEL if settings.is_tiny else DEFAULT_FULL_MODEL
-    if settings.model != default:
-        data += "-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(settings.model).name)
-    return data
+    return text_fingerprint(*(json.dumps([r["instruction"], r.get("input") or "", r["output"]])
+                              for r in records))
 
 
 # --------------------------------------------------------------------------- loss (03_finetune)
@@ -249,6 +302,53 @@ def label_loss(model, dataset, pad_token_id: int, batch_size: int = 16) -> float
         count += int((targets != IGNORE_INDEX).sum())
     model.train(was_training)
     return total / max(1, count)
+
+
+# --------------------------------------------------------------------------- the model 04 reads
+
+FINETUNED = "finetuned"  # the folder name, inside a run folder of 03_finetune
+ABOUT = "training.json"  # beside the weights: how the model was trained
+
+
+def save_finetuned(model, tokenizer, folder: str | os.PathLike, about: Mapping) -> Path:
+    """Save ``model`` and ``tokenizer`` (``save_pretrained``) with ``training.json`` beside them.
+
+    ``about`` should hold ``data fingerprint`` and ``base weights fingerprint``
+    (:func:`records_fingerprint`, ``runs.weights_fingerprint`` of the starting
+    weights): :func:`find_finetuned` matches on them. Under ``accelerate
+    launch`` only the main process writes; every process returns the folder.
+    """
+    folder = Path(folder)
+    if is_main_process():
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        (folder / ABOUT).write_text(json.dumps(dict(about), indent=2, default=str) + "\n")
+    wait_for_everyone()
+    return folder
+
+
+def find_finetuned(parent: str | os.PathLike, *, data_fp: str, model_fp: str) -> Path:
+    """The newest ``*/finetuned/`` below ``parent`` trained on these records from these weights.
+
+    Raises ``FileNotFoundError`` saying what to run when there is none (a
+    changed ``DATA_DIR``, ``DATA_SOURCE``, ``MODEL`` or ``SEED`` changes the
+    fingerprints, so a model trained on other data is never picked up).
+    """
+    found = []
+    for about_file in Path(parent).glob(f"*/{FINETUNED}/{ABOUT}"):
+        try:
+            about = json.loads(about_file.read_text())
+        except ValueError:
+            continue
+        if (about.get("data fingerprint") == data_fp and about.get("base weights fingerprint") == model_fp
+                and (about_file.parent / "config.json").is_file()):
+            found.append(about_file.parent)
+    if not found:
+        raise FileNotFoundError(
+            f"No fine-tuned model below {parent} was trained on these records from these starting "
+            "weights. Run 03_finetune first with the same PROFILE, MODEL, DATA_DIR, DATA_SOURCE "
+            "and SEED (e.g. make sprint13 runs 01-05 in order).")
+    return max(found, key=lambda folder: (folder / ABOUT).stat().st_mtime)
 
 
 # --------------------------------------------------------------------------- generation (04_evaluate)

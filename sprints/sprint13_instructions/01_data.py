@@ -1,9 +1,17 @@
 # %% [markdown]
 # # Sprint 13 · 01 — Instruction data: load, check, split, explore
 #
-# Instruction tuning teaches a language model to *answer* rather than to
-# continue text. The data are Alpaca-format records: an `instruction`, an
-# optional `input` that gives it context, and the reference `output`.
+# [Instruction fine-tuning](../../notes/glossary.md#instruction-fine-tuning)
+# teaches a language model to *answer* rather than to continue text. Its data
+# are Alpaca-format records: an `instruction`, an optional `input` that gives
+# it context, and the reference `output`.
+#
+# **You will learn**
+#
+# - what an Alpaca-format record is, and how every invalid record is reported by its index instead of being dropped
+#   silently;
+# - how a seeded train / validation / test split works (written by hand, then checked against the package's);
+# - how long prompts and responses are in GPT-2 tokens, and why that sets `MAX_LENGTH` for the next notebooks.
 #
 # **Profiles.** `tiny` reads the project's bundled synthetic sample (80 records)
 # unless `DATA_DIR` points at the real files (`DATA_DIR=../shared/data` reads the
@@ -16,14 +24,15 @@
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")  # only its tokenizer is used here
-SEED = int(os.environ.get("SEED", "0"))
-DATA_DIR = os.environ.get("DATA_DIR", "")  # folder with alpaca_instruction/instruction-data.json
-DATA_SOURCE = os.environ.get("DATA_SOURCE", "alpaca_instruction")  # a name or a .json/.jsonl path
-ON_INVALID = os.environ.get("ON_INVALID", "skip")  # skip | raise: what to do with a bad record
+MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); only its tokenizer is used here
+DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data
+DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
+SEED = 0
+ON_INVALID = "skip"  # skip | raise: what to do with an invalid record
 
 # %%
 import json
+import random
 import tempfile
 from pathlib import Path
 
@@ -34,10 +43,7 @@ from IPython.display import display
 from gpt2ft import instruct, loading, results, settings
 from gpt2ft.data import load_instructions
 
-run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
-print(run.describe())
-tag = instruct.run_tag(DATA_SOURCE, run)
-print("results are tagged", tag)
+run = settings.configure(globals(), choices=dict(ON_INVALID=["skip", "raise"]))
 
 # %% [markdown]
 # ## Load and check every record
@@ -77,20 +83,49 @@ except ValueError as err:
     print("on_invalid='raise' stops with:", str(err).splitlines()[0].split(" in local file")[0])
 
 # %% [markdown]
-# ## A seeded train / validation / test split
+# ## A seeded train / validation / test split, by hand
 #
-# 85 % to train on, 5 % to watch the validation loss during training, 10 % held
-# out for the final evaluation (never seen in training, never used to pick a
-# checkpoint). The split depends only on the records and `SEED`, so the later
-# notebooks recompute exactly this split with `instruct.split_records`.
+# 85 % to train on, 5 % to watch the validation loss during training (the
+# [validation set](../../notes/glossary.md#validation-set)), 10 % held out for
+# the final evaluation (never trained on, never used to pick a checkpoint).
+# By hand: shuffle the record numbers with a generator seeded by `SEED`, take
+# the first 10 % as test, the next 5 % as validation, the rest as train.
+
+# %%
+n = len(data.records)
+order = list(range(n))
+random.Random(SEED).shuffle(order)
+n_test, n_val = max(round(n * 0.10), 1), max(round(n * 0.05), 1)
+by_hand = {
+    "train": [data.records[i] for i in order[n_test + n_val:]],
+    "validation": [data.records[i] for i in order[n_test:n_test + n_val]],
+    "test": [data.records[i] for i in order[:n_test]],
+}
+print({name: len(records) for name, records in by_hand.items()})
+
+# %% [markdown]
+# The package's `instruct.split_records` is what the later notebooks call, so
+# they all see exactly this split. Same records, same seed, same split:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-split = instruct.split_records(data.records, seed=run.seed)
-print({name: len(records) for name, records in split.items()})
-assert instruct.split_records(data.records, seed=run.seed) == split  # same seed, same split
+split = instruct.split_records(data.records, seed=SEED)
+print("same split as by hand:", split == by_hand)
+print("same seed, same split again:", instruct.split_records(data.records, seed=SEED) == split)
+print("another seed, another split:", instruct.split_records(data.records, seed=SEED + 1) != split)
+test_ids = {json.dumps(r, sort_keys=True) for r in split["test"]}
+print("no test record in train:", not any(json.dumps(r, sort_keys=True) in test_ids for r in split["train"]))
 
 # %% [markdown]
+# What the package adds to the lines by hand, and when you need it:
+#
+# | the package adds | you need it for |
+# |---|---|
+# | one loader: a name, `DATA_DIR`, a download pinned by sha256, or a `.json`/`.jsonl` | other data, same notebooks |
+# | every record checked; invalid ones listed by index, skipped or refused | files you did not write |
+# | a clear error for an empty file or one without a valid record | a wrong path, a broken export |
+# | one validation and one test record at least, from 3 records on; shares checked | tiny data, other fractions |
+#
 # Three training records as they are stored:
 
 # %%
@@ -100,10 +135,12 @@ with pd.option_context("display.max_colwidth", 80):
 # %% [markdown]
 # ## How long are prompts and responses?
 #
-# Lengths are in GPT-2 tokens. The *prompt* is the record inside the Alpaca
-# template (next notebook): about 30 tokens of template text plus the
-# instruction and input. The *response* is the output plus one end-of-text
-# token. Their sum must fit the context the model is trained with.
+# Lengths are in GPT-2 [tokens](../../notes/glossary.md#token-and-tokenizer).
+# The *prompt* is the record inside the Alpaca
+# [prompt template](../../notes/glossary.md#prompt-template) (next notebook):
+# about 30 tokens of template text plus the instruction and input. The
+# *response* is the output plus one end-of-text token. Their sum must fit the
+# length the model is trained with (`MAX_LENGTH` in notebooks 02 and 03).
 
 # %%
 tokenizer = loading.load_tokenizer(run.model)
@@ -116,13 +153,27 @@ summary = lengths.groupby("split", sort=False).agg(
     prompt_max=("prompt tokens", "max"),
     response_median=("response tokens", "median"),
     response_max=("response tokens", "max"),
+    total_mean=("total tokens", "mean"),
     total_max=("total tokens", "max"),
 ).round(3)
+results.write_table(summary, "sprint13", "data", run,
+                    title=f"Sprint 13: instruction data ({data.source})")
 summary
 
 # %% [markdown]
-# The share of records with an `input` matters: those prompts use the second
-# template (with an `### Input:` section) and are longer.
+# **Reading this output.** One row per split. At tiny these are the bundled
+# 80 synthetic records: short, templated instructions (prompts of about 40
+# tokens, answers of about 7), about a third of them with an input. On the real
+# 1,100-record file (`DATA_DIR`) the split is 935 / 55 / 110, about 30 % of
+# the records have an input, and the longest record is about 100 tokens: every
+# record fits `MAX_LENGTH=512` (and even the tiny profile's 128) whole. The
+# median prompt is three (real file: 41 against 12 tokens) to five (tiny) times
+# the median response: most of every sequence is prompt, which is why the next
+# notebook masks it out of the loss.
+#
+# The histogram shows the same lengths, records with and without an input
+# apart: the ones with an input use the second template (an `### Input:`
+# section) and are longer.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -132,13 +183,27 @@ for ax, column in zip(axes, ["prompt tokens", "response tokens"], strict=True):
     ax.set_xlabel(column)
     ax.set_ylabel("records")
     ax.legend()
-fig.suptitle(f"Token lengths, {len(lengths)} records ({tag})")
+fig.suptitle(f"Token lengths of {len(lengths)} records ({run.profile} profile)")
 fig.tight_layout()
-results.save_figure(fig, "sprint13", f"lengths_{tag}", run)
+results.save_figure(fig, "sprint13", "lengths", run)
 plt.show()
 
+# %% [markdown]
+# **Reading this output.** Mind the two x-axes: prompts (left) are several
+# times longer than responses (right). With an input (orange) a prompt is
+# longer by the input and its `### Input:` header: at tiny the two groups do
+# not even overlap. The bundled sample is synthetic, so its lengths take few
+# distinct values; on the real file prompts spread from 35 to 74 tokens and
+# responses from 2 to 51.
+#
+# **What you learned**
+
 # %%
-command = f"make sprint13 PROFILE={run.profile}" + (f" DATA_DIR={run.data_dir}" if run.data_dir else "")
-path = results.write_table(summary, "sprint13", f"data_{tag}", run,
-                           title=f"Sprint 13: instruction data ({data.source})", command=command)
-print("wrote", path.name)
+with_input = sum(bool(r["input"]) for r in data.records)
+print(f"- {len(data)} valid records ({len(data.problems)} skipped) from {data.source}; "
+      f"{with_input} ({with_input / len(data):.0%}) have an input.")
+print(f"- The seeded split (SEED={SEED}) gives " + ", ".join(f"{len(v)} {k}" for k, v in split.items())
+      + "; the split by hand is the package's split.")
+print(f"- The longest record is {lengths['total tokens'].max()} tokens, the median prompt "
+      f"{lengths['prompt tokens'].median():.0f} and the median response {lengths['response tokens'].median():.0f}: "
+      "the prompt is most of every sequence.")

@@ -1,40 +1,50 @@
 # %% [markdown]
 # # Sprint 13 · 02 — The prompt template, masked labels, and batches
 #
-# Every record becomes one token sequence: **prompt** (the Alpaca template
-# around the instruction and input) + **response** (the reference output) +
+# Every record becomes one token sequence: **prompt** (the Alpaca
+# [prompt template](../../notes/glossary.md#prompt-template) around the
+# instruction and input) + **response** (the reference output) +
 # **end-of-text**. The model is trained to predict the response and the
 # end-of-text, not the prompt: labels are `-100` on every prompt token, and
-# `-100` is what PyTorch's cross-entropy skips. The end-of-text label is what
-# teaches the model to stop.
+# `-100` is what PyTorch's [cross-entropy](../../notes/glossary.md#cross-entropy)
+# skips ([loss masking](../../notes/glossary.md#loss-masking)). The end-of-text
+# label is what teaches the model to stop.
+#
+# **You will learn**
+#
+# - the Alpaca template, with and without an input, and which tokens carry a label (a diagram, then token by token);
+# - how to build the masked labels and a padded batch by hand, and that they equal the package's `instruct.encode` and
+#   `batching.DynamicPadding`;
+# - what happens to a record longer than `MAX_LENGTH`, and how much of a batch is padding.
 #
 # The template lives in one place, `gpt2ft.instruct.format_prompt`; training
-# (here) and generation (notebook 04) both call it.
+# (notebook 03) and generation (notebook 04) both call it.
 
 # %% tags=["parameters"]
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")
-SEED = int(os.environ.get("SEED", "0"))
-DATA_DIR = os.environ.get("DATA_DIR", "")
-DATA_SOURCE = os.environ.get("DATA_SOURCE", "alpaca_instruction")
-MAX_LENGTH = int(os.environ.get("MAX_LENGTH", "0"))  # 0 = the profile's default (tiny: 128, full: 512)
+MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); its tokenizer and context length
+DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data
+DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
+SEED = 0
+MAX_LENGTH = 512  # longest training sequence in tokens (prompt + response + end-of-text)
+BATCH_SIZE = 8  # rows per batch, for the padding measurements
 
 # %%
 import pandas as pd
+import torch
 from IPython.display import display
 
 from gpt2ft import batching, instruct, loading, settings
 from gpt2ft.data import load_instructions
 
-run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
-print(run.describe())
+run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4))
 tokenizer = loading.load_tokenizer(run.model)
-context = loading.load_config(run).n_positions
-max_length = min(MAX_LENGTH or (128 if run.is_tiny else 512), context)
-print(f"max_length = {max_length} tokens (the model's context: {context})")
-split = instruct.split_records(load_instructions(DATA_SOURCE, run).records, seed=run.seed)
+context = loading.context_length(loading.load_config(run))
+max_length = min(MAX_LENGTH, context)
+print(f"max_length = {max_length} tokens (MAX_LENGTH={MAX_LENGTH}, the model's context: {context})")
+split = instruct.split_records(load_instructions(DATA_SOURCE, run).records, seed=SEED)
 
 # %% [markdown]
 # ## The template, with and without an input
@@ -52,12 +62,38 @@ print("-" * 60)
 print(instruct.format_prompt({**example, "input": ""}) + example["output"])
 
 # %% [markdown]
-# ## Token by token: which positions carry a label
+# ## Which tokens carry a label: the diagram
 #
-# The first training record, encoded. `label` is `-100` on the whole prompt
-# and equals the token id on the response and the final `<|endoftext|>`. (The
-# model shifts labels by one position inside: the label at position *i* is
-# predicted from the tokens before it.)
+# The same record, section by section, each box as wide as its tokens (at
+# least a few, so that the short ones stay readable). Top: the `input_ids` the
+# model reads. Middle: the labels with the prompt masked: `-100` (grey) on
+# every prompt token, the token ids themselves on the response and the
+# end-of-text. Bottom: the alternative, **loss on everything**, where every
+# position keeps its token as label.
+
+# %%
+fig = instruct.masking_figure(example, tokenizer)
+
+# %% [markdown]
+# **Reading this output.** The preamble alone is 28 of the record's tokens and
+# is the same in every record; with the instruction, input and headers, the
+# prompt is most of the sequence and the response a small part at the end. With
+# the prompt masked, only the green boxes add to the loss: the model is graded
+# on the answer (and on stopping after it), while it still *reads* the prompt
+# as context at every position. With the loss on everything, most of the
+# gradient goes to reproducing the template and the instruction.
+#
+# Inside the model the labels are shifted by one
+# ([label shift](../../notes/glossary.md#label-shift)): the logits at position
+# *t* are scored against the label at *t + 1*, so the last prompt token
+# (the newline after `### Response:`) is where the first response token is
+# predicted.
+#
+# ## Token by token
+#
+# The first training record, encoded by `instruct.encode`. `label` is `-100`
+# on the whole prompt and equals the token id on the response and the final
+# `<|endoftext|>`:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -75,9 +111,39 @@ with pd.option_context("display.max_rows", 20):
     display(view.iloc[n_prompt - 6:])
 
 # %% [markdown]
-# The alternative, **loss on everything**, keeps every label: the model then
-# also learns to reproduce the template and the instructions. Over the whole
-# training split, most label tokens would then be prompt tokens:
+# ## The masked labels, by hand
+#
+# Nothing more than: tokenize the prompt, tokenize the response, add the
+# end-of-text id; the labels are `-100` for every prompt token, then the
+# response ids. Loss on everything keeps the prompt ids as labels too.
+
+# %%
+def labels_by_hand(record, mask_prompt=True):
+    prompt_ids = tokenizer.encode(instruct.format_prompt(record))
+    response_ids = tokenizer.encode(record["output"]) + [tokenizer.eos_token_id]
+    prompt_labels = [-100] * len(prompt_ids) if mask_prompt else prompt_ids
+    return prompt_ids + response_ids, prompt_labels + response_ids
+
+
+with_input = next(r for r in split["train"] if r["input"])
+without_input = next(r for r in split["train"] if not r["input"])
+
+# %% [markdown]
+# The package's `instruct.encode` gives the same ids and labels, for a record
+# with an input and one without, masked and unmasked:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, r in [("with an input", with_input), ("without an input", without_input)]:
+    for mask in (True, False):
+        ids, labels = labels_by_hand(r, mask_prompt=mask)
+        package = instruct.encode(r, tokenizer, max_length, mask_prompt=mask)
+        print(f"{name:<17} mask_prompt={mask!s:<5}: same ids {ids == package.input_ids}, "
+              f"same labels {labels == package.labels}")
+
+# %% [markdown]
+# Over the whole training split, most label tokens are prompt tokens when the
+# loss is on everything:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -89,12 +155,20 @@ print(f"label tokens, response only: {count['response only']:,}; loss on everyth
       f"{count['everything']:,} ({count['response only'] / count['everything']:.0%} of them are response)")
 
 # %% [markdown]
+# **Reading this output.** On the bundled sample (tiny) about one label token
+# in six is a response token; on the real 1,100-record file 22 % (12,253 of
+# 56,314 in the training split).
+# Trained on everything, the model spends most of its gradient on text that is
+# given at question time anyway. Notebook 03 measures what that changes.
+#
 # ## Too long for the context: the prompt is cut first
 #
 # A record whose prompt + response + end-of-text is longer than `max_length`
 # loses tokens from the **start of the prompt** (the generic preamble goes
 # first), always keeping `### Response:`; only if that is not enough is the
-# response cut from its end. The count of truncated records is reported:
+# response cut from its end
+# ([truncation](../../notes/glossary.md#truncation)). The count of truncated
+# records is reported:
 
 # %%
 truncated = {name: instruct.encode_records(records, tokenizer, max_length)[1] for name, records in split.items()}
@@ -105,7 +179,7 @@ print(f"records over max_length={max_length}:", truncated)
 # longest training record: the preamble is gone and the instruction has lost its
 # first words, while the response and its end-of-text are whole. A cut prompt
 # may no longer say what was asked, so `max_length` should sit above the
-# longest record (the table in notebook 01 shows it does here).
+# longest record (notebook 01 shows it does here).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -117,35 +191,56 @@ cut = instruct.encode(longest, tokenizer, short)
 print(repr(tokenizer.decode(cut.input_ids)))
 
 # %% [markdown]
-# ## Batches padded per batch
+# ## A padded batch, by hand
 #
-# Rows have different lengths. The collate function
-# (`gpt2ft.batching.DynamicPadding`, the one the training loop uses) pads each
-# batch only to its own longest row, on the right: `input_ids` with the pad id
-# (GPT-2 has none, so end-of-text is used; the attention mask hides it),
-# `attention_mask` with 0 and `labels` with `-100`, so padding never counts in
-# the loss.
+# Rows have different lengths; a batch is a rectangle. Pad each row on the right
+# to the batch's own longest row ([padding](../../notes/glossary.md#padding)):
+# `input_ids` with a pad id (GPT-2 has none, so end-of-text is used), the
+# [attention mask](../../notes/glossary.md#attention-mask) with 0 (the model
+# ignores those positions), and `labels` with `-100` (the loss ignores them).
+
+# %%
+rows = [masked[i] for i in range(4)]
+width = max(len(row["input_ids"]) for row in rows)
+by_hand = {
+    "input_ids": torch.tensor([row["input_ids"] + [tokenizer.eos_token_id] * (width - len(row["input_ids"]))
+                               for row in rows]),
+    "attention_mask": torch.tensor([[1] * len(row["input_ids"]) + [0] * (width - len(row["input_ids"]))
+                                    for row in rows]),
+    "labels": torch.tensor([row["labels"] + [-100] * (width - len(row["labels"])) for row in rows]),
+}
+print("row lengths:", [len(row["input_ids"]) for row in rows], "-> batch", tuple(by_hand["input_ids"].shape))
+
+# %% [markdown]
+# The collate function the training engine uses, `gpt2ft.batching.DynamicPadding`,
+# makes the same batch:
 
 # %%
 # NBVAL_CHECK_OUTPUT
 collate = batching.DynamicPadding(pad_token_id=tokenizer.eos_token_id)
-batch = collate([masked[i] for i in range(4)])
-print("row lengths:", [len(masked[i]["input_ids"]) for i in range(4)])
+batch = collate(rows)
 print({key: tuple(value.shape) for key, value in batch.items()})
+print("same tensors as by hand:", all(torch.equal(batch[key], by_hand[key]) for key in by_hand))
 pad = batch["attention_mask"] == 0
 print("padded positions:", int(pad.sum()), "| all with label -100:", bool((batch["labels"][pad] == -100).all()))
 
 # %% [markdown]
-# How much of a batch is padding: padding each batch to its own longest row
-# (random order) against padding everything to `max_length`, and with rows of
-# similar length grouped into the same batches (`length_grouped=True` in the
-# training loop).
+# What the package adds to the lines by hand, and when you need it:
+#
+# | | adds | you need it for |
+# |---|---|---|
+# | `encode` | prompt-side truncation that keeps `### Response:`; the count of cut records | records over `MAX_LENGTH` |
+# | `DynamicPadding` | any keys; `pad_to_multiple_of` (8 on a GPU); a hard `max_length` check | every run (the engine) |
+# | `length_grouped=True` | batches of rows of similar length, in a seeded, resumable order | long, uneven records |
+#
+# ## How much of a batch is padding
+#
+# Padding each batch to its own longest row (random order) against padding
+# everything to `max_length`, and with rows of similar length grouped into the
+# same batches (`length_grouped=True` in the training engine):
 
 # %%
-import torch
-
 lengths = batching.sequence_lengths(masked)
-batch_size = 8
 
 
 def padding_share(batches):
@@ -153,11 +248,33 @@ def padding_share(batches):
     return 1 - sum(lengths) / padded
 
 
-order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(run.seed)).tolist()
-random_batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-grouped = batching.length_grouped_order(lengths, batch_size, torch.Generator().manual_seed(run.seed))
-pd.Series({
+order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(SEED)).tolist()
+random_batches = [order[i:i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
+grouped = batching.length_grouped_order(lengths, BATCH_SIZE, torch.Generator().manual_seed(SEED))
+shares = pd.Series({
     "pad to max_length": 1 - sum(lengths) / (len(lengths) * max_length),
     "pad per batch, random order": padding_share(random_batches),
     "pad per batch, length-grouped": padding_share(grouped),
-}, name="share of padding tokens").round(3).to_frame()
+}, name=f"share of padding tokens (batch {BATCH_SIZE})").round(3).to_frame()
+shares
+
+# %% [markdown]
+# **Reading this output.** Padding every row to `max_length` computes mostly
+# padding (the records are far shorter than `max_length`). Padding per batch
+# removes most of it; grouping rows of similar length removes nearly all of the
+# rest. At tiny (`max_length` 128, batch 4, the bundled records) the three
+# shares are about 60 %, 20 % and 1 %; on the real file at full (`MAX_LENGTH`
+# 512, batch 8) they are 88 %, 22 % and 1 %. The engine pads per batch;
+# `length_grouped=True` is one setting away when records are long and uneven.
+#
+# **What you learned**
+
+# %%
+print(f"- A record is prompt + response + end-of-text; {count['response only']:,} of the "
+      f"{count['everything']:,} label tokens of the training split "
+      f"({count['response only'] / count['everything']:.0%}) are response tokens, the rest are masked (-100).")
+print("- The masked labels and the padded batch by hand equal instruct.encode and "
+      "batching.DynamicPadding.")
+print(f"- At max_length={max_length}, {sum(truncated.values())} record(s) are truncated; padding per batch "
+      f"leaves {shares.iloc[1, 0]:.0%} padding, length-grouped {shares.iloc[2, 0]:.0%} "
+      f"(against {shares.iloc[0, 0]:.0%} padded to max_length).")
