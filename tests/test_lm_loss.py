@@ -1,5 +1,7 @@
 """gpt2ft.lm_loss: the chunked LM head + cross-entropy equals the model's own loss.
 
+Taught in ``sprints/sprint12_book/05_appendix_engine`` (the same equality, shown there).
+
 Same loss and same gradients (float precision) for any chunk size, with ignored
 (-100) labels, tied embeddings and LoRA; train() gives the same run either way.
 """

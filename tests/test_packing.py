@@ -1,4 +1,8 @@
-"""Causal-LM data preparation and the before/after measures (sprint 12 helpers)."""
+"""Causal-LM data preparation and the before/after measures (sprint 12 helpers).
+
+``gpt2ft.packing`` is taught in ``sprints/sprint12_book/01_prepare_data`` (blocks cut by
+hand, checked equal there) and ``gpt2ft.lm_metrics`` in ``04_evaluate``.
+"""
 
 import math
 
@@ -32,6 +36,19 @@ def test_split_is_contiguous_and_blocks_are_full_with_labels_equal_inputs(tok):
     assert torch.equal(first["input_ids"], first["labels"]) and len(first["input_ids"]) == 16
     assert first["input_ids"].tolist() == corpus.train_ids[:16].tolist()
     assert corpus.validation[0]["input_ids"].tolist() == corpus.validation_ids[:16].tolist()
+
+
+def test_max_blocks_keeps_the_first_blocks_of_each_split_and_the_whole_streams(tok):
+    full = packing.prepare_corpus(TEXT, tok, block_size=16)
+    capped = packing.prepare_corpus(TEXT, tok, block_size=16, max_blocks=2)
+    assert len(capped.train) == len(capped.validation) == 2
+    assert capped.train[:]["input_ids"].tolist() == full.train[:2]["input_ids"].tolist()
+    assert capped.validation[:]["input_ids"].tolist() == full.validation[:2]["input_ids"].tolist()
+    assert np.array_equal(capped.train_ids, full.train_ids)  # baselines still see everything
+    assert capped.report["train blocks"] == 2 and capped.report["blocks kept per split (max_blocks)"] == 2
+    assert len(packing.prepare_corpus(TEXT, tok, block_size=16, max_blocks=0).train) == len(full.train)
+    with pytest.raises(ValueError, match="whole number >= 0"):
+        packing.prepare_corpus(TEXT, tok, block_size=16, max_blocks=-1)
 
 
 def test_tokenization_is_cached_and_invalidated_by_a_new_text(tok):

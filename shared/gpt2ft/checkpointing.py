@@ -1,6 +1,6 @@
 """Checkpoints that are never lost: atomic writes, verified reads, fallback.
 
-Introduced in ``sprints/sprint12_book/02_finetune`` (resume, best weights); written
+Introduced in ``sprints/sprint12_book/05_appendix_engine`` (resume, best weights); written
 and read by :mod:`gpt2ft.training`.
 
 Layout of a run folder (``TrainConfig.output_dir``)::

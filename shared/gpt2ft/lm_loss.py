@@ -1,7 +1,8 @@
 """The causal-LM loss without the full logits: the LM head and cross-entropy, in chunks.
 
-Introduced in ``sprints/sprint12_book/02_finetune`` (why fine-tuning a language
-model is dominated by its 50,257-wide output layer); used by
+Introduced in ``sprints/sprint12_book/05_appendix_engine`` (why fine-tuning a
+language model is dominated by its 50,257-wide output layer; the loss and the
+gradient checked equal to the model's own there); used by
 :mod:`gpt2ft.training` when ``TrainConfig.lm_loss`` is ``"chunked"`` (the
 default on a CPU).
 

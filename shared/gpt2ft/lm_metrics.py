@@ -1,6 +1,8 @@
 """Measures for a causal language model before and after fine-tuning.
 
-Introduced in ``sprints/sprint12_book/04_evaluate``.
+Introduced in ``sprints/sprint12_book/04_evaluate`` (perplexity computed there by
+hand, as exp of the mean of the model's block losses, and checked equal to
+:func:`perplexity`); ``unigram_loss`` is first used in ``01_prepare_data``.
 
 - ``perplexity``: exp of the mean next-token loss over packed blocks;
 - ``unigram_loss``: the loss of a model that ignores context (token

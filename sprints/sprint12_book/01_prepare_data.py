@@ -2,18 +2,21 @@
 # # Sprint 12 · 01 — A book as language-model training data
 #
 # To make GPT-2 write like a book, we keep training it on the book with the
-# same objective it was pre-trained on: predict the next token. This notebook
-# turns the text into training examples:
+# objective it was [pre-trained](../../notes/glossary.md#pre-training) on:
+# [next-token prediction](../../notes/glossary.md#next-token-prediction). This
+# notebook turns the text into training examples.
 #
-# 1. tokenize the whole text once (and cache the result);
-# 2. split it into train and validation **by contiguous ranges**: the last 10 %
-#    of the book is validation, so no sentence sits on both sides;
-# 3. cut each side into blocks of `BLOCK_SIZE` tokens whose labels are the
-#    inputs themselves (the model shifts them by one position inside).
-#
-# It also computes the number a fine-tuned model has to beat: the validation
-# loss of a **unigram** model that knows the book's token frequencies but no
-# context.
+# **You will learn**
+# - how a whole book becomes one stream of [tokens](../../notes/glossary.md#token-and-tokenizer),
+#   split into train and [validation](../../notes/glossary.md#validation-set)
+#   by *contiguous* ranges;
+# - how the stream is cut into equal blocks whose labels are the inputs
+#   themselves ([packing](../../notes/glossary.md#packing): no
+#   [padding](../../notes/glossary.md#padding) needed), by hand and with
+#   `gpt2ft.packing`;
+# - the bar a fine-tuned model must clear: the loss of a
+#   [unigram baseline](../../notes/glossary.md#unigram-baseline) that knows the
+#   book's token frequencies and nothing else.
 #
 # Runs as a notebook or as a script: `python sprints/sprint12_book/01_prepare_data.py`.
 
@@ -21,23 +24,23 @@
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")  # whose tokenizer; empty = the profile's default
-DATA_DIR = os.environ.get("DATA_DIR", "")  # folder with tinyshakespeare/, the_verdict/
-SEED = int(os.environ.get("SEED", "0"))
-BOOK = os.environ.get("BOOK", "tinyshakespeare")  # tinyshakespeare | the_verdict | path/to/book.txt
-BLOCK_SIZE = int(os.environ.get("BLOCK_SIZE", "128"))
-VALIDATION_FRACTION = 0.1
+MODEL = ""  # whose tokenizer: "" = gpt2 (full) or the tiny model's (the real GPT-2 BPE); or a hub name / local folder
+DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny); e.g. ../../../shared/data
+SEED = 0
+BOOK = "tinyshakespeare"  # tinyshakespeare | the_verdict | path/to/book.txt
+BLOCK_SIZE = 128  # tokens per training example
 
 # %%
 import math
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import display
 
 from gpt2ft import data, lm_metrics, loading, packing, settings
 
-run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
-print(run.describe())
+run = settings.configure(globals())
 book = data.load_corpus(BOOK, run)
 print(f"book: {book.name} ({len(book):,} characters) from {book.source}")
 
@@ -48,53 +51,166 @@ print(f"book: {book.name} ({len(book):,} characters) from {book.source}")
 print(book.text[:600])
 
 # %% [markdown]
-# ## Tokenize, split, pack
+# **Reading this output.** At the tiny profile this is the project's own
+# Shakespeare-style *sample* (template lines under speaker names in capitals,
+# about 26 KB): it has the real file's layout but not its language. With
+# `DATA_DIR` (or at full) it is the real Tiny Shakespeare, 1.1 million
+# characters of the plays, starting with "First Citizen:".
+
+# %% [markdown]
+# ## From text to blocks, by hand
 #
-# The report says what was kept: tokens per split, full blocks, and the tail of
-# each split that did not fill a last block (dropped, never padded: a padded
-# block would teach the model to predict padding).
+# Four steps, in plain Python:
+#
+# 1. **Tokenize the whole text in one call**, so the tokenizer sees the real
+#    word boundaries everywhere (tokenizing line by line would change the
+#    tokens at every line start).
+# 2. **Split by a contiguous range**: the first 90 % of the stream is training
+#    text, the last 10 % validation. Cutting random blocks of one book into the
+#    two sides would put neighbouring lines on both sides and flatter the
+#    validation loss.
+# 3. **Cut each side into blocks** of `BLOCK_SIZE` tokens, one after the other.
+# 4. **Drop the tail** that does not fill a last block. Every block then has the
+#    same length, so a batch is a plain stack of blocks: no padding, no
+#    [attention mask](../../notes/glossary.md#attention-mask).
+#
+# The labels of a block are the block itself: the model compares position *t*'s
+# prediction with token *t + 1* inside (the [label shift](../../notes/glossary.md#label-shift),
+# drawn in `02_finetune`).
 
 # %%
 tokenizer = loading.load_tokenizer(run.model)
-context = loading.load_config(run).n_positions
-corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
-                                validation_fraction=VALIDATION_FRACTION, max_context=context)
-report = pd.Series(corpus.report, name=book.name)
-display(report.to_frame())
-print(f"{len(book) / report['tokens']:.2f} characters per token")
+ids = tokenizer(book.text, verbose=False)["input_ids"]  # 1. the whole book, one call
+cut = int(len(ids) * 0.9)  # 2. the last 10 % is validation
+train_ids, validation_ids = ids[:cut], ids[cut:]
+n_blocks = len(train_ids) // BLOCK_SIZE  # 3. whole blocks only
+blocks = [train_ids[i * BLOCK_SIZE:(i + 1) * BLOCK_SIZE] for i in range(n_blocks)]
+dropped = len(train_ids) - n_blocks * BLOCK_SIZE  # 4. the tail left out
+print(f"{len(ids):,} tokens ({len(book) / len(ids):.2f} characters per token): "
+      f"{len(train_ids):,} train, {len(validation_ids):,} validation")
+print(f"{n_blocks} training blocks of {BLOCK_SIZE} tokens; {dropped} tail tokens dropped")
+print("the first block starts:", repr(tokenizer.decode(blocks[0][:12])))
 
 # %% [markdown]
-# The split is a clean cut of the token stream: the first block of validation
-# starts exactly where the training stream ends.
+# **Reading this output.** The tiny sample is about 8,400 tokens (a GPT-2
+# token is about 3 characters of English), so it gives a few dozen blocks. The
+# real Tiny Shakespeare is 338,025 tokens: 2,376 training and 264 validation
+# blocks of 128 tokens (*The Verdict*: 5,145 tokens, 36 and 4 blocks). Less
+# than one block's worth of tokens is ever dropped per side.
+#
+# ### The same blocks from `gpt2ft.packing`
+#
+# `packing.prepare_corpus` does the four steps (tokenization cached on disk)
+# and returns the blocks as a `datasets.Dataset` with `input_ids` and
+# `labels` columns. Its blocks must be exactly ours:
+
+# %%
+context = loading.context_length(loading.load_config(run))
+corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_context=context)
+packed, packed_dropped = packing.pack_blocks(np.asarray(train_ids), BLOCK_SIZE)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("train + validation = the whole stream:",
-      report["train tokens"] + report["validation tokens"] == report["tokens"])
-print("blocks are", tuple(corpus.train[0]["input_ids"].shape), "tokens, labels == inputs:",
-      bool((corpus.train[0]["input_ids"] == corpus.train[0]["labels"]).all()))
-print("columns:", corpus.train.column_names)
+print("same token stream:", corpus.train_ids.tolist() + corpus.validation_ids.tolist() == ids)
+print("blocks cut by hand == packing.pack_blocks:", packed.tolist() == blocks, "| same tail dropped:",
+      packed_dropped == dropped)
+print("blocks cut by hand == prepare_corpus's training set:", corpus.train[:]["input_ids"].tolist() == blocks)
+print("labels == inputs in every block:", corpus.train[:]["labels"].tolist() == blocks)
+print("validation starts where training ends:", corpus.validation_ids[0] == ids[cut])
 
 # %% [markdown]
-# ## The second run reads the cache
+# What the library adds to the four lines by hand, and when you need it:
 #
-# The token ids are stored under `.cache/tokens/`, keyed by a hash of the text
-# and of the tokenizer: a changed book or tokenizer gets a fresh tokenization.
+# | `gpt2ft.packing` adds | why, and when you need it |
+# |---|---|
+# | a token cache (`.cache/tokens/`), keyed by text and tokenizer | 1 M characters take seconds; every re-run |
+# | checks before any work | a block longer than the model's context, a text too short: fails with the fix |
+# | a report of what was kept and dropped | so nothing is lost silently (printed below) |
+# | a `datasets.Dataset` in torch format | the training engine batches it as it is (`02_finetune`) |
 
 # %%
-again = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
-                               validation_fraction=VALIDATION_FRACTION, max_context=context)
-print("tokenized from cache:", again.report["tokenized from cache"])
+report = pd.Series(corpus.report, name=book.name)
+display(report.to_frame())
+again = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_context=context)
+print("the second call read the cache:", again.report["tokenized from cache"])
 
 # %% [markdown]
+# **Reading this output.** The report repeats the numbers we computed by hand.
+# "tokenized from cache" may already be `True` on the first call when an
+# earlier run tokenized the same text with the same tokenizer; the second call
+# always reads the cache.
+#
+# ## The picture: one stream, two sides, equal blocks
+
+# %%
+def draw_packing(report):
+    """The token stream as a bar: training blocks, validation blocks, dropped tails."""
+    fig, ax = plt.subplots(figsize=(8, 1.9))
+    total, size = report["tokens"], report["block size"]
+    sides = [(0, report["train tokens"], report["train blocks"], ("#1f77b4", "#7fb2dc"), "train", "left"),
+             (report["train tokens"], report["validation tokens"], report["validation blocks"],
+              ("#ff7f0e", "#ffbb78"), "validation", "right")]
+    for start, length, n, shades, name, side in sides:
+        # every block, in alternating shades so the cuts show
+        ax.broken_barh([(start + b * size, size) for b in range(n)], (-0.4, 0.8),
+                       facecolors=[shades[b % 2] for b in range(n)])
+        tail = length - n * size
+        ax.broken_barh([(start + n * size, tail)], (-0.4, 0.8), facecolors="lightgrey", hatch="///",
+                       edgecolor="grey")
+        x = start if side == "left" else start + length
+        ax.text(x, 0.55, f"{name}: {n} blocks of {size} + {tail} tokens dropped", ha=side, va="bottom",
+                fontsize=8)
+    ax.vlines(report["train tokens"], -0.5, 0.5, color="black", linewidth=1.5)  # the cut
+    ax.set_xlim(0, total)
+    ax.set_ylim(-0.5, 1.1)
+    ax.set_yticks([])
+    ax.set_xlabel(f"position in the token stream (of {total:,} tokens)")
+    ax.set_title(f"{book.name}: contiguous split, then blocks of {size} tokens", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+fig = draw_packing(corpus.report)
+plt.show()
+
+# %% [markdown]
+# **Reading this output.** Each shaded segment is one block; the black line is
+# the train/validation cut; a hatched sliver is a dropped tail (the training
+# side's few tokens are too thin to see). At full size the blocks are too thin
+# to see one by one, but the picture is the same: 90 % of the book trains, the
+# last 10 % measures.
+#
 # ## The bar to clear: a unigram model
 #
 # A model that only knows how often each token appears in the training part
-# scores this loss on the validation part (nats per token; perplexity is its
-# exponential). We give it the best of a few smoothing strengths, chosen on
-# validation itself, so it is a generous baseline. A fine-tuned model whose
-# validation loss is not below it has learned nothing about context.
+# scores this loss on the validation part (nats per token, the mean
+# [cross-entropy](../../notes/glossary.md#cross-entropy);
+# [perplexity](../../notes/glossary.md#perplexity) is its exponential). We give
+# it the best of a few smoothing strengths, chosen on validation itself, so it
+# is a generous baseline. A fine-tuned model whose validation loss is not below
+# it has learned nothing about context.
 
 # %%
 unigram = lm_metrics.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
+uniform = math.log(len(tokenizer))
 print(f"unigram validation loss: {unigram:.3f} nats/token (perplexity {math.exp(unigram):,.0f})")
+print(f"a uniform guess over the {len(tokenizer):,}-token vocabulary: {uniform:.3f} nats/token")
+
+# %% [markdown]
+# **Reading this output.** The tiny sample is built from a few templates with
+# a small vocabulary, so its unigram loss is low (about 4.9 nats, perplexity
+# about 130): a model only has to pick among a few hundred common tokens. On
+# the real Tiny Shakespeare (`DATA_DIR=../../../shared/data`) this notebook
+# measures a unigram loss of 6.45 nats (perplexity 633; *The Verdict*: 6.60).
+# Pre-trained GPT-2 already scores far below the unigram line on English
+# text; a random model starts *above* it, at the uniform guess of
+# ln 50,257 = 10.8 nats.
+#
+# ## What you learned
+
+# %%
+print(f"- {book.name}: {report['tokens']:,} tokens -> {report['train blocks']} training and "
+      f"{report['validation blocks']} validation blocks of {BLOCK_SIZE} tokens "
+      f"({report['train tail dropped'] + report['validation tail dropped']} tail tokens dropped).")
+print("- The blocks cut by hand are exactly packing.pack_blocks / prepare_corpus's; labels == inputs.")
+print(f"- The bar for 02_finetune: validation loss below the unigram baseline, {unigram:.3f} nats/token.")

@@ -1,168 +1,283 @@
 # %% [markdown]
 # # Sprint 12 · 02 — Fine-tune GPT-2 on the book
 #
-# We continue GPT-2's own objective (next-token prediction) on the book's
-# training blocks, through the project's training loop (`gpt2ft.training`):
+# We continue GPT-2's own objective, [next-token prediction](../../notes/glossary.md#next-token-prediction),
+# on the book's training blocks from `01_prepare_data`, and watch the
+# [validation](../../notes/glossary.md#validation-set) loss.
 #
-# - AdamW with weight decay, linear warm-up then linear decay of the learning
-#   rate, gradient clipping at norm 1, optional gradient accumulation;
-# - evaluation on the validation blocks every `EVAL_EVERY` steps, with loss and
-#   perplexity, a progress bar and a live plot;
-# - checkpoints every `SAVE_EVERY` steps (written atomically) plus the best one
-#   by validation loss; an interrupted run resumes from the last checkpoint and
-#   ends exactly where an uninterrupted run would;
-# - **early stopping**: on a small book the model soon starts to memorise it.
-#   Validation loss then turns up while training loss keeps falling (a
-#   validation perplexity near 1 would mean the text is recited). We stop after
-#   `PATIENCE` evaluations without improvement and keep the best weights.
+# **You will learn**
+# - what a [causal language model](../../notes/glossary.md#causal-language-model)'s
+#   loss is: the [cross-entropy](../../notes/glossary.md#cross-entropy) of each
+#   position's prediction against the *next* token (the
+#   [label shift](../../notes/glossary.md#label-shift)), written by hand and
+#   checked against the model's own loss;
+# - how to train it with the project's engine (`gpt2ft.training.train`) and
+#   read the train and validation curves against the
+#   [unigram baseline](../../notes/glossary.md#unigram-baseline) of `01_prepare_data`;
+# - why a small book calls for [early stopping](../../notes/glossary.md#early-stopping):
+#   keep the best weights, not the last.
 #
-# Script: `python sprints/sprint12_book/02_finetune.py`; on several GPUs:
-# `accelerate launch --num_processes 4 sprints/sprint12_book/02_finetune.py`.
+# Script: `python sprints/sprint12_book/02_finetune.py`. What the engine does
+# beyond the loop (checkpoints, resume, several GPUs, a chunked loss) is in
+# `05_appendix_engine`.
 
 # %% tags=["parameters"]
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")  # gpt2, gpt2-medium, a local folder; empty = the profile's default
-DATA_DIR = os.environ.get("DATA_DIR", "")
-SEED = int(os.environ.get("SEED", "0"))
-BOOK = os.environ.get("BOOK", "tinyshakespeare")
-BLOCK_SIZE = int(os.environ.get("BLOCK_SIZE", "128"))
-RESUME = os.environ.get("RESUME", "1") == "1"  # 0: start over (the old run is kept, renamed)
-# 0 = the profile's default; tiny trains a random model from scratch, so it needs a larger rate.
-LEARNING_RATE = float(os.environ.get("LEARNING_RATE", "0"))  # tiny: 5e-3, full: 5e-5
-EPOCHS = int(os.environ.get("EPOCHS", "0"))  # tiny: 4, full: 3
-BATCH_SIZE = 0  # tiny: 4, full: 8
+MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
+DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny); e.g. ../../../shared/data
+SEED = 0
+BOOK = "tinyshakespeare"  # tinyshakespeare | the_verdict | path/to/book.txt
+BLOCK_SIZE = 128  # tokens per training block
+EPOCHS = 3
+BATCH_SIZE = 8  # blocks per optimizer step (per process)
 GRAD_ACCUM_STEPS = 1
-EVAL_EVERY = 0  # tiny: 10, full: 100 optimizer steps
-SAVE_EVERY = 0  # tiny: 30, full: 200
-PATIENCE = 3  # evaluations without improvement before stopping
-LM_LOSS = os.environ.get("LM_LOSS", "auto")  # auto | model | chunked (see "Where the compute goes")
+LEARNING_RATE = 5e-5  # small: GPT-2 already knows English; a large rate erases it
+MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
+MAX_EXAMPLES = 0  # blocks per split (train, validation); 0 = all
+N_EVAL = 300  # validation blocks scored, at most (Tiny Shakespeare has 264)
+EVAL_EVERY = 100  # optimizer steps between validation passes
+SAVE_EVERY = 200  # optimizer steps between checkpoints
+PATIENCE = 3  # evaluations without improvement before stopping early
+RESUME = True  # continue this run from its last checkpoint; RESUME=0 starts over
 
 # %%
 import math
-import time
 
+import matplotlib.pyplot as plt
 import torch
-from accelerate import PartialState
+import torch.nn.functional as F
 from IPython.display import display
 
-from gpt2ft import data, lm_loss, lm_metrics, loading, packing, paths, settings
+from gpt2ft import data, lm_metrics, loading, packing, paths, processes, results, runs, settings
 from gpt2ft.training import LivePlot, TrainConfig, train
 
-run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
-print(run.describe())
-tiny = run.is_tiny
+# The tiny model starts from random weights and must learn everything in a minute:
+# a 100x larger learning rate, smaller batches, more frequent evaluations.
+run = settings.configure(globals(), tiny=dict(EPOCHS=4, BATCH_SIZE=4, LEARNING_RATE=5e-3,
+                                              EVAL_EVERY=10, SAVE_EVERY=30))
+
+# %% [markdown]
+# ## Data and model
+#
+# The same blocks as in `01_prepare_data` (the tokenization comes from the
+# cache), and the model in evaluation mode on its device.
+
+# %%
 book = data.load_corpus(BOOK, run)
 tokenizer = loading.load_tokenizer(run.model)
 model = loading.load_causal_lm(run)
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
-                                max_context=model.config.n_positions)
+                                max_context=loading.context_length(model), max_blocks=MAX_EXAMPLES)
+validation = corpus.validation.select(range(min(N_EVAL, len(corpus.validation))))
 unigram = lm_metrics.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
-print(f"{book.name}: {len(corpus.train)} train / {len(corpus.validation)} validation blocks "
+print(f"{book.name}: {len(corpus.train)} training / {len(validation)} validation blocks "
       f"of {BLOCK_SIZE} tokens; unigram baseline {unigram:.3f} nats/token")
+print(f"model: {run.model}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters "
+      f"on {model.device}")
 
 # %% [markdown]
-# ## The settings
+# ## The loss, by hand
 #
-# Each run gets a folder named after its settings, holding its checkpoints:
-# rerunning with the same settings (`RESUME=1`, the default) continues from the
-# newest good checkpoint; changed settings start a new folder, so no run
-# overwrites another.
+# The model gives one row of [logits](../../notes/glossary.md#logits) per
+# position: a score for each of the 50,257 tokens that could come next. The
+# logits at position *t* are compared with the token at *t + 1*: drop the last
+# position's logits (nothing follows it in the block) and the first label
+# (nothing predicts it), and take the cross-entropy over all the remaining
+# positions.
 
 # %%
-learning_rate = LEARNING_RATE or (5e-3 if tiny else 5e-5)
-batch_size = BATCH_SIZE or (4 if tiny else 8)
-epochs = EPOCHS or (4 if tiny else 3)
-run_dir = paths.runs_dir("sprint12", run.profile, book.name)
-output_dir = run_dir / (f"train-lr{learning_rate:g}-bs{batch_size}x{GRAD_ACCUM_STEPS}-ep{epochs}"
-                        f"-block{BLOCK_SIZE}-seed{SEED}")
-# Under `accelerate launch` this cell runs in every process; only the main one touches files.
-state = PartialState(cpu=run.device == "cpu")  # the same process group the training loop joins
-if not RESUME and output_dir.exists() and state.is_main_process:
-    kept = output_dir.rename(output_dir.with_name(output_dir.name + time.strftime("-%Y%m%d-%H%M%S")))
-    print("RESUME=0: the previous run is kept in", kept)
-state.wait_for_everyone()
+rows = validation[:2]
+input_ids = rows["input_ids"].to(model.device)  # every tensor goes where the model is
+labels = rows["labels"].to(model.device)
+with torch.no_grad():
+    logits = model(input_ids=input_ids).logits  # batch x positions x vocabulary
+    predictions = logits[:, :-1]  # position t predicts ...
+    targets = labels[:, 1:]  # ... the token at t + 1
+    per_position = F.cross_entropy(predictions.reshape(-1, logits.size(-1)).float(),
+                                   targets.reshape(-1), reduction="none").view(targets.shape)
+    by_hand = per_position.mean()
+    theirs = model(input_ids=input_ids, labels=labels).loss  # the model shifts inside
+print(f"logits {tuple(logits.shape)}; loss by hand {by_hand.item():.4f}, the model's {theirs.item():.4f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("the shifted cross-entropy by hand == the model's loss (relative difference below 1e-5):",
+      torch.allclose(by_hand, theirs.float(), rtol=1e-5))
+print("labels are the inputs:", torch.equal(input_ids, labels))
+
+
+# %% [markdown]
+# **Reading this output.** Both numbers are the same, so the model's
+# `labels=` argument does exactly this shift. The value itself is about
+# ln 50,257 = 10.8 for the random tiny model: it spreads its probability evenly
+# over the vocabulary. Pre-trained GPT-2 scores far lower on English text:
+# about 3.1 on web text and 3.6 on *The Verdict* (external figures, sources in
+# the card).
+#
+# ### The picture: inputs and targets, one position apart
+
+# %%
+def draw_label_shift(tokens, losses, n=8):
+    """Input tokens on top, the token each position must predict below, and its loss."""
+    words = [repr(tokenizer.decode([t]))[1:-1] or "·" for t in tokens[:n + 1]]
+    fig, (top, bars) = plt.subplots(2, 1, figsize=(9, 3.6), height_ratios=[1.3, 1], sharex=True)
+    for t in range(n):
+        top.text(t, 1, words[t], ha="center", va="center", fontsize=9,
+                 bbox=dict(boxstyle="round", facecolor="#dbe9f6", edgecolor="tab:blue"))
+        top.text(t, 0, words[t + 1], ha="center", va="center", fontsize=9,
+                 bbox=dict(boxstyle="round", facecolor="#fde5cc", edgecolor="tab:orange"))
+        top.annotate("", xy=(t, 0.22), xytext=(t, 0.78), arrowprops=dict(arrowstyle="->", color="grey"))
+    top.text(-0.7, 1, "input t", ha="right", va="center", fontsize=9)
+    top.text(-0.7, 0, "target = input t+1", ha="right", va="center", fontsize=9)
+    top.set_ylim(-0.5, 1.5)
+    top.axis("off")
+    bars.bar(range(n), losses[:n], color="tab:orange")
+    bars.axhline(math.log(len(tokenizer)), color="grey", linestyle="--", linewidth=1,
+                 label="ln 50,257 (a uniform guess)")
+    bars.set_ylabel("loss at t (nats)")
+    bars.set_xticks(range(n), [f"t={t}" for t in range(n)])
+    bars.legend(loc="lower right", fontsize=8)
+    fig.suptitle("Each position predicts the next token; the loss is the mean of the bars", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+fig = draw_label_shift(input_ids[0].tolist(), per_position[0].tolist())
+plt.show()
+
+# %% [markdown]
+# **Reading this output.** The top row is what the model reads, the bottom row
+# what each position must predict: the same tokens, one place to the left. The
+# bars are `-log p(target)` at each position; the loss of a block is their
+# mean over all 127 positions (a block of 128 tokens has 127 targets). For the
+# random tiny model every bar sits at the uniform-guess line. After training
+# they vary: low where the book makes the next token obvious (the rest of a
+# speaker's name, a line break after a line), high at the first word of a new
+# thought.
+#
+# ## The loop, and what the engine adds
+#
+# The training loop itself is written by hand, in plain PyTorch, in Sprint 11's
+# [`04_finetune`](../sprint11_classification/04_finetune.ipynb) (forward, loss,
+# backward, clip, optimizer step, schedule, evaluate), and checked there step
+# for step against `gpt2ft.training.train`. For a causal language model only
+# three things change:
+#
+# | Sprint 11's loop by hand (classification) | here (causal LM) |
+# |---|---|
+# | `labels`: one class per row | `labels`: the block itself (`labels == input_ids`) |
+# | loss: cross-entropy of the class scores | loss: each position against the next token, shifted inside the model |
+# | rows padded to one length, with a mask | packed blocks of `BLOCK_SIZE` tokens: stacked, no padding, no mask |
+#
+# Everything else is the same loop. The table says what `train` adds around
+# it, and when you need it; the terms are in the glossary
+# ([AdamW](../../notes/glossary.md#adamw), [weight decay](../../notes/glossary.md#weight-decay),
+# [warm-up](../../notes/glossary.md#warm-up), [gradient clipping](../../notes/glossary.md#gradient-clipping),
+# [accumulation](../../notes/glossary.md#batch-micro-batch-and-gradient-accumulation),
+# [checkpoints](../../notes/glossary.md#checkpoint), [bf16](../../notes/glossary.md#bf16-and-fp16)),
+# the details and checks in `05_appendix_engine`.
+#
+# | the engine adds | when you need it |
+# |---|---|
+# | AdamW, weight decay on matrices only, warm-up then linear decay, clipping | always: the GPT-2 recipe |
+# | gradient accumulation; a big batch cut into micro-batches, same gradients | a batch too big for memory |
+# | evaluation every `EVAL_EVERY` steps, early stopping, the best weights kept | always on a small book |
+# | atomic checkpoints, exact resume, a run folder per identity (`RESUME`) | long or interruptible runs |
+# | bf16/fp16 autocast, fused AdamW, `torch.compile` | speed and memory on a GPU |
+# | a chunked loss that never holds all the logits | a CPU (used there by itself) |
+# | several processes (`accelerate launch`), only the main one writing files | several GPUs |
+# | a progress bar, a live loss plot, the history table | always |
+#
+# ## Train
+#
+# One setting decides everything that follows: the
+# [learning rate](../../notes/glossary.md#learning-rate). Pre-trained GPT-2
+# already knows English, and a large rate erases that before it learns the
+# book's style, so the full run uses 5e-5; the tiny model starts from random
+# weights and needs 5e-3.
+#
+# The checkpoints go to a run folder named after this run's identity: the book
+# (where it was read from, and a fingerprint of its text), the model (and a
+# fingerprint of its weights) and the settings. Rerunning with the same
+# identity and `RESUME = True` continues from the last checkpoint; any change
+# gets a new folder, so no run overwrites or resumes another (`RESUME=0` starts
+# this run over).
+
+# %%
+identity = {"book": book.source, "book_fp": runs.text_fingerprint(book.text),
+            "model": run.model, "model_fp": runs.weights_fingerprint(model),
+            "settings": {p.name: p.value for p in run.parameters if p.name != "RESUME"}}
+book_dir = paths.runs_dir("sprint12", run.profile, book.name)
 cfg = TrainConfig(
-    output_dir=output_dir,
-    learning_rate=learning_rate,
+    output_dir=runs.run_folder(book_dir, "train", identity),
+    learning_rate=LEARNING_RATE,
     weight_decay=0.01,
-    batch_size=batch_size,
+    batch_size=BATCH_SIZE,
     grad_accum_steps=GRAD_ACCUM_STEPS,
-    num_epochs=epochs,
+    num_epochs=EPOCHS,
+    max_steps=MAX_STEPS or None,
     warmup_ratio=0.05,
     scheduler="linear",
     max_grad_norm=1.0,
-    eval_every=EVAL_EVERY or (10 if tiny else 100),
-    save_every=SAVE_EVERY or (30 if tiny else 200),
-    log_every=5 if tiny else 20,
+    eval_every=EVAL_EVERY,
+    save_every=SAVE_EVERY,
+    log_every=5,
     early_stopping_patience=PATIENCE,
     load_best_at_end=True,
     seed=SEED,
     resume=RESUME,
-    lm_loss=LM_LOSS,
 )
-print({k: getattr(cfg, k) for k in ("learning_rate", "batch_size", "grad_accum_steps", "num_epochs",
-                                     "eval_every", "save_every", "early_stopping_patience", "lm_loss")})
-
-# %% [markdown]
-# ## Where the compute goes: the output layer
-#
-# Every position's hidden state (768 numbers in GPT-2 small) is multiplied by
-# the 50,257 x 768 embedding matrix to score every token of the vocabulary.
-# For a batch that is a `tokens x 50,257` matrix of logits: for 8 blocks of 128
-# tokens, 51 million numbers (206 MB in fp32), then a log-softmax over it, then
-# two more matrix products for the gradients. In the tiny model (64 dimensions)
-# this layer is nearly all of the work.
-#
-# The loss never needs the whole matrix at once. Taken a few rows at a time,
-# each chunk's logits give its part of the loss *and* its gradient (the
-# softmax minus the one-hot target) and are dropped before the next chunk.
-# `gpt2ft.lm_loss.chunked_lm_loss` does that; the training loop uses it when
-# `lm_loss="chunked"`, which `"auto"` picks on a CPU, where it was measured
-# faster (the chunks stay in cache; numbers in `notes/training_engine.md`). The
-# arithmetic is the same, so the loss is the same:
+print("run folder:", cfg.output_dir.name)
 
 # %%
-rows = corpus.train[:2]
-model.eval()  # no dropout, so both computations see the same network (train() switches it back)
-with torch.no_grad():
-    own = model(input_ids=rows["input_ids"], labels=rows["labels"]).loss
-    hidden = model.transformer(input_ids=rows["input_ids"]).last_hidden_state
-    chunked = lm_loss.chunked_lm_loss(hidden, model.lm_head.weight, rows["labels"], chunk_rows=32)
-n_logits = rows["input_ids"].numel() * model.config.vocab_size
-print(f"the model's loss {own.item():.6f}, chunked {chunked.item():.6f}; logits never held at once: "
-      f"{n_logits:,} ({4 * n_logits / 1e6:.0f} MB in fp32), at most {32 * model.config.vocab_size:,} at a time")
-
-# %%
-# NBVAL_CHECK_OUTPUT
-print("same loss:", torch.allclose(own, chunked, rtol=1e-5))
-
-# %% [markdown]
-# ## Train
-
-# %%
-before = lm_metrics.mean_loss(model, corpus.validation)
+before = lm_metrics.mean_loss(model, validation)
 live = LivePlot(title=f"{book.name}: train vs validation loss")
-result = train(model, corpus.train, corpus.validation, cfg, callbacks=[live])
-print(f"{result.steps} steps in {result.elapsed_s:.1f} s; stopped early: {result.stopped_early}")
+result = train(model, corpus.train, validation, cfg, callbacks=[live], tokenizer=tokenizer,
+               about={"book": book.source, "command": run.command})
+print(f"{result.steps} optimizer steps; best validation loss {result.best_eval_loss:.3f}; "
+      f"stopped early: {result.stopped_early}")
 
 # %% [markdown]
+# **Reading this output.** The first line says what runs: the number of
+# optimizer steps, the global batch and the device. The bar counts the steps;
+# each validation pass prints its loss and
+# [perplexity](../../notes/glossary.md#perplexity) (the exponential of the
+# loss), marked "best so far" when it improves. At tiny the random model's
+# loss falls from about 10.8 (a uniform guess) towards 4, mostly by learning
+# which tokens the sample uses at all. A full run starts from pre-trained
+# GPT-2, already far below the unigram line, and lowers the validation loss
+# further as it picks up the book's vocabulary and layout (speaker names,
+# verse lines); on a book as short as *The Verdict* it soon starts to memorise
+# and early stopping ends the run (not measured here: no pre-trained weights
+# can be downloaded in this workplace).
+#
 # ## Train against validation
 #
-# The gap between the two curves is the overfitting signal: training loss
-# keeps falling as the model memorises the training blocks, validation loss
-# flattens or turns up. The dashed line is the unigram baseline.
+# The live plot above was redrawn during training. Here is the final figure
+# with the unigram baseline from `01_prepare_data` (dashed), saved with the
+# results.
 
 # %%
 history = result.history
-evals = history.dropna(subset=["eval_loss"])
 fig = live.figure()
 fig.axes[0].axhline(unigram, color="grey", linestyle="--", label="unigram baseline")
 fig.axes[0].legend()
 display(fig)
-if state.is_main_process:
-    fig.savefig(run_dir / "loss_curves.png", dpi=120, bbox_inches="tight")
+results.save_figure(fig, "sprint12", f"loss_curves_{book.name}", run)
+plt.close(fig)  # shown once: no second copy from the inline backend
+
+# %% [markdown]
+# **Reading this output.** The gap between the curves is the overfitting
+# signal: training loss keeps falling as the model memorises the training
+# blocks, validation loss flattens and then turns up. Early stopping ends the
+# run after `PATIENCE` evaluations without a new best, and the best weights are
+# loaded, not the last. In the tiny run both curves fall for all 60 steps (a
+# random model has much to learn from a few dozen blocks) and cross the unigram
+# line after about 20 steps; in a full run the validation curve starts *below*
+# the line (GPT-2 already models English) and flattens within the first epoch
+# or two.
 
 # %%
 best = result.best_eval_loss
@@ -177,15 +292,33 @@ print("validation loss fell:", best < before)
 print("below the unigram baseline:", best < unigram)
 
 # %% [markdown]
+# **Reading this output.** A validation perplexity of about 45 at tiny means
+# the model is, on average, as unsure as a choice among 45 equally likely
+# tokens; the random start was about 50,000 (the vocabulary size). The
+# template-built sample is easy, so do not compare it with a real book.
+#
 # ## Save the best model for the next notebooks
 #
 # `save_pretrained` writes a folder that `from_pretrained` (and `MODEL=<dir>`)
-# can load anywhere; the tokenizer goes along so the folder is self-contained.
+# loads anywhere; the tokenizer goes along so the folder is self-contained.
+# `03_generate` and `04_evaluate` read it from there. (Under
+# `accelerate launch` every process runs this notebook; only the main one
+# writes files: `05_appendix_engine`.)
 
 # %%
-finetuned_dir = run_dir / "finetuned"
-if state.is_main_process:
+finetuned_dir = book_dir / "finetuned"
+if processes.is_main_process():
     result.model.save_pretrained(finetuned_dir)
     tokenizer.save_pretrained(finetuned_dir)
-    history.to_csv(run_dir / "history.csv", index=False)
-    print("saved", finetuned_dir)
+    history.to_csv(book_dir / "history.csv", index=False)
+print("saved the best model to", finetuned_dir.relative_to(paths.runs_dir()))
+
+# %% [markdown]
+# ## What you learned
+
+# %%
+print(f"- The loss by hand (logits[:, :-1] against labels[:, 1:]) is the model's own loss: "
+      f"{by_hand.item():.3f} nats before training on two validation blocks.")
+print(f"- Training took {result.steps} optimizer steps of {BATCH_SIZE} blocks x {BLOCK_SIZE} tokens; "
+      f"validation loss {before:.3f} -> {best:.3f} (unigram baseline {unigram:.3f}).")
+print(f"- The best weights (not the last) are saved in {finetuned_dir.name}/ for 03_generate and 04_evaluate.")

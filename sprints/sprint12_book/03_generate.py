@@ -2,34 +2,43 @@
 # # Sprint 12 · 03 — Before and after: the same prompts, seeds and settings
 #
 # The original and the fine-tuned model continue the same prompts with the
-# same sampling settings and the same seed, so any difference comes from the
-# weights. The prompts are the opening tokens of passages from the
-# **validation** part of the book, which neither model was trained on.
+# same [sampling](../../notes/glossary.md#sampling) settings and the same seed,
+# so any difference comes from the weights. The prompts are the opening tokens
+# of passages from the **validation** part of the book, which neither model was
+# trained on.
 #
-# Script: `python sprints/sprint12_book/03_generate.py` (after 02).
+# **You will learn**
+# - how to compare two models fairly: one table of settings, the same seed per
+#   prompt, prompts neither model trained on;
+# - what fine-tuning on a book changes in the text a model writes;
+# - why a tiny smoke run can only show the *mechanics* of this comparison.
+#
+# Script: `python sprints/sprint12_book/03_generate.py` (after `02_finetune`).
 
 # %% tags=["parameters"]
 import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = os.environ.get("MODEL", "")  # the original model; empty = the profile's default
-DATA_DIR = os.environ.get("DATA_DIR", "")
-SEED = int(os.environ.get("SEED", "0"))
-BOOK = os.environ.get("BOOK", "tinyshakespeare")
-BLOCK_SIZE = int(os.environ.get("BLOCK_SIZE", "128"))
-N_PROMPTS = 4
-PROMPT_TOKENS = 8
-MAX_NEW_TOKENS = 0  # 0 = the profile's default (tiny: 40, full: 80)
-SAMPLING = {"do_sample": True, "temperature": 0.8, "top_k": 40, "top_p": 0.95}
+MODEL = ""  # the original model: "" = gpt2 (full) or the random tiny GPT-2 (tiny); as in 02
+DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny)
+SEED = 0
+BOOK = "tinyshakespeare"  # the book 02_finetune trained on
+BLOCK_SIZE = 128
+N_SAMPLES = 4  # prompts, each continued by both models
+PROMPT_TOKENS = 8  # tokens of validation text per prompt
+MAX_NEW_TOKENS = 80  # tokens each model writes per prompt
+TEMPERATURE = 0.8
+TOP_K = 40
+TOP_P = 0.95
 
 # %%
+import dataclasses
+
 import pandas as pd
-from transformers import AutoModelForCausalLM
 
 from gpt2ft import data, generation, loading, packing, paths, results, settings
 
-run = settings.resolve(PROFILE, MODEL or None, data_dir=DATA_DIR or None, seed=SEED)
-print(run.describe())
+run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=40))
 book = data.load_corpus(BOOK, run)
 finetuned_dir = paths.runs_dir("sprint12", run.profile, book.name) / "finetuned"
 if not (finetuned_dir / "config.json").exists():
@@ -37,27 +46,31 @@ if not (finetuned_dir / "config.json").exists():
                             "(make sprint12 runs the notebooks in order).")
 tokenizer = loading.load_tokenizer(run.model)
 original = loading.load_causal_lm(run)
-finetuned = AutoModelForCausalLM.from_pretrained(finetuned_dir).to(run.device).eval()
-max_new_tokens = MAX_NEW_TOKENS or (40 if run.is_tiny else 80)
+finetuned = loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))
+
+# %% [markdown]
+# The prompts, and the settings both models get (one place, so they cannot
+# drift apart). [Temperature](../../notes/glossary.md#temperature),
+# [top-k](../../notes/glossary.md#top-k-sampling) and
+# [top-p](../../notes/glossary.md#top-p-nucleus-sampling) are Sprint 10's
+# decoding settings; prompt *i* gets seed `SEED + i` for both models.
 
 # %%
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE)
-prompts = packing.prompts_from(corpus.validation_ids, tokenizer, N_PROMPTS, PROMPT_TOKENS)
-
-# %% [markdown]
-# The settings both models get (one place, so they cannot drift apart):
+prompts = packing.prompts_from(corpus.validation_ids, tokenizer, N_SAMPLES, PROMPT_TOKENS)
+sampling = {"do_sample": True, "temperature": TEMPERATURE, "top_k": TOP_K, "top_p": TOP_P,
+            "max_new_tokens": MAX_NEW_TOKENS}
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print({**SAMPLING, "max_new_tokens": max_new_tokens, "prompts": len(prompts)})
+print(sampling, "| prompts:", len(prompts))
 
 # %%
 rows = []
 for i, prompt in enumerate(prompts):
     row = {"prompt": prompt}
     for label, model in (("original", original), ("fine-tuned", finetuned)):
-        tokens = generation.generate(model, tokenizer, prompt, seed=SEED + i,
-                                     max_new_tokens=max_new_tokens, **SAMPLING)
+        tokens = generation.generate(model, tokenizer, prompt, seed=SEED + i, **sampling)
         row[label] = tokenizer.decode(tokens, skip_special_tokens=True)
     rows.append(row)
 side_by_side = pd.DataFrame(rows)
@@ -65,8 +78,29 @@ side_by_side = pd.DataFrame(rows)
 shown = side_by_side.replace({"\n": " ⏎ ", r"\|": "/"}, regex=True)
 results.show_markdown(shown.to_markdown(index=False))
 
+# %% [markdown]
+# **Reading this output.** At tiny the *original* is a random 2-block model:
+# its continuations are unrelated tokens from anywhere in GPT-2's 50,257-token
+# vocabulary. The *fine-tuned* tiny model has learned, in 60 steps on a
+# template-built sample, which words the sample uses and a little of its
+# layout (line breaks, capitalised names, `:`), but not grammar. That is all
+# this run can show: the comparison works, the prompts and seeds are shared.
+# With real GPT-2 (a full run) the original writes fluent modern prose that
+# ignores the play's layout; the fine-tuned model answers in the book's voice:
+# speaker names in capitals followed by a colon, short verse lines, *thou* and
+# *thee* (what nanoGPT's README shows for a fine-tuned GPT-2-xl: external).
+# `04_evaluate` puts numbers on the change.
+
 # %%
 path = results.write_table(shown, "sprint12", f"before_after_{book.name}", run, index=False,
-                           title=f"Sprint 12: {book.name}, original vs fine-tuned, same prompts and seeds",
-                           command=f"make sprint12 PROFILE={run.profile} BOOK={BOOK}")
-print("wrote", path)
+                           title=f"Sprint 12: {book.name}, original vs fine-tuned, same prompts and seeds")
+print("wrote", path.relative_to(paths.results_root()))
+
+# %% [markdown]
+# ## What you learned
+
+# %%
+print(f"- {len(prompts)} validation prompts of {PROMPT_TOKENS} tokens, each continued by both models "
+      f"with the same seed and settings ({MAX_NEW_TOKENS} new tokens).")
+print(f"- The table is in results/sprint12/{run.profile}/before_after_{book.name}.md; "
+      "04_evaluate measures what changed.")
