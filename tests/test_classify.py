@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -74,6 +75,24 @@ def test_predict_with_dynamic_padding_matches_each_example_alone(model, tokenize
     np.testing.assert_allclose(logits, alone(model, tokenizer, TEXTS).numpy(), atol=1e-5)
 
 
+def test_prediction_batches_keep_to_the_row_and_token_limits():
+    lengths = [5, 1, 9, 3, 9, 2, 40]
+    batches = classify.prediction_batches(lengths, batch_size=3, max_tokens=20)
+    assert sorted(int(i) for b in batches for i in b) == list(range(7))  # every row once
+    assert all(len(b) <= 3 for b in batches)
+    assert all(len(b) * max(lengths[i] for i in b) <= 20 for b in batches if len(b) > 1)
+    assert [lengths[i] for i in batches[-1]] == [40]  # longer than the budget: alone
+    assert classify.prediction_budget("cpu") == 16_384
+
+
+def test_predict_gives_the_same_logits_in_small_batches(model, tokenizer):
+    data = datasets.Dataset.from_dict({"text": TEXTS * 3, "label": [1, 0, 0] * 3})
+    encoded = classify.encode(data, tokenizer, max_length=64)
+    whole = classify.predict(model, encoded, tokenizer)
+    small = classify.predict(model, encoded, tokenizer, max_tokens=16)
+    np.testing.assert_allclose(small, whole, atol=1e-5)
+
+
 def test_missing_pad_token_is_refused_by_tokenizer_and_model(tokenizer):
     model = classify.build_classifier(TINY_MODEL, LABELS)  # no tokenizer: no pad id in config
     with pytest.raises(ValueError, match="padding token"):
@@ -114,6 +133,12 @@ def test_choose_max_length_is_a_rounded_percentile_within_bounds():
     assert classify.choose_max_length(lengths, 50, multiple=16) == 64
     assert classify.choose_max_length(lengths, 100, cap=64) == 64
     assert classify.choose_max_length([3, 4, 5], 95) == 16  # floor
+
+
+def test_token_lengths_count_long_texts_without_a_warning(tokenizer, capfd):
+    lengths = classify.token_lengths(tokenizer, ["a " * 1500, "b"])
+    assert lengths.tolist() == [1501, 1]  # longer than GPT-2's 1,024: counted, not cut
+    assert "longer than the specified maximum" not in capfd.readouterr().err
 
 
 def test_encode_truncates_and_does_not_pad(tokenizer):
@@ -347,6 +372,7 @@ def _quality_module():
     path = Path(__file__).resolve().parents[1] / "sprints" / "sprint11_classification" / "quality.py"
     spec = importlib.util.spec_from_file_location("sprint11_quality", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -391,6 +417,7 @@ def test_quality_subset_exits_0_when_its_checks_pass_and_keeps_the_complete_runs
         return _fake_row(name)
 
     monkeypatch.setattr(quality, "run_one", fake_run_one)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # main() sets it for the process
     assert quality.main(["--sets", "sst2", "--threads", "1"]) == 0
     assert ran == [("sst2", "quality-sst2_predictions_sst2.csv", "sprint11/quality-sst2/sst2")]
     assert {n: (out / n).read_text() for n in complete} == complete  # untouched

@@ -30,7 +30,8 @@ _NEUTRAL = {"cpu", "numpy", "tolist", "item", "__repr__", "__format__", "__bool_
             "size", "dim", "numel", "shape", "dtype", "device", "is_floating_point", "data_ptr",
             "__get__", "__iter__", "__contains__", "__hash__", "__index__", "__int__", "__float__",
             "copy_", "detach", "clone", "element_size", "storage_offset", "stride", "untyped_storage",
-            "is_contiguous", "requires_grad_", "retain_grad", "register_hook"}
+            "is_contiguous", "requires_grad_", "retain_grad", "register_hook",
+            "__getitem__"}  # indexing a GPU tensor with host indices is allowed
 
 
 class PlacementError(RuntimeError):

@@ -97,8 +97,9 @@ print("softmax by hand equals torch.softmax (max difference below 1e-6):",
       float((probs_by_hand - probs).abs().max()) < 1e-6)
 print(f"the top {TOP_K} ids by hand equal generation.next_token_table's:",
       probs_by_hand.topk(TOP_K).indices.tolist() == table["id"].tolist())
+table_probs = torch.tensor(table["probability"], device=probs_by_hand.device)
 print("and their probabilities (below 1e-6):",
-      float((probs_by_hand[table["id"].tolist()] - torch.tensor(table["probability"])).abs().max()) < 1e-6)
+      float((probs_by_hand[table["id"].tolist()] - table_probs).abs().max()) < 1e-6)
 
 # %% [markdown]
 # **Reading this output.** Our two lines and the library agree, token for

@@ -5,7 +5,7 @@ Taught in ``sprints/sprint11_classification``, one module per idea:
 - :mod:`~gpt2ft.classify.model`      pad token, token lengths, ``max_length``, encoding,
   the classifier with its label names (``01_data``, ``02_padding_and_batches``, ``04_finetune``)
 - :mod:`~gpt2ft.classify.finetune`   the training engine run on a classifier, the live
-  loss/accuracy plot (``04_finetune``)
+  loss/accuracy plot, a run folder per identity (``04_finetune``)
 - :mod:`~gpt2ft.classify.metrics`    predictions, accuracy/precision/recall/F1, confusion
   matrix, predictions file (``04_finetune``)
 - :mod:`~gpt2ft.classify.export`     one folder that ``pipeline("text-classification")``
@@ -31,6 +31,8 @@ from .metrics import (
     metrics_fn,
     metrics_table,
     predict,
+    prediction_batches,
+    prediction_budget,
     predictions_frame,
     softmax,
 )
@@ -47,10 +49,10 @@ from .model import (
 )
 
 __all__ = [
-    "MINILM_PACKAGE", "LossAccuracyPlot", "check_pad_tokens",
-    "balanced_subset", "build_classifier", "choose_max_length", "class_weights",
-    "classification_metrics", "confusion_figure", "encode", "evaluate", "export_for_pipeline",
-    "label_maps", "metrics_fn", "metrics_table", "minilm_dir", "padding_figure", "pipeline_device",
-    "pipeline_predictions", "predict", "predictions_frame", "run_folder", "set_pad_token", "softmax",
-    "stack_figure", "token_lengths", "train_classifier", "weighted_loss",
+    "MINILM_PACKAGE", "LossAccuracyPlot", "balanced_subset", "build_classifier", "check_pad_tokens",
+    "choose_max_length", "class_weights", "classification_metrics", "confusion_figure", "encode",
+    "evaluate", "export_for_pipeline", "label_maps", "metrics_fn", "metrics_table", "minilm_dir",
+    "padding_figure", "pipeline_device", "pipeline_predictions", "predict", "prediction_batches",
+    "prediction_budget", "predictions_frame", "run_folder", "set_pad_token", "softmax", "stack_figure",
+    "token_lengths", "train_classifier", "weighted_loss",
 ]

@@ -4,7 +4,8 @@ Introduced in ``sprints/sprint11_classification/04_finetune``, which writes the
 recipe out as a :class:`gpt2ft.training.TrainConfig` (AdamW with weight decay,
 warm-up then linear decay, clipping, evaluation every epoch, the best weights
 kept and loaded back). :func:`train_classifier` runs it with the classification
-scores at every evaluation; :class:`LossAccuracyPlot` draws them live.
+scores at every evaluation; :class:`LossAccuracyPlot` draws them live;
+:func:`run_folder` gives each run a folder named after its identity.
 """
 
 from __future__ import annotations

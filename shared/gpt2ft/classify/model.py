@@ -52,8 +52,20 @@ def set_pad_token(tokenizer: PreTrainedTokenizerBase,
 
 
 def token_lengths(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> np.ndarray:
-    """Number of tokens of each text (no truncation, special tokens included)."""
-    return np.array([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]])
+    """Number of tokens of each text (no truncation, special tokens included).
+
+    Texts longer than the model's context are counted, not cut, and without the
+    tokenizer's "longer than the specified maximum sequence length" warning:
+    measuring them is the point (``choose_max_length`` then caps the length).
+    """
+    import transformers
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        ids = tokenizer(list(texts), truncation=False)["input_ids"]
+    finally:
+        transformers.logging.set_verbosity(level)
+    return np.array([len(x) for x in ids])
 
 
 def choose_max_length(lengths: Sequence[int], percentile: float = 95, multiple: int = 8,
