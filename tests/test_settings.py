@@ -121,3 +121,12 @@ def test_the_command_names_the_runner_and_every_setting_from_the_environment(mon
     assert meta["data"] == str(tmp_path) and meta["command"] == run.command
     bundled = settings.configure(_cell(), env={"PROFILE": "tiny"}, show=False)
     assert results.provenance(bundled)["data"] == "the project's bundled samples"
+
+
+def test_a_list_of_numbers_from_the_environment_keeps_its_type():
+    cell = dict(PROFILE="tiny", LORA_RANKS=[2, 8, 32], PERCENTILES=[90.0, 95.0], NAMES=["a"])
+    settings.configure(cell, env={"PROFILE": "tiny", "LORA_RANKS": "4,16", "PERCENTILES": "99",
+                                  "NAMES": "x,y"}, show=False)
+    assert cell["LORA_RANKS"] == [4, 16] and cell["PERCENTILES"] == [99.0] and cell["NAMES"] == ["x", "y"]
+    with pytest.raises(settings.SettingError, match="LORA_RANKS='4,x'.*comma-separated list of numbers"):
+        settings.configure(dict(cell), env={"PROFILE": "tiny", "LORA_RANKS": "4,x"}, show=False)

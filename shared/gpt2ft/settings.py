@@ -219,10 +219,12 @@ def _parse(name: str, text: str, literal: Any) -> Any:
             return int(text)
         if kind is float:
             return float(text)
-        if kind in (list, tuple):
-            return kind(part.strip() for part in text.split(",") if part.strip())
+        if kind in (list, tuple):  # "a,b,c"; items read as the type of the literal's first item
+            item = type(literal[0]) if literal and type(literal[0]) in (int, float) else str
+            return kind(item(part.strip()) for part in text.split(",") if part.strip())
     except ValueError:
-        what = {bool: "1 or 0", int: "a whole number", float: "a number"}[kind]
+        what = {bool: "1 or 0", int: "a whole number", float: "a number",
+                list: "a comma-separated list of numbers", tuple: "a comma-separated list of numbers"}[kind]
         raise SettingError(
             f"{name}={text!r} (from the environment) is not {what}. Allowed: "
             f"{RULES.get(name, (None, what))[1]}; the notebook's value is {name}={literal!r}. "

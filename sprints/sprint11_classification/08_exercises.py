@@ -200,7 +200,7 @@ pd.DataFrame(imbalance_rows).T.astype({"training rows": int, "steps": int}).roun
 
 # %% tags=["hide-input"]
 lora_rows = {}
-for r in [int(r) for r in LORA_RANKS]:
+for r in LORA_RANKS:
     model = classify.build_classifier(run.model, sst2.label_names, tokenizer, seed=SEED)
     result = classify.train_classifier(
         model, sst2_encoded["train"], None, sst2.label_names,
@@ -217,7 +217,7 @@ lora_table
 config = loading.load_config(run)
 print("trainable weights == L blocks x 4 d r + the d x 2 head, for every rank:",
       all(lora_table.loc[f"r={r}", "trainable weights"] == config.n_layer * 4 * config.n_embd * r + config.n_embd * 2
-          for r in [int(r) for r in LORA_RANKS]))
+          for r in LORA_RANKS))
 
 # %% [markdown]
 # **Reading the solution.** The trainable weights grow linearly with the rank
@@ -272,7 +272,7 @@ pd.DataFrame(head_rows).T.round(4)
 
 # %% tags=["hide-input"]
 length_rows = {}
-for p in [int(p) for p in PERCENTILES]:
+for p in PERCENTILES:
     imdb, imdb_encoded, ml = prepare("imdb", percentile=p)
     lengths = classify.token_lengths(tokenizer, imdb.model_texts()["train"]["text"])
     model = classify.build_classifier(run.model, imdb.label_names, tokenizer, seed=SEED)

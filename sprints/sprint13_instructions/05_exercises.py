@@ -274,6 +274,7 @@ for record in split["test"][:N_EVAL]:
 # one would you report?
 
 # %% tags=["hide-input"]
+# NBVAL_CHECK_OUTPUT
 def rouge_l_by_hand(answer, reference):
     a, b = instruct.normalise(answer), instruct.normalise(reference)
     table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]

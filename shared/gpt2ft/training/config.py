@@ -54,7 +54,9 @@ class TrainConfig:
     processes``. ``max_steps`` caps the run (it never trains past ``num_epochs``).
     A batch of more than ``max_batch_tokens`` (rows x longest row)
     is cut into micro-batches whose gradients add up to the batch's own, so a
-    long-text batch fits in memory and the step is the same.
+    long-text batch fits in memory and the step is the same (exactly without
+    dropout; with dropout each micro-batch draws its own masks, the same step
+    in expectation).
     ``eval_every``/``save_every``: a number of steps, ``"epoch"`` (the end of
     every epoch) or ``None`` (only at the end). ``strategy=None``
     trains the parameters as the model has them.
