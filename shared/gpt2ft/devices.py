@@ -58,11 +58,12 @@ class PlacementCheck(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", str(func))
-        tensors = [t for t in tree_flatten((args, kwargs))[0]
-                   if isinstance(t, torch.Tensor) and t.dim() > 0]  # 0-d scalars mix freely
+        tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         placed = [self._placed(t) for t in tensors]
-        if name not in _NEUTRAL and any(placed) and not all(placed):
-            host = tensors[placed.index(False)]
+        # a host 0-d scalar may meet device tensors (PyTorch allows it); anything larger may not
+        hosts = [t for t, p in zip(tensors, placed, strict=True) if not p and t.dim() > 0]
+        if name not in _NEUTRAL and any(placed) and hosts:
+            host = hosts[0]
             raise PlacementError(
                 f"{name}() got a tensor of shape {tuple(host.shape)} that was never moved to the "
                 "model's device, together with tensors on it. On a GPU this fails with 'Expected "

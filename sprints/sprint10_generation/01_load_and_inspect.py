@@ -93,7 +93,8 @@ config_view
 # ## Where the parameters are
 #
 # The LM head shares its weight matrix with the token embedding (*weight
-# tying*), so it adds nothing to the count.
+# tying*), so it adds nothing to the count. The table counts each part of the
+# model; "share" is its fraction of the total.
 
 # %%
 counts = pd.Series(loading.count_parameters(model), name="parameters")
@@ -111,7 +112,8 @@ pd.DataFrame({"parameters": counts, "share": (counts / counts["total"]).round(3)
 #
 # Every number above follows from the config. With vocabulary *V*, context
 # *P*, width *d* and *L* blocks: the token embedding is *V·d*, the position
-# embedding *P·d*; one block has two layer norms (2·2*d*), the attention's
+# embedding *P·d*; one block has two
+# [layer norms](../../notes/glossary.md#layer-norm) (2·2*d*: a gain and a bias each), the attention's
 # query/key/value projection (*d*·3*d* + 3*d*) and output projection
 # (*d*·*d* + *d*), and the MLP (*d*·4*d* + 4*d* and 4*d*·*d* + *d*): 12*d*² + 13*d*
 # in all; the final layer norm adds 2*d*; the tied LM head adds nothing.
@@ -120,7 +122,8 @@ pd.DataFrame({"parameters": counts, "share": (counts / counts["total"]).round(3)
 # NBVAL_CHECK_OUTPUT
 V, P, d, L = cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer
 by_hand = V * d + P * d + L * (12 * d * d + 13 * d) + 2 * d
-print("by hand, blocks:", L * (12 * d * d + 13 * d) == counts["transformer blocks"])
+print("by hand, the transformer blocks equal the table's count:",
+      L * (12 * d * d + 13 * d) == counts["transformer blocks"])
 print("by hand, total equals the model's parameter count:", by_hand == counts["total"])
 print("equals sum(p.numel() for p in model.parameters()):",
       by_hand == sum(p.numel() for p in model.parameters()))
@@ -132,8 +135,9 @@ print("equals sum(p.numel() for p in model.parameters()):",
 #
 # ## One sentence through the tokenizer
 #
-# GPT-2 uses byte-level BPE: text becomes UTF-8 bytes, bytes are merged into
-# frequent pieces. A leading space belongs to the token (`Ġ` marks it), common
+# GPT-2 uses byte-level BPE (byte-pair encoding): text becomes UTF-8 bytes,
+# and the pairs of bytes or pieces seen most often in its training text were
+# merged, step by step, into larger pieces. A leading space belongs to the token (`Ġ` marks it), common
 # words are one token, rarer ones split into pieces.
 
 # %%
@@ -163,9 +167,9 @@ for text in ["naïve café", "🤗 emoji!", "tabs\tand   spaces", "日本語"]:
     print(f"{text!r:24} -> {len(ids):2} tokens, round trip ok: {tokenizer.decode(ids) == text}")
 
 # %% [markdown]
-# **Reading this output.** Every text comes back exactly. Three Japanese
-# characters cost 6 tokens and one emoji several: text far from English web
-# pages is expensive in tokens.
+# **Reading this output.** Every text comes back exactly (`round trip ok:
+# True`). Three Japanese characters cost 6 tokens and one emoji several: text
+# far from English web pages is expensive in tokens.
 #
 # ## Special tokens
 #
@@ -183,7 +187,7 @@ print("eos id:", tokenizer.eos_token_id, "| pad token:", tokenizer.pad_token)
 # None` is why `generate` needs `pad_token_id=tokenizer.eos_token_id` (as
 # `gpt2ft.generation.generate` passes) and why Sprint 11 sets a pad token.
 #
-# ## What the library adds to our formula and our table
+# ## What the library adds to our formula and our tokenizer table
 #
 # | `transformers` adds | when you need it |
 # |---|---|
@@ -194,7 +198,8 @@ print("eos id:", tokenizer.eos_token_id, "| pad token:", tokenizer.pad_token)
 #
 # ## What you learned
 #
-# - GPT-2 is an embedding, a stack of blocks and a final layer norm; the LM
+# - GPT-2 is an embedding, a stack of blocks and a final
+#   [layer norm](../../notes/glossary.md#layer-norm); the LM
 #   head reuses the token embedding (tied), and the parameter count follows
 #   from the config by a formula you can check.
 # - The byte-level BPE tokenizer splits any text into known tokens and back,

@@ -75,8 +75,8 @@ print("same most likely token:", int(logits_by_hand.argmax()) == int(logits.argm
 
 # %% [markdown]
 # **Reading this output.** The model's LM head is exactly this matrix product
-# (the tolerance only allows for the order in which a CPU or GPU adds up 768
-# products).
+# (the tolerance only allows for the order in which a CPU or GPU adds up the
+# `n_embd` products of each logit: 64 at tiny, 768 with `gpt2`).
 #
 # ## The distribution of the next token
 #
@@ -133,8 +133,9 @@ figure_path = results.save_figure(fig, "sprint10", "next_token", run)
 
 # %% [markdown]
 # **Reading this output.** The same table as bars. At tiny the ten bars are
-# almost equally long (all near 1/50,257 ≈ 0.00002): what "untrained" looks
-# like. With `gpt2` the first few bars dominate.
+# almost equally long, all within a factor of two of 1/50,257 ≈ 0.00002 (the
+# axis is in units of 1e-5, the factor printed at its right end): what
+# "untrained" looks like. With `gpt2` the first few bars dominate.
 #
 # ## Greedy decoding by hand
 #
@@ -182,8 +183,9 @@ print("its first token is the argmax of the table above:", ours[0] == int(table[
 # ### What our loop wastes
 #
 # Our loop feeds the model the whole sequence at every step, so step *n*
-# recomputes the keys and values of all earlier tokens. `generate` keeps them
-# in a *KV cache* and feeds one new token per step:
+# recomputes the keys and values of all earlier tokens (what attention
+# compares each new token with). `generate` keeps them in a
+# [KV cache](../../notes/glossary.md#kv-cache) and feeds one new token per step:
 
 # %%
 prompt_len = encoded["input_ids"].shape[1]
@@ -193,8 +195,10 @@ print(f"token positions run through the model: our loop {fed_by_hand:,}, "
       f"generate with its KV cache {fed_with_cache:,}")
 
 # %% [markdown]
-# **Reading this output.** The cost of our loop grows with the square of the
-# length; with the cache it grows linearly. For a few dozen tokens it does not
+# **Reading this output.** Our loop runs the prompt and every token so far at
+# each step; `generate` runs the prompt once, then one position per new token.
+# The cost of our loop grows with the square of the length; with the cache it
+# grows linearly. For a few dozen tokens it does not
 # matter; for 1,000 it does. `03_decoding_strategies` lists what else `generate` adds.
 #
 # ## What you learned

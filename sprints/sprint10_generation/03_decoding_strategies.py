@@ -169,8 +169,10 @@ one_step = pd.DataFrame.from_dict(orient="index", data={
 one_step.round({"top probability": 6, "entropy (nats)": 2})
 
 # %% [markdown]
-# **Reading this output.** At tiny the raw distribution is almost uniform
-# (entropy near log 50,257 = 10.82): temperature 0.7 barely sharpens it, top-p
+# **Reading this output.** One row per filter: how many of the 50,257 tokens
+# keep a probability above 0, the largest probability, and the entropy of
+# what is left. At tiny the raw distribution is almost uniform (entropy near
+# log 50,257 = 10.82): temperature 0.7 barely sharpens it, top-p
 # 0.9 still keeps most of the vocabulary (about nine tokens in ten, since it
 # needs 90 % of an almost even spread), and only top-k cuts hard (to exactly
 # 40 tokens). The penalty changes only the prompt's own five tokens. With the
@@ -220,8 +222,11 @@ fig = plots.temperature_cuts(logits, (TEMPERATURE, 1.0, 1.3), top_k=TOP_K, top_p
 figure_path = results.save_figure(fig, "sprint10", "temperature_cuts", run)
 
 # %% [markdown]
-# **Reading this output.** At tiny the three curves are nearly flat lines
-# around 1/50,257 ≈ 0.00002 and almost on top of each other; the dotted top-p
+# **Reading this output.** Left: the probability of each token against its
+# rank, both axes logarithmic; right: the probability held by the most likely
+# tokens up to that rank, with the legend giving each temperature's top-p
+# count. At tiny the three curves are nearly flat lines around
+# 1/50,257 ≈ 0.00002 and almost on top of each other; the dotted top-p
 # cuts all sit among the last ranks (tens of thousands of tokens) and the
 # cumulative curves (right) rise almost linearly: temperature and top-p have
 # next to nothing to work with on a flat distribution. With a trained model the
@@ -267,8 +272,8 @@ for name, equal in steps_equal.items():
 # checked in `02_next_token`; beam search keeps several sequences, and
 # exercise 3 of `05_exercises` checks its scores), every step: our four
 # functions, in `generate`'s order and with its defaults, produce exactly the
-# distribution `generate` sampled from. "All four at once"
-# also checks the order (penalty, temperature, top-k, top-p).
+# distribution `generate` sampled from. "All four at once" also checks the
+# order (penalty, temperature, top-k, top-p).
 #
 # ## Sampling by hand
 #
@@ -309,17 +314,17 @@ for name, (same, n_same, n) in same_tokens.items():
     print(f"{name:32} by hand = generate, token for token: {same} ({n_same}/{n})")
 
 # %% [markdown]
-# **Reading this output.** Our loop reproduces `generate` token for token,
-# for each mechanism and for all four at once. It has to be
-# this exact: one different draw would change the context and every token
-# after it. The match relies on two things: the same processed distribution
-# (checked above) and the same random numbers (`torch.manual_seed` right
-# before, and nothing else drawing in between). On a GPU our loop (which
-# recomputes the whole sequence) and `generate` (which uses a
-# [KV cache](../../notes/glossary.md#kv-cache)) can differ in the last bits of
-# a logit; a draw then changes only if two tokens are tied to within that
-# difference, which is rare. If it happens, the cell above prints `False` and
-# the count shows where the texts part.
+# **Reading this output.** Our loop reproduces `generate` token for token, for
+# each mechanism and for all four at once (the count is matching tokens out of
+# the tokens `generate` returned). It has to be this exact: one different draw
+# would change the context and every token after it. The match relies on two
+# things: the same processed distribution (checked above) and the same random
+# numbers (`torch.manual_seed` right before, and nothing else drawing in
+# between). On a GPU our loop (which recomputes the whole sequence) and
+# `generate` (which uses a [KV cache](../../notes/glossary.md#kv-cache)) can
+# differ in the last bits of a logit; a draw then changes only if two tokens
+# are tied to within that difference, which is rare. If it happens, the cell
+# above prints `False` and the count shows where the texts part.
 #
 # ### What a draw is, and why temperature barely matters at tiny
 #
@@ -399,19 +404,23 @@ samples, summary = generation.compare_strategies(
     model, tokenizer, PROMPTS, seed=SEED, max_new_tokens=MAX_NEW_TOKENS)
 with pd.option_context("display.max_colwidth", 120):
     display(samples.pivot(index="strategy", columns="prompt", values="text")
-            .loc[list(generation.STRATEGIES)])
+            .loc[list(generation.STRATEGIES), PROMPTS])
 
 # %% [markdown]
-# **Reading this output.** At tiny every cell is noise (random weights), and
-# its mechanics show: greedy and beam search repeat one or two tokens over
-# and over, greedy with the penalty moves on to a new token once a repeat has
-# been penalized enough (and then loops on that one), and the sampled texts
-# never settle. The temperature 0.7, temperature 1.3 and top-p 0.9 rows start
-# with the same tokens, for the reason measured above (a flat distribution,
-# shared noise); top-k 40 differs from them because it may only draw among 40
-# tokens. With the real `gpt2` each row reads differently: greedy and beam
-# search give fluent but repetitive text, temperature 1.3 wanders off topic,
-# and top-p 0.9 and top-k 40 read most like human text.
+# **Reading this output.** One row per strategy, one column per prompt; each
+# cell is the continuation only (the prompt is not repeated). At tiny every
+# cell is noise (random weights), and its mechanics show: greedy and beam
+# search repeat one or two tokens over and over; greedy with the penalty still
+# repeats a token for a while (the penalty divides a seen token's logit once,
+# however often it has appeared, and on a flat distribution it can stay the
+# argmax), moves on when the growing context lifts another token above it, and
+# then loops on that one; the sampled texts never settle. The temperature 0.7,
+# temperature 1.3 and top-p 0.9 rows start with the same tokens, for the
+# reason measured above (a flat distribution, shared noise); top-k 40 differs
+# from them because it may only draw among 40 tokens. With the real `gpt2`
+# each row reads differently: greedy and beam search give fluent but
+# repetitive text, temperature 1.3 wanders off topic, and top-p 0.9 and top-k
+# 40 read most like human text.
 #
 # How many tokens do the sampled texts share, position by position?
 
@@ -444,11 +453,15 @@ pd.DataFrame({f"{a} vs {b}": [shared(a, b, prompt) for prompt in PROMPTS] for a,
 summary
 
 # %% [markdown]
-# **Reading this output.** At tiny: greedy and beam search have the highest
-# repetition (most of their 3-grams are repeats) and the lowest distinct-n;
+# **Reading this output.** One row per strategy, over its three texts:
+# distinct-n pools the n-grams of the three texts, repetition and length are
+# the means per text (all counted in tokens). At tiny: greedy and beam search
+# have the highest repetition (most of their 3-grams are repeats) and the
+# lowest distinct-n;
 # the penalty lowers the repetition without removing it; the sampled texts
 # have distinct-n near 1 and no repeated 3-gram, since a draw from 50,257
-# nearly equally likely tokens seldom repeats. Every text runs to the limit (no `<|endoftext|>`).
+# nearly equally likely tokens seldom repeats. Every text runs to the limit
+# (no `<|endoftext|>`).
 # With the real `gpt2`, expect the same ordering for greedy and beam search
 # (external: Holtzman et al., 2020, found most greedy continuations of GPT-2
 # Large ending in a loop; see the sprint card), less

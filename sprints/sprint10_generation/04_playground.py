@@ -9,8 +9,9 @@
 # - that with the tiny profile every setting gives noise, and what to try
 #   with the real `gpt2` (`PROFILE=full` or `MODEL=<folder>`).
 #
-# Type a prompt, move the sliders, press **Generate**. Sliders at their
-# neutral values give greedy decoding; `temperature` > 0 switches sampling on.
+# Type a prompt, move the sliders, press **Generate**. The sliders start at a
+# common sampling setting (temperature 0.8, top-k 40, top-p 0.95, no penalty);
+# `temperature` 0 gives greedy decoding, anything above 0 samples.
 # Under automated runs (CI, `make`) the notebook renders the controls and
 # generates once with the defaults; nothing waits for a click.
 
@@ -118,7 +119,8 @@ text = run_generation(defaults)
 print(text)
 
 # %% [markdown]
-# **Reading this output.** At tiny the continuation is noise (random weights,
+# **Reading this output.** The prompt followed by the generated text. At
+# tiny the continuation is noise (random weights,
 # an almost flat distribution; `03_decoding_strategies` shows why), and
 # moving the temperature or top-p sliders changes it little, for the same
 # reason; top-k at a few tokens, a new seed or temperature 0 (greedy, which

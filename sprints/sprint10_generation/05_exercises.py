@@ -88,7 +88,8 @@ figure_path = results.save_figure(fig, "sprint10", "exercise_temperature_sweep",
 sweep
 
 # %% [markdown]
-# **Reading this output.** At tiny nothing moves: distinct-2 is already 1 and
+# **Reading this output.** One row per temperature, drawn as the three panels.
+# At tiny nothing moves: distinct-2 is already 1 and
 # repetition 0 at every temperature, and the entropy changes by a few
 # hundredths of a nat (the right panel's axis spans only that, which makes
 # the curve look steep), because the random model's distribution is almost
@@ -146,11 +147,13 @@ pd.DataFrame.from_dict(orient="index", data={
 
 # %% [markdown]
 # **Reading this output.** Our three lines equal the library's processor on
-# all four distributions. On a flat distribution min-p keeps almost every
+# all four distributions (the two Zipf rows are made-up distributions where
+# the token of rank *r* has probability proportional to 1 / *r*^*s*: a larger
+# *s* is more peaked). On a flat distribution min-p keeps almost every
 # token (all of them are within a factor 10 of the top one), like top-p; on
 # the peaked ones it keeps few, since it cuts relative to the top token while
 # top-p must collect 90 % of the mass from a long tail (Zipf s = 1.2: top-p
-# keeps thousands of tokens, min-p a handful). That is min-p's selling point:
+# keeps thousands of tokens, min-p a handful). That is what min-p is for:
 # when the model is sure, the tail is cut hard. At tiny "this model" behaves
 # like the flat row; with `gpt2` it falls between the flat and the peaked rows
 # and moves from one step to the next.
@@ -200,8 +203,10 @@ print("beam search found a continuation at least as likely as greedy's:",
       scored.loc["beam search (4)", "log-probability (sum)"] >= scored.loc["greedy", "log-probability (sum)"])
 
 # %% [markdown]
-# **Reading this output.** Beam search's own score is exactly the average
-# log-probability we computed by hand. Keeping four candidate sequences
+# **Reading this output.** The table: each continuation's summed
+# log-probability (closer to 0 is more likely), its length and its repetition
+# rate. Beam search's own score is exactly the average log-probability we
+# computed by hand. Keeping four candidate sequences
 # instead of one found a continuation at least as likely as greedy's (beam
 # search does not guarantee it, but it usually does), and at tiny both
 # continuations are loops of a few noise tokens, so both repetition rates
@@ -232,7 +237,8 @@ penalties
 # **Reading this output.** Here the tiny model shows a real effect: greedy
 # decoding of a random model loops, and the stronger the penalty, the lower
 # the repetition and the higher distinct-1, until at 2.0 a token that has
-# appeared once never wins again. **What to expect with `gpt2`:** the same
+# appeared once never wins again in the same text (distinct-1 pools the three
+# texts, so a token that two of them share keeps it just under 1). **What to expect with `gpt2`:** the same
 # direction, but a strong penalty also punishes the words a text *should*
 # repeat ("the", names, punctuation), so past about 1.3 the text gets
 # stilted; the penalty fixes the loops of greedy decoding, not its dullness.
@@ -270,7 +276,9 @@ fig = plots.temperature_cuts(distributions["Zipf s = 1.2 (peaked)"], (0.7, 1.0, 
 figure_path = results.save_figure(fig, "sprint10", "exercise_peaked_cuts", run)
 
 # %% [markdown]
-# **Reading this output.** Unlike the tiny model's flat lines in
+# **Reading this output.** The same two panels as in `03_decoding_strategies`
+# (probability by rank; cumulative probability, with each temperature's top-p
+# count in the legend). Unlike the tiny model's flat lines in
 # `03_decoding_strategies`, the curves fall steeply and the temperature
 # matters: at T = 0.7 the top-p cut moves to a few dozen tokens or fewer, at
 # T = 1.3 out to many thousands, while the top-k cut (dashed) stays at 40.

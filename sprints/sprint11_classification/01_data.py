@@ -122,7 +122,8 @@ with pd.option_context("display.max_colwidth", 140):
         display(picks[["label", "text"]].reset_index(drop=True))
 
 # %% [markdown]
-# **Reading this output.** At `tiny` the examples show how easy the bundled
+# **Reading this output.** Two training texts of each class per set (cut at
+# 140 characters). At `tiny` the examples show how easy the bundled
 # samples are: each class is built from its own templates and its own word
 # list ("brilliant", "heartfelt" only ever in positive SST-2 rows; "dull",
 # "tedious" only in negative ones; spam always has a prize, a phone number or
@@ -131,8 +132,9 @@ with pd.option_context("display.max_colwidth", 140):
 # are harder: SST-2 phrases such as "not bad" or "hardly a masterpiece" need
 # word order.
 #
-# IMDB reviews keep the site's HTML line breaks. `<br />` costs several GPT-2
-# tokens each time; the models read the text from `ClassificationData.model_texts()`, which
+# IMDB reviews keep the site's HTML line breaks (the `<br />` in the IMDB
+# examples above). `<br />` costs several GPT-2 tokens each time (counted
+# below); the models read the text from `ClassificationData.model_texts()`, which
 # turns them into newlines (`gpt2ft.data.clean_html`). The bag-of-words
 # baseline reads the raw text, as in the reference recipe.
 
@@ -153,8 +155,8 @@ if imdb_train:
 # dozen tokens long. We pick `max_length` per set from the data: the
 # `PERCENTILE`-th percentile (95) of the training texts' token lengths,
 # rounded up to a multiple of 8 (within the model's context). Longer texts are
-# truncated (one in twenty loses its end); batches are then padded only to
-# their own longest row (`02`).
+# truncated (at most about one in twenty loses its end); batches are then
+# padded only to their own longest row (`02`).
 
 # %%
 lengths = {name: classify.token_lengths(tokenizer, d.model_texts()["train"]["text"])
@@ -186,10 +188,13 @@ results.save_figure(fig, "sprint11", "token_lengths", run)
 plt.show()
 
 # %% [markdown]
-# **Reading this output.** The table and the histograms show the same numbers:
-# `max_length` (red line) is the 95th percentile rounded up to a multiple of 8,
-# and "share truncated" is the fraction of training texts longer than it
-# (about 5 % or less by construction; 0 where the longest text fits). The
+# **Reading this output.** One row per set: the mean, percentiles (p50 is the
+# median) and longest training text in GPT-2 tokens, the `max_length` chosen
+# and the share of training texts longer than it. The histograms draw the same
+# numbers: `max_length` (red line) is the 95th percentile rounded up to a
+# multiple of 8, and "share truncated" is the fraction of training texts
+# longer than it (about 5 % or less by construction; 0 where the longest text
+# fits). The
 # bundled samples are short and uniform (a few templates per class), so the
 # histograms are narrow. On the real files the sets differ by two orders of
 # magnitude: SST-2 phrases are 11 tokens on average, SMS messages and
@@ -208,6 +213,8 @@ print("wrote", path)
 
 # %% [markdown]
 # ## What you learned
+#
+# This run's sets, as the model will see them:
 
 # %%
 share = {n: float(np.mean(d.train["label"])) for n, d in data.items()}

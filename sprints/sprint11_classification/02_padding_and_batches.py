@@ -249,11 +249,11 @@ print("resuming at batch 2 gives the rest of epoch 1:", list(sampler) == by_hand
 
 # %% [markdown]
 # **Reading this output.** The sampler's batches are exactly the hand-made
-# ones, a new order each epoch. What it adds is resuming in the middle of an
+# ones, a new order each [epoch](../../notes/glossary.md#epoch). What it adds is resuming in the middle of an
 # epoch (`start_batch`), one slice of every batch per process when several run
 # (`num_replicas`, `rank`), and length grouping (`lengths=`). Because its
 # generator is private, drawing the order never moves the global random state
-# that dropout uses (`04` shows why that matters).
+# that [dropout](../../notes/glossary.md#dropout) uses (`04` shows why that matters).
 #
 # A `DataLoader` with this sampler as `batch_sampler` and the collator as
 # `collate_fn` is what the engine iterates over. One batch:
@@ -297,11 +297,16 @@ padding
 # **Reading this output.** "x real tokens" is how many positions are computed
 # per real token. Padding every text to 512 computes dozens of times the real
 # work on short texts; padding to `max_length` is better; padding each batch
-# to its own longest row (dynamic) is better again, and grouping rows of
-# similar length into the same batch leaves little padding. The real SST-2
-# (`DATA_DIR`; phrases of 1 to 64 tokens) shows the same pattern: the
-# engine's benchmark (`notes/training_engine.md`) measured 27 % padding with
-# random batches of 32 and 5 % with grouped ones. Grouping is a
+# to its own longest row (dynamic) is better again. Grouping rows of similar
+# length into the same batch (transformers' scheme: shuffle, cut into
+# "mega-batches" of up to 50 batches, fewer when that leaves under four
+# mega-batches, and sort each by length) gains nothing at `tiny`: the sample
+# has only a few batches, so a mega-batch is a single batch, sorting inside it
+# changes nothing, and the two dynamic rows differ only by which random
+# batches they drew. On a real set it pays: the real
+# SST-2 (`DATA_DIR`; phrases of 1 to 64 tokens) has 27 % padding with random
+# batches of 32 and 5 % with grouped ones, as the engine's benchmark measured
+# (`notes/training_engine.md`). Grouping is a
 # `TrainConfig(length_grouped=True)` switch; it changes which rows share a
 # step (batches are no longer a uniform random draw), so it is not the
 # default.
@@ -329,5 +334,8 @@ print(f"- {DATASET}, batch {BATCH_SIZE}: padding share {padding.loc['pad to 512'
 #   tokenizer and the config, and pad on the right.
 # - The engine's batches are a seeded permutation (`ResumableBatchSampler`),
 #   padded per batch (`DynamicPadding`).
+# - Padding each batch to its own longest row computes far fewer positions
+#   than padding every text to one fixed length; grouping similar lengths
+#   saves more on sets with many batches of mixed lengths.
 #
 # Next: `03_baseline`, the score a word count gets on the same splits.

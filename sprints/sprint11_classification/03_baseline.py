@@ -89,7 +89,10 @@ if real_files:
 table.drop(columns=["seconds"])
 
 # %% [markdown]
-# **Reading this output.** At `tiny` the baseline scores 1.0 on every bundled
+# **Reading this output.** One row per set. "recall" columns are per class
+# (NaN where a set has no such class: SMS spam's classes are ham and spam,
+# the others' negative and positive); "vocabulary" is the number of distinct
+# words the vectorizer kept. At `tiny` the baseline scores 1.0 on every bundled
 # sample (0.975 on SMS spam when fitted on train only: one message of 40).
 # That is not a strong baseline but an easy test: the samples are
 # built from a dozen templates per class, each class with its own word list
@@ -152,8 +155,9 @@ with pd.option_context("display.max_colwidth", 120):
 # %% [markdown]
 # **Reading this output.** At `tiny` the lists mix the samples' class
 # adjectives ("lovely", "heartfelt"; "lazy", "boring") with any word that
-# occurs in one class's templates only ("even better", "minutes of", "claim",
-# "cash", even "the" or "to"): the word count has learned the templates. On
+# occurs mostly in one class's templates ("even", "better", "minutes",
+# "claim", "cash", even "the" or "to"): the word count has learned the
+# templates. On
 # the real files the lists are what a reader expects
 # ("excellent", "great", "worst", "waste" for reviews; "txt", "call",
 # "ringtone", "reply" for spam): the label is carried by single words often
@@ -190,8 +194,8 @@ else:
 # %% [markdown]
 # **Reading this output.** These are real numbers (test splits of the real
 # files; the MiniLM run is described in `07_minilm` and the card). The gap is
-# 8 points on SST-2 and the customer reviews, 5 on IMDB and under 1 on SMS
-# spam. The bag of words is hardest to beat where
+# about 8 points on SST-2 and the customer reviews, 5 on IMDB and under 1 on
+# SMS spam. The bag of words is hardest to beat where
 #
 # - **single words carry the label**: spam is lexical ("txt", "claim", prices,
 #   phone numbers), so word counts are near the ceiling; the transformer's

@@ -46,6 +46,7 @@ MAX_EXAMPLES = 0  # rows per split (a stratified draw); 0 = all
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 PERCENTILE = 95  # max_length = this percentile of the training token lengths
 HAND_STEPS = 30  # steps of the loop written by hand
+COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
 
 # %%
 import math
@@ -295,16 +296,17 @@ plt.show()
 # loop's own, to the last digits (on a CPU the two runs do exactly the same
 # arithmetic), and so are the learning rate at every step and the validation
 # loss. The left plot shows the circles (by hand) on the line (engine); the
-# right one the schedule: up over the warm-up, then down to 0 at the last
-# step. The loss itself falls from about ln 2 = 0.69 (a random head gives both
+# right one the schedule: up over the warm-up, then down towards 0 (the rate
+# plotted is the one each step used; it would reach 0 one step after the
+# last). The loss itself falls from about ln 2 = 0.69 (a random head gives both
 # classes about one half) as the model learns; at `tiny` it falls fast
 # because the samples are easy (`03`).
 #
 # Three details had to match for this to hold, and each is a lesson:
 #
-# - **where `set_seed` is**: dropout (0.1 in GPT-2) draws a random mask at
-#   every forward pass; the engine seeds right before it builds its data and
-#   optimizer, so the loop does too;
+# - **where `set_seed` is**: [dropout](../../notes/glossary.md#dropout)
+#   (0.1 in GPT-2) draws a random mask at every forward pass; the engine
+#   seeds right before it builds its data and optimizer, so the loop does too;
 # - **the DataLoader's own generator**: a `DataLoader` without one draws a
 #   seed from the *global* random state each time it starts an epoch, which
 #   shifts every later dropout mask. Without `generator=torch.Generator()` the
@@ -312,7 +314,7 @@ plt.show()
 #   we tried);
 # - **the same optimizer**: fused AdamW, the same two groups. The
 #   cross-entropy written by hand agrees with the model's `outputs.loss` to
-#   1e-7 (the last bits of a float32 sum).
+#   below 1e-6 (the check above; the last bits of a float32 sum).
 #
 # ### What the engine adds, and when you need it
 #
@@ -327,7 +329,7 @@ plt.show()
 # | checkpoints, resume | weights, optimizer, schedule, random states, data position | long runs; machines taken away |
 # | best weights | eval every `eval_every` or epoch; keeps `best/`; early stopping | you choose by validation: always |
 # | bf16 / fp16 | `torch.autocast`; a `GradScaler` for fp16 | on a GPU: about 2x faster |
-# | `compile` | `torch.compile`, optionally CUDA graphs | long GPU runs (1.5x to 3x Trainer, SST-2) |
+# | `compile` | `torch.compile`, optionally CUDA graphs | long GPU runs (1.5x to 3x transformers' `Trainer` on SST-2) |
 # | several processes | `accelerate`: a slice of every batch per GPU; one writer | more than one GPU |
 # | length grouping | `length_grouped=True`: similar lengths per batch | mixed lengths (SST-2: 27 % → 5 % padding) |
 # | micro-batches | `max_batch_tokens`: a long batch cut, the same gradients | long texts on little memory (below) |
@@ -352,7 +354,7 @@ config = TrainConfig(
     batch_size=BATCH_SIZE, num_epochs=EPOCHS, max_steps=MAX_STEPS or None, warmup_ratio=0.1,
     scheduler="linear", max_grad_norm=1.0, eval_every="epoch", save_every=None, save_final=False,
     log_every=max(1, min(10, steps_per_epoch // 4)), load_best_at_end=True, resume=False, seed=SEED,
-    max_batch_tokens=MAX_BATCH_TOKENS or "auto")
+    max_batch_tokens=MAX_BATCH_TOKENS or "auto", compile=COMPILE)
 print("run folder:", out_dir.name)
 pd.Series({k: getattr(config, k) for k in [
     "learning_rate", "weight_decay", "batch_size", "num_epochs", "max_steps", "warmup_ratio", "scheduler",
@@ -382,25 +384,28 @@ print(f"{result.steps} steps in {result.elapsed_s:.1f} s; best validation loss "
       f"{result.best_eval_loss:.4f}; best weights: {result.best_checkpoint.name}/")
 
 # %% [markdown]
-# **Reading this output.** The training loss (blue) falls from about 0.69
-# (a random head); the validation loss (orange) is measured once per epoch.
-# At `tiny` it falls fast and validation accuracy reaches 1.0 within a couple
-# of epochs: the model is a random 2-block GPT-2, but the bundled samples are
-# templated, each class with its own words, so learning the embeddings of a
-# few adjectives is enough. With real `gpt2` on the real SST-2, expect the
-# validation accuracy near 0.9 after the first epoch and the validation loss
-# to rise again in a later epoch while the training loss keeps falling
-# (overfitting): a public `gpt2` SST-2 checkpoint's card (external, in this
-# sprint's card) reports 0.90, 0.93, 0.92 after epochs 1–3, with its lowest
-# validation loss at epoch 2. That is why the best epoch, not the last, is
-# kept.
+# **Reading this output.** The first line states the run: optimizer steps, the
+# global batch and the precision ("no": plain float32 on a CPU). In the plot,
+# the training loss (blue) falls from about 0.69 (a random head); the
+# validation loss (orange) is measured once per epoch, and its accuracy and
+# macro-F1 (right axis) with it. The `step N: eval_loss ...` lines are those
+# evaluations. At `tiny` the loss falls fast and validation accuracy reaches
+# 1.0 within a couple of epochs: the model is a random 2-block GPT-2, but the
+# bundled samples are templated, each class with its own words, so learning
+# the embeddings of a few adjectives is enough. With real `gpt2` on the real
+# SST-2, expect the validation accuracy near 0.9 after the first epoch and the
+# validation loss to rise again in a later epoch while the training loss keeps
+# falling ([overfitting](../../notes/glossary.md#overfitting)): a public
+# `gpt2` SST-2 checkpoint's card (external, in this sprint's card) reports
+# 0.90, 0.93, 0.92 after epochs 1–3, with its lowest validation loss at
+# epoch 2. That is why the best epoch, not the last, is kept.
 #
 # One row per epoch: the validation scores the best checkpoint was chosen by.
 
 # %%
 evals = result.history.dropna(subset=["eval_loss"])
 evals[["step", "epoch", "eval_loss", "eval_accuracy", "eval_macro_f1"]
-      + [c for c in evals.columns if c.startswith("eval_recall")]].round(4)
+      + [c for c in evals.columns if c.startswith("eval_recall")]].round(4).reset_index(drop=True)
 
 # %% [markdown]
 # **Reading this output.** The best checkpoint is the row with the lowest
@@ -442,8 +447,8 @@ with pd.option_context("display.max_colwidth", 90):
     display(predictions.sort_values("probability", ascending=False).groupby("correct").head(3))
 
 # %% [markdown]
-# **Reading this output.** The most confident predictions, right ones
-# (`correct` True) and wrong ones if any. "probability" is the softmax of the
+# **Reading this output.** The three most confident right predictions
+# (`correct` True) and the three most confident wrong ones, if any. "probability" is the softmax of the
 # two logits for the predicted class; 0.5 is a coin toss. At `tiny` the
 # errors are negative template sentences the small model reads as positive
 # (one of them holds "good", in "waste a good cast"): even a templated sample

@@ -160,9 +160,10 @@ table
 # **Reading this output.** The columns to compare strategies by are the
 # trainable parameters and the computed weights + gradients + AdamW memory:
 # they depend only on the strategy. Time and measured peak memory are noisy
-# at `tiny` (about a second and tens of MB on a shared CPU, where the
+# at `tiny` (under a second and tens of MB on a shared CPU, where the
 # process's memory also holds what earlier cells allocated, so the measured
-# peak need not follow the strategy). The accuracy column is a
+# peak need not follow the strategy; 0 means the process did not grow during
+# that run). The accuracy column is a
 # smoke number: the tiny body is random, so there are no pre-trained features
 # for `head`, `last_k` or `lora` to build on; only `full` trains the token
 # embeddings, where a random model can learn the samples' class words from
@@ -173,8 +174,8 @@ table
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, h in histories.items():
-    ax.plot(h["epoch"], h["eval_accuracy"], "o-", label=name)
+for (name, h), style in zip(histories.items(), ["o-", "s--", "^-.", "d:"], strict=False):
+    ax.plot(h["epoch"], h["eval_accuracy"], style, label=name, alpha=0.8)  # styles keep equal lines visible
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation accuracy")
 ax.set_title(f"{DATASET}: strategies ({run.profile})")
@@ -185,9 +186,12 @@ plt.show()
 
 # %% [markdown]
 # **Reading this output.** Validation accuracy after each epoch, one line per
-# strategy. At `tiny` the validation split is 18 sentences, so each point
-# moves in steps of 1/18; the lines say which strategies learn at all in two
-# epochs, not by how much one beats another.
+# strategy (lines with the same values lie on top of each other). At `tiny`
+# the validation split is 18 sentences, so each point moves in steps of 1/18;
+# the lines say which strategies learn at all in two epochs, not by how much
+# one beats another. They need not match the test accuracy of the table
+# above: 18 validation sentences against 60 test sentences, and at `tiny` the
+# two can differ by tens of points.
 
 # %%
 path = results.write_table(table, "sprint11", f"strategies_{DATASET}", run,
@@ -200,10 +204,11 @@ print("wrote", path)
 # LoRA leaves a weight matrix W frozen and learns a low-rank update: the layer
 # computes W x + (α / r) · B A x, with A (r × d) and B (3d × r) the only
 # trainable parts (B starts at zero, so training starts from the pre-trained
-# model). Below, the first block's `c_attn` of the trained LoRA model: its
-# output by hand from the frozen layer and the two small matrices, against
-# peft's layer; then the update merged into W (what `export_for_pipeline`
-# does before saving), against the adapter model's logits.
+# model; α is peft's `lora_alpha`, 16 here, so α / r = 2 at rank 8). Below,
+# the first block's `c_attn` of the trained LoRA model: its output by hand
+# from the frozen layer and the two small matrices, against peft's layer; then
+# the update merged into W (what `export_for_pipeline` does before saving),
+# against the adapter model's logits.
 
 # %%
 lora = trained["lora"].eval()
@@ -243,7 +248,7 @@ print("merged into the weights, the same logits (below 1e-4):",
 # |---|---|
 # | wrapping every target module (`c_attn` of all L blocks), freezing the rest | always (by hand: each layer) |
 # | dropout on the LoRA path (`lora_dropout`) | small data, as a regulariser |
-# | saving only the adapter (a few MB) | one base model, many tasks |
+# | saving only the adapter (about a megabyte for `gpt2` at rank 8) | one base model, many tasks |
 # | `merge_and_unload` (used by `export_for_pipeline`) | serving: one plain model, no extra cost |
 # | several adapters on one model, switched by name | multi-task serving |
 #
@@ -268,7 +273,8 @@ pd.DataFrame(sizes).T
 # %% [markdown]
 # **Reading this output.** For `gpt2` the head is 1,536 weights, two blocks
 # 11 %, LoRA rank 8 about 0.24 %, and full fine-tuning needs four times the
-# weights' memory for its training state (1.9 GiB vs 0.5 GiB for the others).
+# weights' memory for its training state (1.9 GiB, against about 0.5 GiB for
+# head only and LoRA and 0.6 GiB for the last two blocks).
 #
 # - **full** fine-tuning: the most accurate with enough labelled data
 #   (thousands of examples) and memory; every weight has a gradient and two

@@ -81,7 +81,8 @@ counts
 # **Reading this output.** The share of spam is about the same in every
 # split (stratified; in splits of 16 and 40 messages one message moves it by a
 # few points). The weights make each class count the same in total: a spam
-# message weighs several times a ham message (at 13 % spam about 3.7 vs 0.57).
+# message weighs several times a ham message (the printed weights; on the
+# real file, 13 % spam, about 3.7 vs 0.58).
 # Balanced sampling reaches the same balance by repeating spam rows until
 # there are as many as ham rows, so one epoch is longer.
 #
@@ -193,7 +194,8 @@ print("\nmacro-F1 from {:.3f} (plain) to {:.3f} (weighted) / {:.3f} (balanced)".
 
 # %% [markdown]
 # **Reading this output.** In the confusion matrices rows are the true
-# classes and columns the predictions: a one-class model has an empty spam
+# classes and columns the predictions (each cell: the count and its share of
+# the row); the lines under them say whether a run predicted a single class: a one-class model has an empty spam
 # column (no message predicted spam), so the whole spam row sits under
 # "ham". The fixes move spam messages onto the diagonal. Each has its own
 # price, visible in the table above: here the weighted loss catches every
@@ -223,8 +225,8 @@ print(f"- balanced sampling: {names[1]} recall {table.loc['balanced sampling', f
 # - **Accuracy hides the failure**: the one-class model scores the share of
 #   ham. Report recall per class and macro-F1.
 # - **Weighted loss or balanced sampling**: both make the rare class count as
-#   much as the common one; they trade a little ham recall (more false alarms)
-#   for a lot of spam recall. Weighted loss changes nothing in the data
+#   much as the common one; they can trade a little ham recall (more false
+#   alarms) for a lot of spam recall. Weighted loss changes nothing in the data
 #   pipeline; oversampling repeats the few spam messages (risk: memorising
 #   them) and makes an epoch longer.
 # - With enough training a full fine-tune of a pre-trained model learns SMS

@@ -143,7 +143,8 @@ pooling = pd.DataFrame({"first token": train_with_pooling(first_token),
 pooling
 
 # %% [markdown]
-# **Reading the solution.** GPT-2's attention is causal: the first position
+# **Reading the solution.** One row per pooling rule: the optimizer steps and
+# the test accuracy. GPT-2's attention is causal: the first position
 # has seen only the first token, so first-token pooling classifies a text by
 # its first word. It scores above chance only as far as first words give the
 # class away (in the templated samples some do: "never", "too" open negative
@@ -234,7 +235,7 @@ print("trainable weights == L blocks x 4 d r + the d x 2 head, for every rank:",
 # ## Exercise 4 — Freezing all but the head: the strategy or the learning rate?
 #
 # In `05` the head-only run used a learning rate 20x larger than full
-# fine-tuning. Is that needed? Train head-only at full fine-tuning's rate and
+# fine-tuning (10x at `tiny`). Is that needed? Train head-only at full fine-tuning's rate and
 # at 10x that rate, and full fine-tuning at its rate, on SST-2.
 
 # %% tags=["hide-input"]
@@ -257,11 +258,12 @@ pd.DataFrame(head_rows).T.round(4)
 # random; at full fine-tuning's rate it moves little in a couple of epochs:
 # its training loss stays close to ln 2 = 0.69 and its test accuracy near a
 # coin toss, while 10x the rate lets it learn. Full fine-tuning at the small
-# rate learns, because thousands of weights each move a little. So a frozen body needs a
-# larger step, and a comparison of strategies must give each its own tuned
-# rate (as `05` does) or it measures the learning rate, not the strategy. With
-# real `gpt2` the head-only probe learns at 1e-3 what the frozen features
-# allow (well above chance on SST-2, below full fine-tuning).
+# rate learns, because every weight (millions of them) moves a little. So a
+# frozen body needs a larger step, and a comparison of strategies must give
+# each its own tuned rate (as `05` does) or it measures the learning rate,
+# not the strategy. With real `gpt2` the head-only probe learns at 1e-3
+# (`05`'s rate) what the frozen features allow (well above chance on SST-2,
+# below full fine-tuning).
 #
 # ## Exercise 5 — `max_length`: percentile vs accuracy and time
 #

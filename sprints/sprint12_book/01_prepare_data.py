@@ -92,8 +92,9 @@ print(f"{n_blocks} training blocks of {BLOCK_SIZE} tokens; {dropped} tail tokens
 print("the first block starts:", repr(tokenizer.decode(blocks[0][:12])))
 
 # %% [markdown]
-# **Reading this output.** The tiny sample is about 8,400 tokens (a GPT-2
-# token is about 3 characters of English), so it gives a few dozen blocks. The
+# **Reading this output.** The tiny sample is about 8,400 tokens (about 3
+# characters per GPT-2 token in this verse of short words and line breaks;
+# ordinary English prose averages about 4), so it gives a few dozen blocks. The
 # real Tiny Shakespeare is 338,025 tokens: 2,376 training and 264 validation
 # blocks of 128 tokens (*The Verdict*: 5,145 tokens, 36 and 4 blocks). Less
 # than one block's worth of tokens is ever dropped per side.
@@ -183,11 +184,13 @@ plt.show()
 # ## The bar to clear: a unigram model
 #
 # A model that only knows how often each token appears in the training part
-# scores this loss on the validation part (nats per token, the mean
-# [cross-entropy](../../notes/glossary.md#cross-entropy);
-# [perplexity](../../notes/glossary.md#perplexity) is its exponential). We give
-# it the best of a few smoothing strengths, chosen on validation itself, so it
-# is a generous baseline. A fine-tuned model whose validation loss is not below
+# scores this loss on the validation part (the mean
+# [cross-entropy](../../notes/glossary.md#cross-entropy) in nats per token:
+# nats because it uses the natural logarithm;
+# [perplexity](../../notes/glossary.md#perplexity) is its exponential). It
+# keeps a little probability for tokens it never saw in training (smoothing);
+# we give it the best of a few smoothing strengths, chosen on validation
+# itself, so it is a generous baseline. A fine-tuned model whose validation loss is not below
 # it has learned nothing about context.
 
 # %%

@@ -41,6 +41,7 @@ EVAL_EVERY = 100  # optimizer steps between validation passes
 SAVE_EVERY = 200  # optimizer steps between checkpoints
 PATIENCE = 3  # evaluations without improvement before stopping early
 RESUME = True  # continue this run from its last checkpoint; RESUME=0 starts over
+COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
 
 # %%
 import math
@@ -186,7 +187,7 @@ plt.show()
 # | evaluation every `EVAL_EVERY` steps, early stopping, the best weights kept | always on a small book |
 # | atomic checkpoints, exact resume, a run folder per identity (`RESUME`) | long or interruptible runs |
 # | bf16/fp16 autocast, fused AdamW, `torch.compile` | speed and memory on a GPU |
-# | a chunked loss that never holds all the logits | a CPU (used there by itself) |
+# | a chunked loss that never holds all the logits | little memory; a CPU (picked there by itself: faster) |
 # | several processes (`accelerate launch`), only the main one writing files | several GPUs |
 # | a progress bar, a live loss plot, the history table | always |
 #
@@ -228,6 +229,7 @@ cfg = TrainConfig(
     load_best_at_end=True,
     seed=SEED,
     resume=RESUME,
+    compile=COMPILE,
 )
 print("run folder:", cfg.output_dir.name)
 
@@ -269,20 +271,27 @@ results.save_figure(fig, "sprint12", f"loss_curves_{book.name}", run)
 plt.close(fig)  # shown once: no second copy from the inline backend
 
 # %% [markdown]
-# **Reading this output.** The gap between the curves is the overfitting
-# signal: training loss keeps falling as the model memorises the training
-# blocks, validation loss flattens and then turns up. Early stopping ends the
+# **Reading this output.** The gap between the curves is the
+# [overfitting](../../notes/glossary.md#overfitting) signal: training loss
+# keeps falling as the model memorises the training blocks, validation loss
+# flattens and then turns up. Early stopping ends the
 # run after `PATIENCE` evaluations without a new best, and the best weights are
 # loaded, not the last. In the tiny run both curves fall for all 60 steps (a
 # random model has much to learn from a few dozen blocks) and cross the unigram
-# line after about 20 steps; in a full run the validation curve starts *below*
-# the line (GPT-2 already models English) and flattens within the first epoch
-# or two.
+# line within the first few evaluations (the step is printed below); in a full
+# run the validation curve starts *below* the line (GPT-2 already models
+# English) and flattens within the first epoch or two. Early on the validation
+# dots can sit *below* the training line: each training point is the mean over
+# the last 5 steps (`log_every=5`), taken while the weights were still worse,
+# while a validation pass uses the weights at the end of those steps.
 
 # %%
 best = result.best_eval_loss
 print(f"validation loss: {before:.3f} before -> {best:.3f} best "
       f"(perplexity {math.exp(before):,.1f} -> {math.exp(best):,.1f}); unigram baseline {unigram:.3f}")
+below = history.dropna(subset=["eval_loss"]).query("eval_loss < @unigram")
+print("first evaluation below the unigram baseline:",
+      f"step {int(below['step'].iloc[0])}" if len(below) else "none")
 if math.exp(best) < 1.5:
     print("Warning: validation perplexity near 1 means the model recites the text (memorised).")
 
@@ -292,10 +301,11 @@ print("validation loss fell:", best < before)
 print("below the unigram baseline:", best < unigram)
 
 # %% [markdown]
-# **Reading this output.** A validation perplexity of about 45 at tiny means
-# the model is, on average, as unsure as a choice among 45 equally likely
-# tokens; the random start was about 50,000 (the vocabulary size). The
-# template-built sample is easy, so do not compare it with a real book.
+# **Reading this output.** A validation perplexity of *P* (printed above)
+# means the model is, on average, as unsure as a choice among *P* equally
+# likely tokens; the random start was about 50,000 (the vocabulary size). At
+# tiny the template-built sample is easy, so do not compare its perplexity
+# with a real book's.
 #
 # ## Save the best model for the next notebooks
 #

@@ -79,11 +79,13 @@ shown = side_by_side.replace({"\n": " ⏎ ", r"\|": "/"}, regex=True)
 results.show_markdown(shown.to_markdown(index=False))
 
 # %% [markdown]
-# **Reading this output.** At tiny the *original* is a random 2-block model:
-# its continuations are unrelated tokens from anywhere in GPT-2's 50,257-token
-# vocabulary. The *fine-tuned* tiny model has learned, in 60 steps on a
-# template-built sample, which words the sample uses and a little of its
-# layout (line breaks, capitalised names, `:`), but not grammar. That is all
+# **Reading this output.** Each row is one prompt; the two model columns hold
+# only what each model wrote after it (⏎ marks a line break). At tiny the
+# *original* is a random 2-block model: its continuations are unrelated tokens
+# from anywhere in GPT-2's 50,257-token vocabulary. The *fine-tuned* tiny
+# model has learned, in a minute of training on a template-built sample,
+# which words the sample uses and a little of its layout (line breaks,
+# capital letters at line starts, `:`), but not grammar. That is all
 # this run can show: the comparison works, the prompts and seeds are shared.
 # With real GPT-2 (a full run) the original writes fluent modern prose that
 # ignores the play's layout; the fine-tuned model answers in the book's voice:

@@ -7,7 +7,8 @@
 #    (the validation split): should fall.
 # 2. **Perplexity on a general-text control** (modern prose unlike the book):
 #    if it rises, the model traded general ability for the book's style.
-# 3. **Style**: a small classifier (character n-grams + logistic regression)
+# 3. **Style**: a small classifier (character n-grams, i.e. runs of 2 to 4
+#    characters, + logistic regression)
 #    trained to tell book passages from control passages scores each model's
 #    generated samples (mean P(book)); and the share of generated word pairs
 #    (bigrams) found in the book versus in the control.
@@ -68,7 +69,8 @@ models = {"original": original,
 # Perplexity is the exponential of the mean next-token loss: a model with
 # perplexity *k* is, on average, as unsure as a choice among *k* equally likely
 # tokens. Every block has the same length, so the mean over tokens is the mean
-# of the model's per-block losses (here over the first 8 validation blocks):
+# of the model's per-block losses (here over the first 8 validation blocks, or
+# all of them when there are fewer):
 
 # %%
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL)
@@ -137,7 +139,18 @@ print(f"{len(prompts)} samples of {MAX_NEW_TOKENS} tokens per model; the first f
 print(repr(texts["fine-tuned"][0][:300]))
 
 # %% [markdown]
+# **Reading this output.** With the same settings as `03_generate`, this is the
+# first fine-tuned continuation of its table: the same first prompt and seed
+# give the same sample (`\n` is a line break). The measures below read all
+# `N_SAMPLES` samples of each model.
+
+# %% [markdown]
 # ## 4. Memorisation: the longest span copied from the training text
+#
+# For each sample, the longest run of its tokens that also appears, in the
+# same order, in the book's training tokens. The table keeps the longest over
+# all samples (and its text) and the mean of the per-sample longest; the
+# style columns of section 3 go in the same table.
 
 # %%
 rows = {}
@@ -160,7 +173,9 @@ display(scores)
 # **Reading this output.** A style score of 0.5 means the classifier cannot
 # tell; near 1, the samples read like the book. The random original writes
 # tokens from all over the vocabulary, which share almost no word pairs with
-# either text and copy nothing. The fine-tuned tiny model uses the sample's
+# either text and copy nothing; a style score below 0.5 for it only means
+# that, to this classifier, random tokens look less like the book than like
+# the control's modern prose. The fine-tuned tiny model uses the sample's
 # words, so more of its word pairs occur in the book and the classifier leans
 # towards "book"; its longest copied span is a few tokens of a common phrase,
 # not recitation. In a full run expect the fine-tuned GPT-2's style score near
@@ -207,8 +222,8 @@ print("by copying long spans (more than 20 tokens):", after["longest copied span
 # little, and without copying": the fine-tuned model's samples score higher
 # on the style classifier and share more word pairs with the book than with
 # the control, while the longest span it copies is a few tokens. That is a
-# 2-block model learning the *vocabulary* of a template-built sample in 60
-# steps, not a model learning Shakespeare's style; the numbers only show that
+# 2-block model learning the *vocabulary* of a template-built sample in a
+# minute of training, not a model learning Shakespeare's style; the numbers only show that
 # the measures work. The answer that counts needs a full run with real GPT-2
 # (`make sprint12 PROFILE=full`), where these same lines print its numbers.
 #

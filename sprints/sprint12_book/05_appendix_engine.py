@@ -50,8 +50,9 @@ corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
 # ## 1. Where the compute goes: the output layer
 #
 # Every position's [hidden state](../../notes/glossary.md#hidden-state) (768
-# numbers in GPT-2 small) is multiplied by the 50,257 x 768 embedding matrix to
-# score every token of the vocabulary. For a batch that is a
+# numbers in GPT-2 small) is multiplied by the 50,257 x 768 token-embedding
+# matrix (GPT-2's output layer reuses it: the weights are *tied*) to score
+# every token of the vocabulary. For a batch that is a
 # `tokens x 50,257` matrix of logits: for 8 blocks of 128 tokens, 51 million
 # numbers (206 MB in fp32), then a log-softmax over it, then two more matrix
 # products for the gradients. In the tiny model (64 dimensions) this layer is
@@ -59,7 +60,7 @@ corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
 #
 # The loss never needs the whole matrix at once. Taken a few rows at a time,
 # each chunk's logits give its part of the loss *and* its gradient (the
-# softmax minus the one-hot target) and are dropped before the next chunk.
+# softmax probabilities, minus 1 at the target token) and are dropped before the next chunk.
 # `gpt2ft.lm_loss.chunked_lm_loss` does that; the engine uses it when
 # `TrainConfig(lm_loss="chunked")`, which the default `"auto"` picks on a CPU,
 # where it was measured faster (the chunks stay in cache; numbers in
@@ -110,7 +111,8 @@ print("same gradient of the output layer (largest difference below 1e-5 of its s
 # that, with `runs.run_folder`:
 
 # %%
-settings_of_02 = {"BOOK": BOOK, "BLOCK_SIZE": BLOCK_SIZE, "LEARNING_RATE": 5e-5, "EPOCHS": 3}  # 02: all its settings
+# four of 02's settings, to keep it short (02's identity holds all of them)
+settings_of_02 = {"BOOK": BOOK, "BLOCK_SIZE": BLOCK_SIZE, "LEARNING_RATE": 5e-5, "EPOCHS": 3}
 identity = {"book": book.source, "book_fp": runs.text_fingerprint(book.text),
             "model": run.model, "model_fp": runs.weights_fingerprint(model), "settings": settings_of_02}
 parent = paths.runs_dir("sprint12", run.profile, book.name)
@@ -231,6 +233,12 @@ print("run folders now:", sorted(p.name.split("-kept-")[0] + ("-kept-<time>" if 
 print("another identity was refused:", isinstance(refused, runs.RunMismatchError))
 print("resume=False kept the old run aside:", any("-kept-" in p.name for p in demo_dir.iterdir()))
 print("and started the new run from step 0:", started_over.resumed_from is None and started_over.steps == 2)
+
+# %% [markdown]
+# **Reading this output.** The refusal names each difference as
+# `what: old value -> new value`. With `resume=False` nothing is deleted: the
+# old folder is renamed `killed-kept-<time>` (the time it was set aside) and
+# the new run starts in `killed/` from step 0.
 
 # %% [markdown]
 # ## 4. One notebook, several processes

@@ -79,10 +79,12 @@ def per_token_losses(model, ids, batch=8):
 # ## Exercise 1: watch a model memorise The Verdict
 #
 # *The Verdict* is a short story (about 5,100 GPT-2 tokens at full, 36
-# training blocks). Fine-tune the profile's model on it for `EPOCHS` epochs at
-# a constant learning rate **without** early stopping, evaluating after every
-# epoch. Plot train and validation loss. Then let the model continue the
-# first 8 tokens of a training block greedily and measure, with
+# training blocks; at tiny, a project-written stand-in of about 25 KB).
+# Fine-tune the profile's model on it for `EPOCHS` epochs at
+# a constant learning rate (after a short warm-up) **without** early stopping,
+# evaluating after every epoch. Plot train and validation loss. Then let the
+# model continue the first 8 tokens of a training block
+# [greedily](../../notes/glossary.md#greedy-decoding) and measure, with
 # `lm_metrics.longest_copied_span`, the longest run of its output found
 # verbatim in the training text.
 # Questions: where do the two curves part? How many tokens does it copy?
@@ -134,14 +136,15 @@ print(f"longest span copied from the training text: {span} tokens: "
 # what is general (which tokens the story uses), then stalls far above it.
 # At tiny the random 2-block model sees only two blocks (of 64 tokens), 40
 # times: train loss falls to almost 0 while validation loss, after its best
-# around step 12, climbs by about 2 nats, and the greedy continuation recites
-# the training text word for word (all 40 generated tokens here). The spike
-# of the train loss near step 14 is one step that overshot at this large
-# constant rate; the run recovers. With
-# real GPT-2 on all 36 blocks the same happens faster and further:
-# LLMs-from-scratch's chapter 5 trains a 124M GPT *from scratch* on this story
-# for 10 epochs and reports train loss 0.39 against validation loss 6.45,
-# with generations that quote the story (external, see the card).
+# (the step is printed above), climbs again, and the greedy continuation
+# recites the training text word for word (the printed span). A sudden spike
+# in the train loss, if you see one, is a step that overshot at this large
+# constant rate; the run recovers. With real GPT-2 on all 36 blocks expect the
+# same shape (not measured here). The nearest external figure is
+# LLMs-from-scratch's chapter 5, which trains a 124M GPT *from scratch* (not
+# pre-trained) on this story for 10 epochs and reports train loss 0.39
+# against validation loss 6.45, with generations that quote the story
+# (external, see the card).
 #
 # ## Exercise 2: does more context lower the loss?
 #
@@ -189,8 +192,9 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # poorly informed predictions. How much the loss falls with more context
 # depends on how much context the model uses: the tiny 2-block model, trained
 # for a minute, uses little beyond the last few tokens, so its curve is nearly
-# flat (a few hundredths of a nat from 8 to 128 tokens, and the position
-# curve is noisy). GPT-2's loss falls steeply over the first dozens of
+# flat (mind the left plot's y-axis: at tiny it spans only a few hundredths
+# of a nat) and the position curve is noisy (few blocks, each position
+# averaged over only those). GPT-2's loss falls steeply over the first dozens of
 # positions; that is why `BLOCK_SIZE` (and, for pre-training, the context of
 # 1,024) matters.
 #
@@ -223,9 +227,10 @@ print("lowest validation loss at learning rate", f"{sweep['validation loss'].idx
 # %% [markdown]
 # **Reading this output.** In a short budget a larger rate gets further, up to
 # the point where steps overshoot. At tiny a random model has nothing to lose
-# and everything to learn in a few steps, so the largest rate (5e-2) gets
-# furthest here; over longer runs such a rate turns unstable (try
-# `SWEEP_STEPS=60`). Fine-tuning a pre-trained GPT-2 is the opposite regime:
+# and everything to learn in a few steps, so the largest rate usually gets
+# furthest here (the winner is printed above); over longer runs its
+# overshooting steps cost more than its speed gains (try `SWEEP_STEPS=60`: at
+# tiny the middle rate then ends a little lower). Fine-tuning a pre-trained GPT-2 is the opposite regime:
 # it already knows English, and rates much above 5e-5 erase that knowledge
 # before the book is learned; the full run's sweep (1e-5, 5e-5, 2.5e-4) is
 # the one to run on a GPU (not measured here).
@@ -315,6 +320,7 @@ by_hand = per_token[:, half - 1:].mean()
 first_half = per_token[:, :half - 1].mean()
 print(f"second half: the model's loss {theirs.item():.4f}, by hand {by_hand.item():.4f}; "
       f"first half {first_half.item():.4f}")
+print("the second half is easier than the first:", bool(by_hand < first_half))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -327,7 +333,7 @@ print("-100 labels by hand == the model's masked loss (relative difference below
 # predictions made *from* position `half - 1` on. The second half sees more
 # context, so with GPT-2 its loss is lower. The tiny model uses little context
 # (exercise 2): which of its halves scores better depends on which tokens
-# happen to fall in them (here the second half is a little worse), not on
+# happen to fall in them (the last line above says which), not on
 # context. Training with such
 # labels teaches the model only the masked-in part: Sprint 13 uses exactly
 # this to learn the answers of instructions and not their prompts.

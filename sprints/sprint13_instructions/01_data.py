@@ -139,7 +139,8 @@ with pd.option_context("display.max_colwidth", 80):
 # The *prompt* is the record inside the Alpaca
 # [prompt template](../../notes/glossary.md#prompt-template) (next notebook):
 # about 30 tokens of template text plus the instruction and input. The
-# *response* is the output plus one end-of-text token. Their sum must fit the
+# *response* is the output plus one
+# [end-of-text token](../../notes/glossary.md#end-of-text-token). Their sum must fit the
 # length the model is trained with (`MAX_LENGTH` in notebooks 02 and 03).
 
 # %%
@@ -167,9 +168,9 @@ summary
 # 1,100-record file (`DATA_DIR`) the split is 935 / 55 / 110, about 30 % of
 # the records have an input, and the longest record is about 100 tokens: every
 # record fits `MAX_LENGTH=512` (and even the tiny profile's 128) whole. The
-# median prompt is three (real file: 41 against 12 tokens) to five (tiny) times
-# the median response: most of every sequence is prompt, which is why the next
-# notebook masks it out of the loss.
+# median prompt is about five times the median response at tiny, and about
+# three times on the real file (41 against 12 tokens): most of every sequence
+# is prompt, which is why the next notebook masks it out of the loss.
 #
 # The histogram shows the same lengths, records with and without an input
 # apart: the ones with an input use the second template (an `### Input:`
@@ -191,12 +192,12 @@ plt.show()
 # %% [markdown]
 # **Reading this output.** Mind the two x-axes: prompts (left) are several
 # times longer than responses (right). With an input (orange) a prompt is
-# longer by the input and its `### Input:` header: at tiny the two groups do
-# not even overlap. The bundled sample is synthetic, so its lengths take few
+# longer by the input and its `### Input:` header: at tiny the two groups of
+# prompts do not even overlap. The bundled sample is synthetic, so its lengths take few
 # distinct values; on the real file prompts spread from 35 to 74 tokens and
 # responses from 2 to 51.
 #
-# **What you learned**
+# ## What you learned
 
 # %%
 with_input = sum(bool(r["input"]) for r in data.records)

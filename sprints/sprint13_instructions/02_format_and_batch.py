@@ -4,7 +4,8 @@
 # Every record becomes one token sequence: **prompt** (the Alpaca
 # [prompt template](../../notes/glossary.md#prompt-template) around the
 # instruction and input) + **response** (the reference output) +
-# **end-of-text**. The model is trained to predict the response and the
+# **end-of-text** (the [end-of-text token](../../notes/glossary.md#end-of-text-token),
+# `<|endoftext|>`). The model is trained to predict the response and the
 # end-of-text, not the prompt: labels are `-100` on every prompt token, and
 # `-100` is what PyTorch's [cross-entropy](../../notes/glossary.md#cross-entropy)
 # skips ([loss masking](../../notes/glossary.md#loss-masking)). The end-of-text
@@ -76,7 +77,9 @@ fig = instruct.masking_figure(example, tokenizer)
 
 # %% [markdown]
 # **Reading this output.** The preamble alone is 28 of the record's tokens and
-# is the same in every record; with the instruction, input and headers, the
+# is the same in every record with an input (records without one get a
+# slightly shorter preamble, also always the same); with the instruction,
+# input and headers, the
 # prompt is most of the sequence and the response a small part at the end. With
 # the prompt masked, only the green boxes add to the loss: the model is graded
 # on the answer (and on stopping after it), while it still *reads* the prompt
@@ -93,7 +96,8 @@ fig = instruct.masking_figure(example, tokenizer)
 #
 # The first training record, encoded by `instruct.encode`. `label` is `-100`
 # on the whole prompt and equals the token id on the response and the final
-# `<|endoftext|>`:
+# `<|endoftext|>`. The table shows the last six prompt tokens, then the whole
+# response:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -194,7 +198,8 @@ print(repr(tokenizer.decode(cut.input_ids)))
 # ## A padded batch, by hand
 #
 # Rows have different lengths; a batch is a rectangle. Pad each row on the right
-# to the batch's own longest row ([padding](../../notes/glossary.md#padding)):
+# to the batch's own longest row ([padding](../../notes/glossary.md#padding);
+# per batch, this is [dynamic padding](../../notes/glossary.md#dynamic-padding)):
 # `input_ids` with a pad id (GPT-2 has none, so end-of-text is used), the
 # [attention mask](../../notes/glossary.md#attention-mask) with 0 (the model
 # ignores those positions), and `labels` with `-100` (the loss ignores them).
@@ -230,7 +235,7 @@ print("padded positions:", int(pad.sum()), "| all with label -100:", bool((batch
 # | | adds | you need it for |
 # |---|---|---|
 # | `encode` | prompt-side truncation that keeps `### Response:`; the count of cut records | records over `MAX_LENGTH` |
-# | `DynamicPadding` | any keys; `pad_to_multiple_of` (8 on a GPU); a hard `max_length` check | every run (the engine) |
+# | `DynamicPadding` | any keys; `pad_to_multiple_of` (8 on a GPU: faster kernels); a `max_length` check | every run |
 # | `length_grouped=True` | batches of rows of similar length, in a seeded, resumable order | long, uneven records |
 #
 # ## How much of a batch is padding
@@ -261,13 +266,13 @@ shares
 # %% [markdown]
 # **Reading this output.** Padding every row to `max_length` computes mostly
 # padding (the records are far shorter than `max_length`). Padding per batch
-# removes most of it; grouping rows of similar length removes nearly all of the
-# rest. At tiny (`max_length` 128, batch 4, the bundled records) the three
-# shares are about 60 %, 20 % and 1 %; on the real file at full (`MAX_LENGTH`
-# 512, batch 8) they are 88 %, 22 % and 1 %. The engine pads per batch;
+# removes most of it; grouping rows of similar length removes most of the
+# rest. At tiny (`max_length` 128, batch 4, the 68 bundled training records)
+# the table shows the three shares; on the real file at full (`MAX_LENGTH`
+# 512, batch 8, 935 records) they are 88 %, 22 % and 2 %. The engine pads per batch;
 # `length_grouped=True` is one setting away when records are long and uneven.
 #
-# **What you learned**
+# ## What you learned
 
 # %%
 print(f"- A record is prompt + response + end-of-text; {count['response only']:,} of the "

@@ -42,6 +42,7 @@ MAX_STEPS = 0  # 0 = EPOCHS decide; else exactly this many optimizer steps
 MAX_EXAMPLES = 0  # training and validation records each; 0 = all
 EVAL_EVERY = 20  # optimizer steps between evaluations on the validation split
 COMPARE_UNMASKED = True  # also train with the loss on everything, for the comparison
+COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
 
 # %%
 import dataclasses
@@ -168,7 +169,7 @@ config = TrainConfig(
     output_dir=run_dir / "response-only", learning_rate=LEARNING_RATE, weight_decay=0.1,
     batch_size=BATCH_SIZE, num_epochs=EPOCHS, max_steps=MAX_STEPS or None, warmup_ratio=0.1,
     scheduler="linear", max_grad_norm=1.0, eval_every=EVAL_EVERY, save_every="epoch",
-    keep_checkpoints=1, log_every=5, load_best_at_end=True, seed=SEED, resume=True)
+    keep_checkpoints=1, log_every=5, load_best_at_end=True, seed=SEED, resume=True, compile=COMPILE)
 
 # %% [markdown]
 # The recipe: AdamW with [weight decay](../../notes/glossary.md#weight-decay) 0.1
@@ -205,10 +206,11 @@ print(f"{masked_run.steps} steps in {masked_run.elapsed_s:.1f} s ({masked_run.to
 # the most frequent answer tokens and the end-of-text after a short answer.
 # With 4 validation records the orange values are rough estimates. With
 # `gpt2` at full the starting loss is already low (GPT-2 knows English; Raschka reports about 3.8
-# for gpt2-medium before fine-tuning, with the prompt included), it drops most
-# in the first few dozen steps, and the validation loss flattens within the
-# second epoch while the training loss keeps falling: the first sign of
-# over-fitting on 935 records.
+# for gpt2-medium before fine-tuning, with the prompt included). In his run
+# (external, see the card; not measured here) the loss drops most in the
+# first few dozen steps, and the validation loss flattens within the second
+# epoch while the training loss keeps falling: the first sign of
+# [overfitting](../../notes/glossary.md#overfitting) on 935 records.
 #
 # ## The comparison: loss on everything
 #
@@ -275,7 +277,8 @@ plt.show()
 # lower on response tokens: the same number of steps, all spent on answers. At
 # full the gap is usually small and can go the other way: Raschka's
 # gpt2-medium on the same 1,100 records (external, see the card) scored
-# slightly lower with the mask (47.73 against 50.32 by a Llama 3 judge).
+# slightly *worse* with the mask (a Llama 3 judge's score, higher is better:
+# 47.73 masked against 50.32 unmasked).
 #
 # ## The effect of masking in one plot: the loss along one record
 #
@@ -302,9 +305,11 @@ curves = {"starting weights": loading.load_causal_lm(run),
 fig, ax = plt.subplots(figsize=(9, 3.8))
 ax.axvspan(0.5, n_prompt - 0.5, color="#e0e0e0", label="prompt positions")
 per_token = {}
-for (name, m), style in zip(curves.items(), [":", "-", "-"], strict=False):
+# the same colours as the comparison plot above: green = prompt masked, purple = loss on everything
+for (name, m), style, colour in zip(curves.items(), [":", "-", "-"], ["black", "tab:green", "tab:purple"],
+                                    strict=False):
     per_token[name] = per_token_loss(m, enc.input_ids)
-    ax.plot(positions, per_token[name], style, lw=1.2, label=name)
+    ax.plot(positions, per_token[name], style, color=colour, lw=1.2, label=name)
 ax.set_xlabel("token position in the record")
 ax.set_ylabel("loss of that token (nats)")
 ax.set_title(f"Per-token loss along a validation record ({n_prompt} prompt, "
@@ -375,7 +380,7 @@ print(f"- Along one record (per-token plot): the masked run's mean loss on the r
 # `notes/findings.md`); this sprint keeps the mask, as most recipes do, and
 # keeps the comparison so that a full run answers the question for its data.
 #
-# **What you learned**
+# ## What you learned
 
 # %%
 print("- The masked loss by hand (shift, keep labels != -100, mean cross-entropy) equals the model's "

@@ -21,8 +21,8 @@
 #   *stopped* (emitted end-of-text before the token limit), *no template echo*
 #   (no preamble, `### Input` or `### Response` repeated), *no new instruction*
 #   (did not invent a further `### Instruction`), and *adheres* (all four);
-# - **exact match** with the reference output (after lower-casing, removing
-#   punctuation and articles), [token F1](../../notes/glossary.md#token-f1)
+# - **[exact match](../../notes/glossary.md#exact-match)** with the reference
+#   output (after lower-casing, removing punctuation and articles), [token F1](../../notes/glossary.md#token-f1)
 #   (word overlap) and [ROUGE-L](../../notes/glossary.md#rouge-l) (longest
 #   common word subsequence), both in [0, 1];
 # - **length** of the answer in words (the references' length for comparison).
@@ -132,9 +132,17 @@ print("same stop at end-of-text:", package.stopped == stopped)
 #
 # | | adds | you need it for |
 # |---|---|---|
-# | `model.generate` | a key/value cache, stop rules, [sampling](../../notes/glossary.md#sampling), beams | long texts |
+# | `model.generate` | a KV cache, stop rules, sampling, beams | long texts |
 # | `generate_responses` | batches, left-padded (positions from the mask); *stopped* per answer | many prompts |
 # | `extract_response`, `score` | the answer cut at a new `### `; adherence, overlap scores, length | comparing models |
+#
+# The [KV cache](../../notes/glossary.md#kv-cache) keeps what attention
+# computed for the earlier tokens, so each step runs the model on the new
+# token only; [sampling](../../notes/glossary.md#sampling) and
+# [beam search](../../notes/glossary.md#beam-search) are other ways to pick the
+# next token. In a batch, prompts are padded on the *left* so that every
+# prompt ends where its answer starts; the positions of the tokens are then
+# counted from the attention mask, not from the start of the row.
 #
 # ## Generate, extract, score
 #
@@ -179,17 +187,18 @@ with pd.option_context("display.max_colwidth", 60):
     display(responses.head(5)[["instruction", "reference", "base", "fine-tuned"]])
 
 # %% [markdown]
-# **Reading this output.** At tiny both columns are nonsense ("BS BS BS…",
-# "The is is"), and that is the expected result of a smoke run, not a bug.
+# **Reading this output.** At tiny both columns are nonsense (one token
+# repeated to the limit; a few frequent words, or nothing), and that is the
+# expected result of a smoke run, not a bug.
 # The base model is random weights: its next-token scores hardly depend on the
 # prompt, and greedy decoding takes the top-scoring token every time, so it
 # repeats one arbitrary token until the limit. The fine-tuned tiny model
 # (2 blocks of width 64, trained from random weights for 34 steps on 68
 # synthetic records) has learned the *surface* of the answers: the tokens most
-# frequent right after `### Response:` ("The", "is") and that an answer is
+# frequent right after `### Response:` (such as "The") and that an answer is
 # short and ends with end-of-text. It has not learned language, let alone the
 # meaning of an instruction. What a full run
-# with `gpt2` shows instead: fluent, short answers in the references' style
+# with `gpt2` should show instead (not measured here): fluent, short answers in the references' style
 # ("The capital of Peru is Lima."), mostly right on the easy items (plurals,
 # antonyms, capitals, rewriting a sentence) and wrong on facts and arithmetic
 # GPT-2 small never learned; Raschka's gpt2-medium answers for the same file
@@ -224,8 +233,8 @@ print(f"- Verdict for this run: {verdict}.")
 # real file (`DATA_DIR`, 40 steps on 935 records) it has not even learned to
 # stop. Fine-tuning changes *how* the model answers long before it changes
 # *what* it answers, and the content columns need a model that knows language. That is the point of starting from
-# pre-trained GPT-2: a full run keeps this table's format columns near 1 and
-# moves the content columns. The overlap measures are only a proxy (they
+# pre-trained GPT-2: a full run should bring this table's format columns near
+# 1 and move the content columns. The overlap measures are only a proxy (they
 # punish a right answer in other words and reward a wrong one in the same
 # words; see `notes/findings.md`); Raschka scores the same kind of answers
 # with a Llama 3 judge instead (external figures on the card).
@@ -247,7 +256,7 @@ print("responses columns:", list(responses.columns))
 print("evaluation columns:", list(summary.columns))
 
 # %% [markdown]
-# **What you learned**
+# ## What you learned
 
 # %%
 print(f"- Greedy decoding by hand (argmax, append, stop at end-of-text) gives the same "

@@ -76,6 +76,8 @@ def quick_train(name, train_rows, val_rows, **changes):
     print(f"{name}: {result.steps} steps, response-token validation loss {val_loss:.3f}")
     return SimpleNamespace(model=result.model, val_loss=val_loss)
 
+
+# %% [markdown]
 # ## Exercise 1 — Loss on the prompt, or masked: which generalises?
 #
 # Notebook 03 trained two runs from the same weights for the same steps, one
@@ -115,11 +117,12 @@ generalisation.round(3)
 # compared on what an answer costs; the line above the table says which run
 # wins on each count in this run. At tiny (34 steps on 68 synthetic records)
 # the masked run is usually lower on the held-out test records (all its steps
-# went to answers), but its gap between seen and held-out records is larger:
+# went to answers), but its gap between seen and held-out records is usually larger:
 # it has started to fit its few hundred training answer tokens, while the run
 # with the loss on the prompt spreads its fitting over the template. That is
 # the regime the literature describes: many steps on few, short answers,
-# where the loss on the prompt acts as a regulariser. Shi et al. (2024,
+# where the loss on the prompt acts as a regulariser (it keeps the model from
+# fitting its few training answers too closely). Shi et al. (2024,
 # *Instruction Tuning With Loss Over
 # Instructions*) report exactly that, and Raschka's chapter 7 exercise 7.2
 # (external) found the masked gpt2-medium slightly *worse* by a Llama 3 judge
@@ -204,16 +207,17 @@ print(f"same steps: full fine-tuning {alpaca.val_loss:.3f}, "
 #
 # The trainable share grows linearly with *r* (each adapted matrix gets
 # *r* × (inputs + outputs) new numbers) and stays a small fraction of the
-# model at any of these ranks; the frozen weights are most of the memory a full
-# fine-tuning needs for gradients and AdamW states. LoRA is usually trained at
+# model at any of these ranks. The frozen weights need no gradients and no
+# AdamW moments, which in a full fine-tuning take three times the memory of
+# the weights themselves. LoRA is usually trained at
 # a learning rate about ten times the full fine-tuning one (here `10 x
 # LEARNING_RATE`). At tiny the comparison is unfair to LoRA: the frozen weights
 # are *random*, so there is nothing worth adapting, and the loss falls far
 # less than with full fine-tuning. LoRA adapts a model that already knows
 # language: Raschka's chapter 7 exercise 7.4 (external) trained gpt2-medium
 # with rank 16 to a validation loss of 0.652 (full fine-tuning: 0.659) and a
-# Llama 3 judge score of 50.23 (full: 50.32), about 28 % faster. At full, run
-# this cell with `MODEL=gpt2` to see LoRA close the gap.
+# Llama 3 judge score of 50.23 (full: 50.32), about 28 % faster. Run this
+# notebook at full (`gpt2`) to see LoRA close the gap.
 #
 # </details>
 #
@@ -315,7 +319,7 @@ scores
 #
 # </details>
 #
-# **What you learned**
+# ## What you learned
 
 # %%
 gap = generalisation["gap"]
