@@ -61,3 +61,19 @@ def test_check_devices_is_switched_on_by_configure(monkeypatch, capsys):
             torch.nn.Linear(2, 2)(torch.ones(1, 2))  # a parameter meets a host tensor
     finally:
         devices._active.pop().__exit__(None, None, None)
+
+
+def test_what_is_brought_back_to_the_host_is_host_data(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    with PlacementCheck():
+        model.to(model.device)
+        ids = tokenizer(["a b c"], return_tensors="pt").to(model.device)
+        predicted = model(**ids).logits.argmax(-1).cpu()
+        labels = torch.zeros_like(predicted.view_as(predicted)).cpu() + 1  # host data, as from a dataset
+        assert (predicted == torch.ones(predicted.shape, dtype=torch.long)).dtype == torch.bool
+        weights = torch.ones(2)
+        logits = torch.randn(4, 2)  # host logits and a loss helper that moves to their device
+        torch.nn.functional.cross_entropy(logits, labels.flatten()[:1].repeat(4) * 0,
+                                          weight=weights.to(logits.device))
+        with pytest.raises(PlacementError):
+            model(**ids).logits[0, 0, :2] - torch.ones(2)  # the model's output meets host data

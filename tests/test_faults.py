@@ -79,10 +79,20 @@ def test_an_unknown_data_set_name():
 
 
 def test_a_relative_data_dir_that_does_not_resolve(tmp_path, monkeypatch):
-    """input path | `DATA_DIR=../shared/data` given from a sprint folder | `... from <cwd> it resolves to <path> ... Point it at the folder ... (e.g. DATA_DIR=<absolute>)` | nothing is touched"""
+    """input path | a relative `DATA_DIR=../no-such-data` that exists neither from the current folder nor from the repository root | `... from <cwd> it resolves to <path> ... Point it at the folder ... (e.g. DATA_DIR=<absolute>)` | nothing is touched"""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match=rf"from {tmp_path} it resolves to {tmp_path.parent}/shared/data"):
-        settings.configure(cell(), env={"PROFILE": "tiny", "DATA_DIR": "../shared/data"}, show=False)
+    with pytest.raises(FileNotFoundError, match=rf"from {tmp_path} it resolves to {tmp_path.parent}/no-such-data"):
+        settings.configure(cell(), env={"PROFILE": "tiny", "DATA_DIR": "../no-such-data"}, show=False)
+
+
+def test_a_relative_data_dir_means_the_same_in_a_notebook_as_from_make(monkeypatch):
+    """input path | `DATA_DIR=../shared/data` typed in a notebook, whose kernel runs in the sprint folder | it is read from the repository root, as `make` reads it; the resolved folder is printed | nothing is touched"""
+    root = Path(__file__).resolve().parents[1]
+    if not (root.parent / "shared" / "data").is_dir():
+        pytest.skip(f"no ../shared/data beside the checkout ({root.parent / 'shared' / 'data'})")
+    monkeypatch.chdir(root / "sprints" / "sprint11_classification")
+    run = settings.configure(cell(), env={"PROFILE": "tiny", "DATA_DIR": "../shared/data"}, show=False)
+    assert run.data_dir == (root.parent / "shared" / "data").resolve()
 
 
 def test_a_missing_model_folder_is_not_called_a_hub_failure(tmp_path):

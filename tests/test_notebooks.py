@@ -115,7 +115,8 @@ def test_a_run_with_other_settings_never_writes_over_the_committed_notebooks(tmp
     from gpt2ft import notebooks
     sprint = tmp_path / "sprint99_demo"
     sprint.mkdir()
-    (sprint / "01_a.py").write_text('# %% tags=["parameters"]\nimport os\n\nPROFILE = os.environ.get("PROFILE", "auto")\n'
+    (sprint / "01_a.py").write_text('# %% tags=["parameters"]\nimport os\n\n'
+                                    'PROFILE = os.environ.get("PROFILE", "auto")\n'
                                     'DATA_DIR = ""\nEPOCHS = 3\n\n# %%\nprint(EPOCHS)\n')
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
     assert notebooks.overrides([sprint / "01_a.py"], env={"EPOCHS": "", "PROFILE": "tiny"}) == {}

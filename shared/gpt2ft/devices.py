@@ -7,11 +7,11 @@ cell fails with "Expected all tensors to be on the same device". On a CPU
 every tensor is already where the model is, so the mistake passes unnoticed
 until someone runs the notebook on a GPU.
 
-:class:`PlacementCheck` makes the mistake visible on a CPU: it treats every
-tensor that went through ``.to(device)`` (the model's weights included, since
-``model.to(device)`` moves them), was created with ``device=...``, or was
-computed from such tensors as *on the device*, and every other tensor as *on
-the host*; an operation that mixes the two raises :class:`PlacementError`
+:class:`PlacementCheck` makes the mistake visible on a CPU: it treats the model's
+weights, every tensor computed from them, every tensor that went through
+``.to(device)`` or was created with ``device=...`` as *on the device*, and every
+other tensor as *on the host*; an operation that mixes the model's weights (or
+what was computed from them) with a host tensor raises :class:`PlacementError`
 naming the operation. ``CHECK_DEVICES=1`` switches it on for a notebook
 (:func:`gpt2ft.settings.configure` starts it); ``make rehearse`` runs every
 notebook with it.
@@ -39,40 +39,59 @@ class PlacementError(RuntimeError):
 
 
 class PlacementCheck(TorchFunctionMode):
-    """A torch-function mode that fails ops mixing host tensors with device tensors (see module)."""
+    """A torch-function mode that fails ops mixing host tensors with device tensors (see module).
+
+    Two kinds of "on the device": *computed* (a parameter, or anything computed
+    from one: the model's outputs) and *moved* (went through ``.to(...)`` or was
+    made with ``device=``). An op that meets a host tensor fails when a computed
+    tensor is in it; with moved tensors alone it passes, since ``x.to(y.device)``
+    of a host ``y`` stays on the host (the check cannot see which device a
+    ``.to`` meant).
+    """
 
     def __init__(self):
         super().__init__()
-        self.on_device: dict[int, weakref.ref] = {}  # by id: tensors compare elementwise
+        self.computed: dict[int, weakref.ref] = {}  # by id: tensors compare elementwise
+        self.moved: dict[int, weakref.ref] = {}
 
-    def _placed(self, t: torch.Tensor) -> bool:
-        ref = self.on_device.get(id(t))
-        return isinstance(t, torch.nn.Parameter) or (ref is not None and ref() is t)
+    @staticmethod
+    def _in(table: dict, t: torch.Tensor) -> bool:
+        ref = table.get(id(t))
+        return ref is not None and ref() is t
 
-    def _mark(self, out) -> None:
+    def _kind(self, t: torch.Tensor) -> str:
+        if isinstance(t, torch.nn.Parameter) or self._in(self.computed, t):
+            return "computed"
+        return "moved" if self._in(self.moved, t) else "host"
+
+    def _mark(self, out, table: dict) -> None:
         for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor) and not self._placed(t):
+            if isinstance(t, torch.Tensor) and not self._in(table, t):
                 key = id(t)
-                self.on_device[key] = weakref.ref(t, lambda _, key=key: self.on_device.pop(key, None))
+                table[key] = weakref.ref(t, lambda _, key=key, table=table: table.pop(key, None))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", str(func))
         tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
-        placed = [self._placed(t) for t in tensors]
+        kinds = [self._kind(t) for t in tensors]
         # a host 0-d scalar may meet device tensors (PyTorch allows it); anything larger may not
-        hosts = [t for t, p in zip(tensors, placed, strict=True) if not p and t.dim() > 0]
-        if name not in _NEUTRAL and any(placed) and hosts:
-            host = hosts[0]
+        hosts = [t for t, k in zip(tensors, kinds, strict=True) if k == "host" and t.dim() > 0]
+        if name not in _NEUTRAL and "computed" in kinds and hosts:
             raise PlacementError(
-                f"{name}() got a tensor of shape {tuple(host.shape)} that was never moved to the "
+                f"{name}() got a tensor of shape {tuple(hosts[0].shape)} that was never moved to the "
                 "model's device, together with tensors on it. On a GPU this fails with 'Expected "
                 "all tensors to be on the same device'. Fix: .to(model.device) where the tensor is "
                 "made (or pass device=model.device).")
         out = func(*args, **kwargs)
-        moved = name in ("to", "cuda") or kwargs.get("device") is not None
-        if name not in ("cpu", "numpy", "tolist", "item") and (moved or any(placed)):
-            self._mark(out)
+        if name == "cpu" and isinstance(out, torch.Tensor):
+            return out.view_as(out)  # on a CPU .cpu() returns the tensor itself: a new one, on the host
+        if name in ("numpy", "tolist", "item"):
+            return out
+        if "computed" in kinds:
+            self._mark(out, self.computed)
+        elif name in ("to", "cuda") or kwargs.get("device") is not None or "moved" in kinds:
+            self._mark(out, self.moved)
         return out
 
 

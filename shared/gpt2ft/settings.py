@@ -117,13 +117,20 @@ def choose_profile(requested: str, cuda: bool | None = None) -> tuple[str, str]:
 
 
 def _read_data_dir(value: str | None) -> Path | None:
+    """The data folder: an absolute path, or a relative one from the current folder or,
+    failing that, from the repository root (notebooks run in their sprint folder, so
+    ``DATA_DIR=../shared/data`` means the same in a notebook as from ``make``)."""
     if not value:
         return None
     path = Path(value).expanduser().resolve()
+    root = Path(__file__).resolve().parents[2]
+    if not path.is_dir() and not Path(value).expanduser().is_absolute() and (root / "sprints").is_dir():
+        from_root = (root / value).resolve()
+        path = from_root if from_root.is_dir() else path
     if not path.is_dir():
-        hint = Path(__file__).resolve().parents[3] / "shared" / "data"  # beside the checkout
+        hint = root.parent / "shared" / "data"  # beside the checkout
         fix = (f"e.g. DATA_DIR={hint}" if hint.is_dir() else
-               "an absolute path avoids surprises, since notebooks run in their sprint folder")
+               "an absolute path avoids surprises")
         raise FileNotFoundError(
             f"DATA_DIR={value!r} is not a folder: from {Path.cwd()} it resolves to {path}. Point "
             f"it at the folder holding the raw data sets ({fix}), or unset it.")

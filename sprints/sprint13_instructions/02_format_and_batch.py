@@ -26,7 +26,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); its tokenizer and context length
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 MAX_LENGTH = 512  # longest training sequence in tokens (prompt + response + end-of-text)

@@ -31,7 +31,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or gpt2-medium, or a local folder
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 MAX_LENGTH = 512  # longest training sequence in tokens

@@ -32,7 +32,7 @@ import os
 
 PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
 MODEL = ""  # the base model: must be the one notebook 03 fine-tuned ("" = gpt2 / the tiny GPT-2)
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data
+DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 N_EVAL = 110  # test instructions to answer (the first N of the test split; 110 = all of the 1,100-record file's)
