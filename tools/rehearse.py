@@ -15,7 +15,8 @@ what it proves is that every code path of the full profile runs: the model's
 size, the real files, the long texts, the devices.
 
 Executed notebooks, tables, figures and checkpoints go to a scratch folder
-(``.cache/rehearsal/<cpu|gpu>/``), never over the committed ones. It stops at
+(``.cache/rehearsal/<cpu|gpu>/``), never over the committed ones; each sprint's
+checkpoints are deleted when the sprint is done (about 6 GB at most on disk). It stops at
 the first notebook that fails (exit status 1) and writes a report with the
 time of each notebook (``report.md``, ``report.json``).
 """
@@ -108,6 +109,9 @@ def rehearse(kind: str, data_dir: Path, wanted: str | None, timeout: int) -> int
                 return 1
             rows.append((folder.name, source.stem, time.perf_counter() - t0, "ok"))
             print(f"{rows[-1][2]:.1f} s", flush=True)
+        # A sprint's checkpoints (1.5 GB each for 124M with its optimizer state) are of no use to
+        # the next sprint: at most one sprint's runs (about 6 GB) are on disk at a time.
+        shutil.rmtree(out / "runs" / folder.name.split("_")[0], ignore_errors=True)
     write_report(out, kind, rows, time.perf_counter() - started)
     print(f"== rehearsal passed: {len(rows)} notebooks in {time.perf_counter() - started:.0f} s; "
           f"report {out / 'report.md'}")
