@@ -98,27 +98,35 @@ def stack_figure(config, tokens: Sequence[str], n_real: int):
     n_embd = getattr(config, "n_embd", getattr(config, "hidden_size", 0))
     vocab = getattr(config, "vocab_size", 0)
     labels = [config.id2label[i] for i in range(config.num_labels)]
-    cols = len(tokens)
     fig, ax = plt.subplots(figsize=(9, 6))
-    x0, step = 0.6, 1.15  # left edge of column 0, column pitch
-    xs = [x0 + c * step for c in range(cols)]
-    w = 0.95
-    # token row
+    x0, w = 0.6, 0.95  # left edge of column 0, box width; columns 1.15 apart
+    xs = [x0 + c * 1.15 for c in range(len(tokens))]
+    _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab)
+    sx, sw = _stack_heads(ax, xs, w, n_real, n_embd, vocab, labels)
+    ax.set_xlim(-0.6, max(xs[-1] + w, sx + sw) + 0.3)
+    ax.set_ylim(0, 8.1)
+    ax.axis("off")
+    ax.set_title("GPT2ForSequenceClassification: the class is read from the last real token",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab) -> None:
+    """Tokens -> embeddings -> blocks -> final norm -> one hidden state per position."""
+    x0, width = xs[0], xs[-1] + w - xs[0]
     for c, (x, tok) in enumerate(zip(xs, tokens, strict=True)):
         real = c < n_real
         _box(ax, x, 0.2, w, 0.55, _show(tok) if real else "pad", REAL if real else PAD,
              textcolor="black" if real else "gray")
     ax.text(x0 - 0.15, 0.47, "tokens", ha="right", va="center", fontsize=8.5)
-    # embeddings
-    _box(ax, x0, 1.05, xs[-1] + w - x0, 0.5,
+    _box(ax, x0, 1.05, width, 0.5,
          f"token embedding (vocab {vocab:,} × {n_embd}) + position embedding", "#fff2cc")
-    # the stack
-    _box(ax, x0, 1.85, xs[-1] + w - x0, 1.6,
+    _box(ax, x0, 1.85, width, 1.6,
          f"{n_layer} transformer blocks (causal self-attention + MLP)\n"
          "each position attends to itself and the positions before it;\n"
          "the attention mask hides the padding", "#d9ead3")
-    _box(ax, x0, 3.75, xs[-1] + w - x0, 0.45, "final layer norm (ln_f)", "#d9ead3")
-    # hidden states
+    _box(ax, x0, 3.75, width, 0.45, "final layer norm (ln_f)", "#d9ead3")
     for c, x in enumerate(xs):
         real = c < n_real
         _box(ax, x, 4.5, w, 0.5, f"h{c}" if real else "h (pad)", "#ead1dc" if real else PAD,
@@ -126,11 +134,16 @@ def stack_figure(config, tokens: Sequence[str], n_real: int):
         _arrow(ax, (x + w / 2, 0.78), (x + w / 2, 1.02), lw=0.7)
     ax.text(x0 - 0.15, 4.75, f"hidden\nstates\n({n_embd} each)", ha="right", va="center",
             fontsize=8)
-    last = xs[n_real - 1]
+    for y in (1.57, 3.47, 4.22):
+        _arrow(ax, (x0 + width / 2, y), (x0 + width / 2, y + 0.26), lw=0.8)
+
+
+def _stack_heads(ax, xs, w, n_real, n_embd, vocab, labels) -> tuple[float, float]:
+    """Pre-training's LM head at every position, fine-tuning's ``score`` at the last real one."""
+    x0, last = xs[0], xs[n_real - 1]
     ax.add_patch(Rectangle((last - 0.05, 4.45), w + 0.1, 0.6, fill=False, edgecolor=READ,
                            linewidth=2.2))
-    # pre-training: the LM head at every position (dashed, over the other real columns)
-    if n_real > 1:
+    if n_real > 1:  # dashed, over the other real columns
         right = xs[n_real - 2] + w
         _box(ax, x0, 5.45, max(right - x0, 2.2), 0.75,
              f"pre-training: LM head at every position\n→ {vocab:,} next-token logits each",
@@ -138,7 +151,6 @@ def stack_figure(config, tokens: Sequence[str], n_real: int):
         ax.patches[-1].set_linestyle("--")
         for x in xs[:n_real - 1]:
             _arrow(ax, (x + w / 2, 5.02), (x + w / 2, 5.43), color="gray", lw=0.7)
-    # fine-tuning: score on the last real token only
     sx, sw = last - 0.05, 2.0
     _box(ax, sx, 5.45, sw, 0.75, f"fine-tuning: score (new)\nLinear {n_embd} → {len(labels)}",
          "#f4cccc", fontsize=8)
@@ -149,15 +161,7 @@ def stack_figure(config, tokens: Sequence[str], n_real: int):
     _box(ax, sx, 7.4, sw, 0.55, "softmax → class\ncross-entropy with the label", "white",
          fontsize=7.5)
     _arrow(ax, (sx + sw / 2, 7.12), (sx + sw / 2, 7.38), lw=0.8)
-    for y in (1.57, 3.47, 4.22):
-        _arrow(ax, ((x0 + xs[-1] + w) / 2, y), ((x0 + xs[-1] + w) / 2, y + 0.26), lw=0.8)
-    ax.set_xlim(-0.6, max(xs[-1] + w, sx + sw) + 0.3)
-    ax.set_ylim(0, 8.1)
-    ax.axis("off")
-    ax.set_title("GPT2ForSequenceClassification: the class is read from the last real token",
-                 fontsize=10)
-    fig.tight_layout()
-    return fig
+    return sx, sw
 
 
 __all__ = ["padding_figure", "stack_figure"]

@@ -1,0 +1,49 @@
+"""Instruction tuning: the Alpaca template, masked labels, response extraction, scores.
+
+Introduced across ``sprints/sprint13_instructions/``, one module per concept:
+
+- ``records``: :func:`split_records` (seeded train/validation/test), :func:`token_lengths`
+  (``01_data``); :func:`records_fingerprint`, :func:`save_finetuned`,
+  :func:`find_finetuned` (the model ``03_finetune`` writes and ``04_evaluate`` reads);
+- ``template``: :func:`format_prompt`, :func:`encode`, :func:`encode_records`,
+  :func:`masking_figure` (the diagram of which labels carry the loss),
+  :func:`extract_response` (``02_format_and_batch``);
+- ``model``: :func:`label_loss` (the loss on the tokens that carry a label,
+  ``03_finetune``), :func:`generate_responses` (same template, greedy, stops at
+  end-of-text, says whether it stopped), :func:`evaluate` (``04_evaluate``);
+- ``scoring``: :func:`score`, :func:`token_f1`, :func:`rouge_l`, :func:`adherence`,
+  :func:`summarise` (``04_evaluate``).
+
+Every public name is here too: ``from gpt2ft import instruct; instruct.format_prompt(...)``.
+"""
+
+from .model import Generation, evaluate, generate_responses, label_loss
+from .records import (
+    ABOUT,
+    FINETUNED,
+    SPLITS,
+    find_finetuned,
+    records_fingerprint,
+    save_finetuned,
+    split_records,
+    token_lengths,
+)
+from .scoring import ADHERENCE, adherence, normalise, rouge_l, score, summarise, token_f1
+from .template import (
+    IGNORE_INDEX,
+    PREAMBLE,
+    RESPONSE_HEADER,
+    TEMPLATE_MARKERS,
+    Encoded,
+    encode,
+    encode_records,
+    extract_response,
+    format_prompt,
+    masking_figure,
+)
+
+__all__ = ["ABOUT", "ADHERENCE", "FINETUNED", "IGNORE_INDEX", "PREAMBLE", "RESPONSE_HEADER", "SPLITS",
+           "TEMPLATE_MARKERS", "Encoded", "Generation", "adherence", "encode", "encode_records", "evaluate",
+           "extract_response", "find_finetuned", "format_prompt", "generate_responses", "label_loss",
+           "masking_figure", "normalise", "records_fingerprint", "rouge_l", "save_finetuned", "score",
+           "split_records", "summarise", "token_f1", "token_lengths"]
