@@ -48,7 +48,7 @@ import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -197,18 +197,28 @@ def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def latest_valid_checkpoint(output_dir: str | os.PathLike, checksums: bool = True,
-                            warn: bool = True) -> Path | None:
-    """The newest checkpoint that verifies; each bad one on the way gets a warning."""
+def valid_checkpoints(output_dir: str | os.PathLike, checksums: bool = True,
+                      warn: bool = True) -> Iterator[Path]:
+    """The checkpoints that verify, newest first; each bad one on the way gets a warning."""
     for path in reversed(list_checkpoints(output_dir)):
         try:
             verify_checkpoint(path, checksums=checksums)
-            return path
         except CheckpointError as err:
             if warn:
-                warnings.warn(f"Skipping checkpoint {path.name}: {err} Using the one before it.",
-                              CheckpointWarning, stacklevel=2)
-    return None
+                skipped(path, err)
+            continue
+        yield path
+
+
+def skipped(path: Path, err: Exception) -> None:
+    warnings.warn(f"Skipping checkpoint {path.name}: {err} Using the one before it.",
+                  CheckpointWarning, stacklevel=3)
+
+
+def latest_valid_checkpoint(output_dir: str | os.PathLike, checksums: bool = True,
+                            warn: bool = True) -> Path | None:
+    """The newest checkpoint that verifies (see :func:`valid_checkpoints`)."""
+    return next(valid_checkpoints(output_dir, checksums, warn), None)
 
 
 def best_checkpoint(output_dir: str | os.PathLike, checksums: bool = True) -> Path | None:
@@ -260,11 +270,13 @@ def save_weights(path: Path, model: torch.nn.Module) -> None:
     save_model(model, str(path))
 
 
-def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
-    """Load ``model.safetensors`` of a checkpoint folder into ``model`` (verified first)."""
+def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike, verified: bool = False) -> None:
+    """Load ``model.safetensors`` of a checkpoint folder into ``model`` (verified first, unless
+    the caller just did)."""
     from safetensors.torch import load_model
     checkpoint = Path(checkpoint)
-    verify_checkpoint(checkpoint)
+    if not verified:
+        verify_checkpoint(checkpoint)
     file = checkpoint / MODEL_FILE
     try:
         missing, unexpected = load_model(model, str(file), strict=False)
@@ -359,8 +371,8 @@ def _torch_load(file: Path):
 
 def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> tuple[dict,
                                                                                       list]:
-    """Load everything but the RNG; return ``(trainer_state, rng_states)``."""
-    load_weights(model, path)
+    """Load everything but the RNG from a verified checkpoint; return ``(trainer_state, rng_states)``."""
+    load_weights(model, path, verified=True)
     optimizer.load_state_dict(_torch_load(path / "optimizer.pt"))
     scheduler.load_state_dict(_torch_load(path / "scheduler.pt"))
     if scaler is not None and (path / "scaler.pt").is_file():

@@ -161,7 +161,7 @@ def _finish(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, meter:
     if data.eval_loader is not None:
         best = ckpt.best_checkpoint(out_dir)  # verified; a corrupt best/ is named in a warning
         if rt.cfg.load_best_at_end and best is not None:
-            ckpt.load_weights(rt.model, best)
+            ckpt.load_weights(rt.model, best, verified=True)  # best_checkpoint verified it
         elif rt.cfg.load_best_at_end:  # no copy of the best weights verifies: score these instead
             best_loss = evaluate(rt, data.eval_loader, metrics_fn, state.step,
                                  state.epoch_float(data.batches_in(state.epoch)))["eval_loss"]

@@ -110,14 +110,13 @@ def resume(rt, state: RunState, out_dir: Path) -> Path | None:
 
 
 def _load_newest(rt, out_dir: Path):
-    for path in reversed(ckpt.list_checkpoints(out_dir)):
+    """The newest checkpoint that verifies *and* loads (a pickle that is not plain data does not)."""
+    for path in ckpt.valid_checkpoints(out_dir):
         try:
-            ckpt.verify_checkpoint(path)
             saved, rng_states = ckpt.load_training_checkpoint(path, rt.model, rt.optimizer,
                                                               rt.scheduler, rt.scaler)
         except ckpt.CheckpointError as err:
-            warnings.warn(f"Skipping checkpoint {path.name}: {err} Using the one before it.",
-                          ckpt.CheckpointWarning, stacklevel=2)
+            ckpt.skipped(path, err)
             continue
         return path, saved, rng_states
     return None
