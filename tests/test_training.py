@@ -422,6 +422,24 @@ def test_an_imdb_batch_at_full_is_cut_to_fit_a_cpu():
     assert sum(float(s) for _, s in parts) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("mode", [True, "default", "reduce-overhead", "max-autotune"])
+def test_compiled_on_a_gpu_without_matmul_shape_padding(monkeypatch, mode):
+    # make rehearse-gpu: Sprint 13's compiled run (varying lengths) failed in backward on a
+    # stride fixed to the first batch's length, the logits padded to 50,264 columns.
+    from torch._inductor import list_mode_options
+
+    from gpt2ft.training import runtime
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw) or model)
+    model = torch.nn.Linear(2, 2)
+    assert runtime.compile_model(model, mode, "cuda") is model
+    name = "default" if mode is True else mode
+    assert calls[-1] == {"options": {**list_mode_options(name), "shape_padding": False}}
+    if mode in (True, "default"):  # on a CPU inductor pads nothing: the call is left as it was
+        runtime.compile_model(model, mode, "cpu")
+        assert calls[-1] == {"mode": None}
+
+
 def test_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
     # T4 and V100 report bf16 support by emulation (the default including_emulation=True): slow.
     from gpt2ft.training import runtime

@@ -3,6 +3,7 @@
     python tools/rehearse.py                 # = make rehearse: CPU, small caps, <= 20 min on 2 cores
     python tools/rehearse.py --gpu           # = make rehearse-gpu: larger caps, bf16, compiled
     python tools/rehearse.py --sprints 12,13 # some sprints only
+    python tools/rehearse.py --gpu --jobs 4  # the four sprints side by side (one GPU, each its process)
 
 What a practitioner runs online with ``gpt2``, run here without the hub: a
 124M-parameter GPT-2 with *random* weights (``GPT2Config()``, the real
@@ -85,36 +86,56 @@ def sprint_folders(root: Path, wanted: str | None) -> list[Path]:
     return folders
 
 
-def rehearse(kind: str, data_dir: Path, wanted: str | None, timeout: int) -> int:
+def run_sprint(folder: Path, out: Path, timeout: int) -> list[tuple]:
+    """Execute one sprint's notebooks in order; stop at its first failure."""
+    rows = []
+    for source in notebook_sources(folder):
+        target = out / "notebooks" / folder.name / source.with_suffix(".ipynb").name
+        t0 = time.perf_counter()
+        try:
+            execute(source, target, timeout)
+        except Exception as err:  # nbclient's CellExecutionError names the cell and the error
+            rows.append((folder.name, source.stem, time.perf_counter() - t0, "FAILED"))
+            print(f"-- {folder.name}/{source.name}: FAILED after {rows[-1][2]:.0f} s\n{err}", flush=True)
+            break
+        rows.append((folder.name, source.stem, time.perf_counter() - t0, "ok"))
+        print(f"-- {folder.name}/{source.name}: {rows[-1][2]:.1f} s", flush=True)
+    # A sprint's checkpoints (1.5 GB each for 124M with its optimizer state) are of no use to
+    # the next sprint: one sprint's runs (about 6 GB at most) per job are on disk at a time.
+    shutil.rmtree(out / "runs" / folder.name.split("_")[0], ignore_errors=True)
+    return rows
+
+
+def rehearse(kind: str, data_dir: Path, wanted: str | None, timeout: int, jobs: int = 1) -> int:
     root = repo_root()
     out = cache_dir("rehearsal", kind)
     for sub in ("results", "runs", "notebooks"):
         shutil.rmtree(out / sub, ignore_errors=True)  # every rehearsal starts from nothing
     model = random_gpt2(cache_dir("rehearsal") / "gpt2-124m-random")
     os.environ.update(environment(kind, model, data_dir, out))  # the kernels inherit it
-    rows, started = [], time.perf_counter()
+    folders, started = sprint_folders(root, wanted), time.perf_counter()
     print(f"== rehearsal ({kind}): PROFILE=full MODEL={model} DATA_DIR={data_dir}\n   caps: "
-          + " ".join(f"{k}={v}" for k, v in CAPS[kind].items()), flush=True)
-    for folder in sprint_folders(root, wanted):
-        for source in notebook_sources(folder):
-            target = out / "notebooks" / folder.name / source.with_suffix(".ipynb").name
-            print(f"-- {folder.name}/{source.name} ...", end=" ", flush=True)
-            t0 = time.perf_counter()
-            try:
-                execute(source, target, timeout)
-            except Exception as err:  # nbclient's CellExecutionError names the cell and the error
-                rows.append((folder.name, source.stem, time.perf_counter() - t0, "FAILED"))
-                print(f"FAILED after {rows[-1][2]:.0f} s\n{err}", flush=True)
-                write_report(out, kind, rows, time.perf_counter() - started)
-                return 1
-            rows.append((folder.name, source.stem, time.perf_counter() - t0, "ok"))
-            print(f"{rows[-1][2]:.1f} s", flush=True)
-        # A sprint's checkpoints (1.5 GB each for 124M with its optimizer state) are of no use to
-        # the next sprint: at most one sprint's runs (about 6 GB) are on disk at a time.
-        shutil.rmtree(out / "runs" / folder.name.split("_")[0], ignore_errors=True)
-    write_report(out, kind, rows, time.perf_counter() - started)
-    print(f"== rehearsal passed: {len(rows)} notebooks in {time.perf_counter() - started:.0f} s; "
-          f"report {out / 'report.md'}")
+          + " ".join(f"{k}={v}" for k, v in CAPS[kind].items())
+          + (f"\n   {min(jobs, len(folders))} sprints at a time" if jobs > 1 else ""), flush=True)
+    if jobs > 1:  # sprints are independent (own results and runs folders): one process each
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            per_sprint = list(pool.map(run_sprint, folders, [out] * len(folders), [timeout] * len(folders)))
+    else:
+        per_sprint = []
+        for folder in folders:
+            per_sprint.append(run_sprint(folder, out, timeout))
+            if per_sprint[-1] and per_sprint[-1][-1][3] == "FAILED":
+                break  # one at a time: stop at the first failure
+    rows = [row for sprint_rows in per_sprint for row in sprint_rows]
+    total = time.perf_counter() - started
+    write_report(out, kind, rows, total)
+    failed = [f"{s}/{n}" for s, n, _, r in rows if r == "FAILED"]
+    if failed:
+        print(f"== rehearsal FAILED at {', '.join(failed)}; report {out / 'report.md'}")
+        return 1
+    print(f"== rehearsal passed: {len(rows)} notebooks in {total:.0f} s; report {out / 'report.md'}")
     return 0
 
 
@@ -141,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="the real data sets (default: DATA_DIR, else ../shared/data)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="sprints run at a time, each in its own process (a GPU box with cores, "
+                             "memory and ~6 GB of disk per job; each sprint stops at its first failure)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more (sprints run at a time), not {args.jobs}")
     data_dir = (args.data_dir or Path(os.environ.get("DATA_DIR") or repo_root().parent / "shared" / "data"))
     if not data_dir.is_dir():
         print(f"SKIPPED: the rehearsal needs the real data sets, and {data_dir.resolve()} is not a "
@@ -152,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("The GPU rehearsal needs CUDA; none is visible. Run `make rehearse` on a CPU.")
             return 2
-    return rehearse("gpu" if args.gpu else "cpu", data_dir.resolve(), args.sprints, args.timeout)
+    return rehearse("gpu" if args.gpu else "cpu", data_dir.resolve(), args.sprints, args.timeout,
+                    args.jobs)
 
 
 if __name__ == "__main__":

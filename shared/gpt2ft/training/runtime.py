@@ -95,6 +95,27 @@ def check_compile(cfg: TrainConfig, device: str) -> None:
         raise ValueError(f"compile={cfg.compile!r} uses CUDA graphs; on a CPU use compile=True.")
 
 
+def compile_model(model, compile_mode, device: str):
+    """``torch.compile`` in the mode asked for; on a GPU without inductor's matmul shape padding.
+
+    Batches of varying length make the compiled graph dynamic in the sequence
+    length. In the GPU rehearsal (torch 2.11, an H200; notes/rehearsal.md),
+    Sprint 13's compiled run failed in the backward of a later batch: the
+    saved logits, padded to 50,264 columns by the shape padding, had their outer
+    stride fixed to the first batch's length (``AssertionError: expected size
+    8==8, stride 4423232==3619008``). With the padding off the sprint ran to the
+    end. A three-step repro with the padding on did not fail, so the trigger is
+    not pinned down: the padding stays off on every GPU until a GPU run shows it
+    safe and measures what it gains (the uncompiled model never pads).
+    """
+    mode = None if compile_mode in (True, "default") else compile_mode
+    if device != "cuda":
+        return torch.compile(model, mode=mode)  # inductor never pads shapes on a CPU
+    from torch._inductor import list_mode_options  # each mode's settings, as torch.compile's docs say
+    options = {**list_mode_options(mode or "default"), "shape_padding": False}
+    return torch.compile(model, options=options)  # mode and options can't both be given
+
+
 def make_accelerator(device: str):
     """The process group (one process, or all that ``accelerate launch`` started).
 
@@ -297,10 +318,7 @@ def build_runtime(cfg: TrainConfig, chosen: Plan, accelerator, model, loss_fn,
     optimizer = make_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, schedule(cfg.scheduler, warmup_steps(cfg, total_steps), total_steps))
-    train_model = wrapped
-    if cfg.compile:
-        train_model = torch.compile(wrapped, mode=None if cfg.compile in (True, "default")
-                                    else cfg.compile)
+    train_model = compile_model(wrapped, cfg.compile, chosen.device) if cfg.compile else wrapped
     return Runtime(cfg=cfg, accelerator=accelerator, device=chosen.device,
                    precision=chosen.precision, lm_loss=chosen.lm_loss, model=model,
                    train_model=train_model, optimizer=optimizer, scheduler=scheduler,
