@@ -105,7 +105,8 @@ def main(argv=None) -> dict:
 
 def _run_sections(names: list[str], args: argparse.Namespace, device: str) -> dict:
     """Each section asked for, with the --quick or full settings; row filter from --rows."""
-    lengths, source = sst2_lengths()
+    # SST-2's lengths (67k sentences tokenized) only for the sections that use them
+    lengths, source = sst2_lengths() if {"cls", "cpu"} & set(names) else (None, None)
     q, compile_rows = args.quick, not args.no_compile
     only = set(args.rows.split(",")) if args.rows else None
     runs = {

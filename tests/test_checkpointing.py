@@ -157,12 +157,12 @@ WORKER = textwrap.dedent("""
     import os, signal, sys
     from transformers.utils import logging
     from safetensors.torch import save_file
-    from conftest import random_lm_rows
+    from conftest import TINY, random_lm_rows
     from gpt2ft.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, kill_at, save_to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    model = tiny_model(0, n_positions=64, vocab_size=256, bos_token_id=0, eos_token_id=0)
+    model = tiny_model(0, **TINY)
     data = random_lm_rows(24)
 
     class Kill:

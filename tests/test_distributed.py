@@ -39,7 +39,7 @@ WORKER = textwrap.dedent("""
     import json, sys
     from transformers.utils import logging
     from safetensors.torch import save_file
-    from conftest import random_lm_rows
+    from conftest import NO_DROPOUT, TINY, random_lm_rows
     from gpt2ft.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
@@ -47,8 +47,7 @@ WORKER = textwrap.dedent("""
     if "--early-partial-state" in sys.argv:  # the mistake: made before train(), no cpu=True
         from accelerate import PartialState
         early = PartialState()
-    model = tiny_model(0, n_positions=64, vocab_size=256, bos_token_id=0, eos_token_id=0,
-                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = tiny_model(0, **TINY, **NO_DROPOUT)
     data = random_lm_rows(32, attention_mask=True)
     cfg = TrainConfig(output_dir=out, batch_size=batch_size, grad_accum_steps=accum,
                       learning_rate=1e-3, num_epochs=2, save_every=4, eval_every=4,

@@ -124,19 +124,18 @@ def sequence_lengths(dataset, key: str = "input_ids") -> list[int]:
     return [len(dataset[i][key]) for i in range(len(dataset))]
 
 
-def length_grouped_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
-                         megabatch_mult: int | None = None) -> list[list[int]]:
+def length_grouped_order(lengths: Sequence[int], batch_size: int,
+                         generator: torch.Generator) -> list[list[int]]:
     """Batches of indices with rows of similar length together, in a random order.
 
     transformers' own scheme (``get_length_grouped_indices``, what ``Trainer``'s
     ``group_by_length`` uses): the indices are shuffled, cut into mega-batches of
-    ``megabatch_mult * batch_size`` rows (default: 50, or fewer so that there are
-    at least 4), each sorted longest first, and the longest row is put first (an
+    ``50 * batch_size`` rows (or fewer, so that there are at least 4), each
+    sorted longest first, and the longest row is put first (an
     out-of-memory error shows on step 1, not late); then cut into batches.
     """
     from transformers.trainer_pt_utils import get_length_grouped_indices
-    flat = get_length_grouped_indices(list(lengths), batch_size, mega_batch_mult=megabatch_mult,
-                                      generator=generator)
+    flat = get_length_grouped_indices(list(lengths), batch_size, generator=generator)
     return [flat[i:i + batch_size] for i in range(0, len(flat), batch_size)]
 
 
@@ -157,7 +156,7 @@ class ResumableBatchSampler:
 
     def __init__(self, num_rows: int, batch_size: int, *, seed: int = 0, shuffle: bool = True,
                  lengths: Sequence[int] | None = None, drop_last: bool = False,
-                 num_replicas: int = 1, rank: int = 0, megabatch_mult: int | None = None):
+                 num_replicas: int = 1, rank: int = 0):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if not 0 <= rank < num_replicas:
@@ -172,7 +171,6 @@ class ResumableBatchSampler:
         self.drop_last = drop_last
         self.num_replicas = num_replicas
         self.rank = rank
-        self.megabatch_mult = megabatch_mult
         self.epoch = 0
         self.start_batch = 0
         self._cache: tuple[int, list[list[int]]] | None = None
@@ -193,7 +191,7 @@ class ResumableBatchSampler:
         gbs = self.global_batch_size
         if self.lengths is not None:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            batches = length_grouped_order(self.lengths, gbs, g, self.megabatch_mult)
+            batches = length_grouped_order(self.lengths, gbs, g)
         else:
             if self.shuffle:
                 g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)

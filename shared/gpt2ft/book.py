@@ -38,8 +38,8 @@ import nbformat
 
 from .paths import repo_root
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # as in notebooks (not imported:
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"  # it needs jupytext and nbclient)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 WIDGET_NOTE = ("(An interactive widget: it is live only when the notebook runs in JupyterLab, `make lab`. "
                "The picture above shows what it looks like.)")

@@ -300,17 +300,12 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    random.setstate(_tuples(state["python"]))
+    random.setstate(state["python"])  # torch.load (weights_only) keeps the tuples setstate wants
     name, keys, pos, has_gauss, gauss = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _tuples(value):
-    """``random.setstate`` wants tuples where a round trip may have left lists."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def pretrained_writers(model: torch.nn.Module, tokenizer_files: Mapping[str, bytes] | None,

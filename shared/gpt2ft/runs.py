@@ -44,7 +44,7 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
         seen.add(tensor.data_ptr())
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.view(torch.uint8).numpy() if t.numel() else b"")  # the bytes, not a copy
     return h.hexdigest()
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from .paths import PACKAGE_DIR
+
 PROFILES = ("tiny", "full", "auto")
 DEFAULT_FULL_MODEL = "gpt2"
 # Not a hub name: tells the loader to build a small random GPT-2 (see loading.tiny_config).
@@ -123,7 +125,7 @@ def _read_data_dir(value: str | None) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser().resolve()
-    root = Path(__file__).resolve().parents[2]
+    root = PACKAGE_DIR.parents[1]  # the checkout, where the package is installed editable
     if not path.is_dir() and not Path(value).expanduser().is_absolute() and (root / "sprints").is_dir():
         from_root = (root / value).resolve()
         path = from_root if from_root.is_dir() else path

@@ -315,8 +315,7 @@ def _read_hub(spec: Spec) -> Parts:
         _check_hub_labels(table.features["label"], spec, where)
         # Only what the hub adds (sst2: a space, sms_spam: "\n"): a blank that is part
         # of the raw text stays, so the hub and DATA_DIR give the same texts.
-        texts = [str(t).removesuffix(spec.hub_suffix) if spec.hub_suffix else str(t)
-                 for t in table[spec.hub_text]]
+        texts = [str(t).removesuffix(spec.hub_suffix) for t in table[spec.hub_text]]
         labels = [int(v) for v in table["label"]]
         bad = sorted({v for v in labels if v not in (0, 1)})
         if bad:  # -1 marks an unlabelled split (sst2's test, imdb's unsupervised)

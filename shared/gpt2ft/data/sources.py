@@ -170,16 +170,18 @@ def download(remote: Remote) -> tuple[str, str]:
     """Text of ``remote.url``, fetched once, cached, and checked against its sha256 on every read."""
     raw = remote.raw
     cached = cache_dir("data", raw.folder) / raw.file
+    source = f"{remote.url} (sha256 verified, cached at {cached})"
     if not cached.is_file():
         data = _fetch(remote)
         _check_sha256(data, remote, cached=None)  # never cache bytes we would refuse
-        decode(data, remote.url, raw.expected)
+        text = decode(data, remote.url, raw.expected)
         partial = cached.with_name(cached.name + ".part")
         partial.write_bytes(data)
         partial.replace(cached)  # a run killed mid-write leaves no half file behind
+        return text, source
     data = cached.read_bytes()
     _check_sha256(data, remote, cached=cached)  # the cache is a plain file anyone may edit
-    return decode(data, cached, raw.expected), f"{remote.url} (sha256 verified, cached at {cached})"
+    return decode(data, cached, raw.expected), source
 
 
 def _fetch(remote: Remote) -> bytes:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
+from ..loading import context_length
 from .scoring import score
 from .template import IGNORE_INDEX, extract_response, format_prompt
 
@@ -62,7 +63,7 @@ def generate_responses(model, tokenizer, records: Sequence[dict], *, max_new_tok
     its start, as in training.
     """
     eos = tokenizer.eos_token_id
-    context = getattr(model.config, "n_positions", None) or model.config.max_position_embeddings
+    context = context_length(model)
     room = context - max_new_tokens
     if room < 8:
         raise ValueError(f"max_new_tokens={max_new_tokens} leaves {room} of the model's "

@@ -200,7 +200,7 @@ def _claim_output_dir(cfg: TrainConfig, identity: dict, about: dict | None, acc)
 
 def _start_over(out_dir: Path, identity: dict, verbose: bool) -> None:
     try:
-        same = runs.read_identity(out_dir) is not None and runs.claim(out_dir, identity, write=False)
+        same = runs.claim(out_dir, identity, write=False)  # False where the folder holds no identity
     except runs.RunMismatchError:
         same = False
     if same:  # this very run again: its old checkpoints go

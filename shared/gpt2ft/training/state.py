@@ -101,10 +101,9 @@ def resume(rt, state: RunState, out_dir: Path) -> Path | None:
     if saved.get("world_size", rt.world) != rt.world:
         warnings.warn(f"{path} was written by {saved.get('world_size')} processes, this run has "
                       f"{rt.world}: the data order changes from here on.", stacklevel=4)
-    for name in ("step", "epoch", "batch_in_epoch", "best_eval_loss", "best_step",
-                 "evals_without_improvement", "stopped_early", "records"):
-        if name in saved:
-            setattr(state, name, saved[name])
+    for f in dataclasses.fields(RunState):  # all it counted; the size of this run is its own
+        if f.name not in ("total_steps", "world_size") and f.name in saved:
+            setattr(state, f.name, saved[f.name])
     ckpt.set_rng_state(rng_states[min(rt.accelerator.process_index, len(rng_states) - 1)])
     return path
 
