@@ -42,7 +42,7 @@ from sections import section_cls, section_cpu, section_lm, section_mem
 from transformers.utils import logging as hf_logging
 from workload import sst2_lengths
 
-from gpt2ft.paths import results_root
+from gpt2ft.core.paths import results_root
 
 PROG = "python bench/benchmark.py"
 SECTIONS = ("lm", "cls", "mem", "cpu", "cpu_mem")

@@ -20,8 +20,8 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 
-from gpt2ft.batching import DynamicPadding
 from gpt2ft.training import TrainConfig, train
+from gpt2ft.training.batching import DynamicPadding
 
 # Rows that run only when named in --rows: max-autotune compiles for many minutes.
 OPT_IN = {"ours_compile_max_autotune"}

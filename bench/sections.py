@@ -11,7 +11,7 @@ from loops import ratio, run_ours, run_plan, run_trainer, safe
 from transformers import default_data_collator
 from workload import PAD_ID, cls_model, cls_rows, gpt2_config, lm_blocks, lm_model
 
-from gpt2ft.batching import DynamicPadding
+from gpt2ft.training.batching import DynamicPadding
 
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0, "A10G": 70.0,
                     "L4": 121.0, "RTX 4090": 165.2}
@@ -102,7 +102,7 @@ def section_cls(device, size="124M", batch=32, warmup=100, steps=300, compile_ro
 
 def section_mem(device, batch=8, seq=1024, warmup=3, steps=5, compile_rows=True,
                 only=None) -> dict:
-    from gpt2ft.strategies import apply_strategy  # peft: only this section needs it
+    from gpt2ft.training.strategies import apply_strategy  # peft: only this section needs it
 
     def lora():
         return apply_strategy(lm_model("medium"), "lora")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
-from gpt2ft.loading import bundled_tokenizer, tiny_config
-from gpt2ft.settings import resolve
+from gpt2ft.core.models import tiny_config
+from gpt2ft.session.loading import bundled_tokenizer
+from gpt2ft.session.settings import resolve
 
 # GPT-2 token counts of the 67,349 sentences of SST-2's train.tsv (GLUE), counted
 # once with the GPT-2 BPE (tokens per sentence -> number of sentences). Used when
@@ -43,7 +44,7 @@ def _counted_sst2_lengths(data_dir: str | None) -> tuple[list[int], str] | None:
     """Token counts of every train.tsv sentence in DATA_DIR, or None when there is none."""
     # Imported here: the memory rows' child processes import this module, and their
     # resident memory should not carry datasets, pandas and scikit-learn.
-    from gpt2ft.data import load_classification
+    from gpt2ft.session.data import load_classification
     try:  # profile "full": only DATA_DIR's files count, never the bundled sample
         settings = resolve(profile="full", data_dir=data_dir, cuda=False)
         if settings.data_dir is None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
-from gpt2ft import loading
+from gpt2ft.core import models
 
 # The unit tests' GPT-2: the package's tiny one (2 layers, 64 dims) with 64 positions and
 # a 256-token vocabulary whose id 0 is bos, eos and pad, so random ids from 1 up are
@@ -52,7 +52,7 @@ def tiny_config():
     ``dropout=False`` turns every dropout off (:data:`NO_DROPOUT`).
     """
     def make(dropout: bool = True, **overrides) -> GPT2Config:
-        return loading.tiny_config(**{**TINY, **({} if dropout else NO_DROPOUT), **overrides})
+        return models.tiny_config(**{**TINY, **({} if dropout else NO_DROPOUT), **overrides})
     return make
 
 

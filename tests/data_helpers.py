@@ -1,4 +1,4 @@
-"""What the gpt2ft.data tests share: settings, the real data sets' folder, no network.
+"""What the gpt2ft.session.data tests share: settings, the real data sets' folder, no network.
 
 Imported by tests/test_data.py, tests/test_downloads.py and tests/test_hub_schemas.py
 (pytest puts tests/ on sys.path: it has no __init__.py).
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt2ft import settings
-from gpt2ft.data import classification
+from gpt2ft.session import settings
+from gpt2ft.session.data import classification
 
 REAL_DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data").resolve()
 needs_real_data = pytest.mark.skipif(

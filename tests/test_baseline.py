@@ -1,4 +1,4 @@
-"""gpt2ft.baseline: the CountVectorizer + LogisticRegression recipe, and its reference figure.
+"""gpt2ft.classify.baseline: the CountVectorizer + LogisticRegression recipe, and its reference figure.
 
 The package's baseline reproduces the reference figure of every real set (SST-2
 train -> dev 0.8165, the figure the sprint's issue names; customer reviews 0.7590,
@@ -16,8 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
-from gpt2ft import baseline, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification, reference_baseline
+from gpt2ft.classify import baseline
+from gpt2ft.session import settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification, reference_baseline
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_real_data = pytest.mark.skipif(

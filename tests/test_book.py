@@ -4,7 +4,7 @@ from pathlib import Path
 
 import nbformat
 
-from gpt2ft import book
+from gpt2ft.tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 S10 = Path("sprints/sprint10_generation")

@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from gpt2ft import book, cli
+from gpt2ft.tools import book, cli
 
 pytestmark = pytest.mark.browser
 

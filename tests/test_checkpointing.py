@@ -16,8 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers.utils import logging as hf_logging
 
-from gpt2ft import checkpointing as ckpt
+from gpt2ft.core import models
 from gpt2ft.training import NonFiniteLossError, TrainConfig, train
+from gpt2ft.training import checkpointing as ckpt
 
 hf_logging.set_verbosity_error()
 VOCAB = 256  # the tiny test GPT-2's (tiny_lm, conftest.py)
@@ -158,7 +159,7 @@ WORKER = textwrap.dedent("""
     from transformers.utils import logging
     from safetensors.torch import save_file
     from conftest import TINY, random_lm_rows
-    from gpt2ft.loading import tiny_model
+    from gpt2ft.session.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, kill_at, save_to = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -309,9 +310,9 @@ def test_a_corrupt_best_falls_back_to_a_copy_and_says_so(tmp_path, tiny_lm, lm_r
 def test_every_checkpoint_loads_with_from_pretrained_and_pipeline(tmp_path, tiny_lm):
     from transformers import AutoModelForCausalLM, pipeline
 
-    from gpt2ft import loading
+    from gpt2ft.session import loading
     tokenizer = loading.bundled_tokenizer()
-    model = loading.tiny_model(0)
+    model = models.tiny_model(0)
     ids = tokenizer(["It was the best of times, it was the worst of times."] * 8)["input_ids"]
     rows = [{"input_ids": i, "labels": i} for i in ids]
     c = run_cfg(tmp_path / "run", max_steps=2, save_every=2, eval_every=2)

@@ -19,8 +19,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, GPT2ForSequenceClassification
 from transformers.utils import logging as hf_logging
 
-from gpt2ft import classify, loading
-from gpt2ft.settings import TINY_MODEL
+from gpt2ft import classify
+from gpt2ft.session import loading
+from gpt2ft.session.settings import TINY_MODEL
 from gpt2ft.training import TrainConfig
 
 hf_logging.set_verbosity_error()
@@ -314,7 +315,7 @@ def test_pipeline_predictions_run_on_the_gpu_when_there_is_one(monkeypatch, tmp_
 # --- run folders ----------------------------------------------------------------------------
 
 def test_run_folder_names_the_runs_identity(model, tmp_path, monkeypatch):
-    from gpt2ft import settings
+    from gpt2ft.session import settings
     monkeypatch.setenv("RUNS_DIR", str(tmp_path))
     namespace = {"PROFILE": "tiny", "EPOCHS": 3, "DATASETS": ["sst2"]}
     run = settings.configure(dict(namespace), env={}, cuda=False, show=False)

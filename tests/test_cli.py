@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gpt2ft import cli
+from gpt2ft.tools import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def test_check_pairs_defaults_to_the_sprints_folder(monkeypatch, capsys):
 
 def test_the_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'gpt2ft = "gpt2ft.cli:main"' in text
+    assert 'gpt2ft = "gpt2ft.tools.cli:main"' in text
 
 
 def test_lab_uses_this_python_and_the_repository_settings(tmp_path):

@@ -1,4 +1,4 @@
-"""gpt2ft.data: bundled samples, DATA_DIR files, the errors (hub and URL branches: their own files)."""
+"""gpt2ft.session.data: bundled samples, DATA_DIR files, the errors (hub and URL branches: their own files)."""
 
 import csv
 import json
@@ -11,7 +11,8 @@ from data_helpers import offline as offline  # autouse: a fresh cache per test, 
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from gpt2ft.data import (
+from gpt2ft.core.paths import SAMPLES_DIR
+from gpt2ft.session.data import (
     CLASSIFICATION_NAMES,
     CORPUS_NAMES,
     INSTRUCTION_NAMES,
@@ -23,7 +24,6 @@ from gpt2ft.data import (
     load_instructions,
     reference_baseline,
 )
-from gpt2ft.paths import SAMPLES_DIR
 
 # --- bundled samples (tiny profile) ---------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""gpt2ft.devices: a tensor never moved to the model's device fails on a CPU as on a GPU."""
+"""gpt2ft.core.devices: a tensor never moved to the model's device fails on a CPU as on a GPU."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 
-from gpt2ft import lm_metrics, loading, packing, settings
-from gpt2ft.devices import PlacementCheck, PlacementError
+from gpt2ft.core.devices import PlacementCheck, PlacementError
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import loading, settings
 from gpt2ft.training import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -44,14 +45,14 @@ def test_generation_helpers_and_the_engine_pass_the_check(model_and_tokenizer, t
         ids = tokenizer(["the quick brown"], return_tensors="pt").to(model.device)
         model.generate(**ids, max_new_tokens=4, do_sample=True, top_k=5, top_p=0.9,
                        pad_token_id=tokenizer.eos_token_id)
-        assert lm_metrics.mean_loss(model, corpus.validation) > 0
+        assert measures.mean_loss(model, corpus.validation) > 0
         cfg = TrainConfig(output_dir=tmp_path / "run", max_steps=2, batch_size=4, eval_every=2,
                           save_every=2, progress_bar=False, verbose=False)
         assert train(model, corpus.train, corpus.validation, cfg).steps == 2
 
 
 def test_check_devices_is_switched_on_by_configure(monkeypatch, capsys):
-    from gpt2ft import devices
+    from gpt2ft.core import devices
     monkeypatch.setattr(devices, "_active", [])
     cell = dict(PROFILE="tiny", MODEL="", SEED=0)
     settings.configure(cell, env={"PROFILE": "tiny", "CHECK_DEVICES": "1"})

@@ -40,7 +40,7 @@ WORKER = textwrap.dedent("""
     from transformers.utils import logging
     from safetensors.torch import save_file
     from conftest import NO_DROPOUT, TINY, random_lm_rows
-    from gpt2ft.loading import tiny_model
+    from gpt2ft.session.loading import tiny_model
     from gpt2ft.training import TrainConfig, train
     logging.set_verbosity_error()
     out, batch_size, accum, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

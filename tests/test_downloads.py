@@ -16,9 +16,9 @@ import pytest
 from data_helpers import REAL_DATA, full, needs_real_data, split_rows
 from data_helpers import offline as offline  # autouse: a fresh cache per test, no network
 
-from gpt2ft.data import classification, corpora, instructions, load_classification, load_corpus
-from gpt2ft.data.sources import Remote
-from gpt2ft.paths import cache_dir
+from gpt2ft.core.paths import cache_dir
+from gpt2ft.session.data import classification, corpora, instructions, load_classification, load_corpus
+from gpt2ft.session.data.sources import Remote
 
 REMOTES: dict[str, Remote] = {
     **corpora.BOOKS, "alpaca_instruction": instructions.ALPACA_INSTRUCTION,

@@ -25,10 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers.utils import logging as hf_logging
 
-from gpt2ft import checkpointing as ckpt
-from gpt2ft import classify, loading, results, runs, settings
-from gpt2ft.paths import OutputError
-from gpt2ft.training import NonFiniteLossError, TrainConfig, train
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.core.paths import OutputError
+from gpt2ft.session import loading, results, settings
+from gpt2ft.training import NonFiniteLossError, TrainConfig, runs, train
+from gpt2ft.training import checkpointing as ckpt
 
 hf_logging.set_verbosity_error()
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -105,7 +107,7 @@ def test_a_missing_model_folder_is_not_called_a_hub_failure(tmp_path):
 def test_truncated_weights_in_a_model_folder(tmp_path):
     """model files | `MODEL=<folder>` whose model.safetensors was cut short | `Could not load the model in the local folder ...: its weights (model.safetensors) could not be read: the file is truncated or corrupt` and the fix | the folder is not changed"""
     folder = tmp_path / "model"
-    loading.tiny_model().save_pretrained(folder)
+    models.tiny_model().save_pretrained(folder)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     before = snapshot(folder)
@@ -117,7 +119,7 @@ def test_truncated_weights_in_a_model_folder(tmp_path):
 
 def test_a_model_folder_without_weights(tmp_path):
     """model files | `MODEL=<folder>` holding only config.json | `... it holds no weights file (model.safetensors)` and the fix | the folder is not changed"""
-    loading.tiny_config().save_pretrained(tmp_path)
+    models.tiny_config().save_pretrained(tmp_path)
     run = settings.resolve(profile="full", model=str(tmp_path), env={}, cuda=False)
     with pytest.raises(loading.ModelLoadError, match="holds no weights file"):
         loading.load_causal_lm(run)
@@ -344,7 +346,7 @@ def _full(data_dir: Path):
 
 def test_a_data_set_with_one_class(tmp_path):
     """data | an SMS file whose rows are all `ham` | `... all 5 rows are 'ham'` naming the file, that both classes are needed in every split, and the fix (used to train to accuracy 1.0 with spam recall 0, then fail inside scikit-learn) | the file"""
-    from gpt2ft.data import load_classification
+    from gpt2ft.session.data import load_classification
     path = _data_dir(tmp_path, "sms_spam/SMSSpamCollection", b"".join(b"ham\tmessage %d\n" % i for i in range(5)))
     with pytest.raises(ValueError, match=r"(?s)SMSSpamCollection.*all 5 rows are 'ham'.*fix:"):
         load_classification("sms_spam", _full(tmp_path / "data"))
@@ -353,7 +355,7 @@ def test_a_data_set_with_one_class(tmp_path):
 
 def test_an_instruction_file_with_no_records(tmp_path):
     """data | an Alpaca file holding `[]` | `... 0 records` naming the file and `at least 1 record` (used to write an empty table, then fail later without naming the file) | the file"""
-    from gpt2ft.data import load_instructions
+    from gpt2ft.session.data import load_instructions
     path = _data_dir(tmp_path, "empty.json", b"[]\n")
     with pytest.raises(ValueError, match=rf"(?s){path}.*0 records.*at least 1 record"):
         load_instructions(path, _full(tmp_path / "data"))
@@ -363,7 +365,7 @@ def test_an_instruction_file_with_no_records(tmp_path):
                                             (b"ham\tcaf\xe9\n", "not valid UTF-8"), (b"maybe\thello\n" * 3, "maybe")])
 def test_a_data_file_that_cannot_be_read(tmp_path, content, found):
     """data | an empty file, a binary file, a Latin-1 file, a row with an unknown label, under `DATA_DIR` | one message naming the file, where (byte offset or line), what was found, what was expected and the fix | the file"""
-    from gpt2ft.data import load_classification
+    from gpt2ft.session.data import load_classification
     path = _data_dir(tmp_path, "sms_spam/SMSSpamCollection", content)
     with pytest.raises(ValueError, match=rf"(?s)file: +{path}.*{found}.*fix:"):
         load_classification("sms_spam", _full(tmp_path / "data"))
@@ -374,7 +376,7 @@ def test_a_download_whose_checksum_differs(tmp_path, monkeypatch):
     """network | the corpus URL serves other bytes (a captive portal's page) | `... sha256 ... not cached`, naming the URL, the expected and the found checksums, and DATA_DIR as the fix | nothing is cached"""
     import urllib.request
 
-    from gpt2ft.data import load_corpus
+    from gpt2ft.session.data import load_corpus
     monkeypatch.setenv("GPT2FT_CACHE", str(tmp_path / "cache"))
 
     class Page:

@@ -1,4 +1,4 @@
-"""Decoding strategies and their measures (gpt2ft.generation), and Sprint 10's figures (gpt2ft.plots)."""
+"""Decoding strategies and their measures (gpt2ft.generate.decoding), and Sprint 10's figures (generate.figures)."""
 
 import matplotlib
 
@@ -8,44 +8,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gpt2ft import generation, loading, plots  # noqa: E402
+from gpt2ft.core import models
+from gpt2ft.generate import decoding, figures  # noqa: E402
+from gpt2ft.session import loading
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return loading.bundled_tokenizer(), loading.tiny_model(seed=0).eval()
+    return loading.bundled_tokenizer(), models.tiny_model(seed=0).eval()
 
 
 def test_distinct_n_and_repetition_on_hand_made_sequences():
-    assert generation.distinct_n([[1, 2, 3, 4]], 1) == 1.0
-    assert generation.distinct_n([[1, 1, 1, 1]], 2) == pytest.approx(1 / 3)
-    assert generation.distinct_n([[1]], 2) == 0.0
-    assert generation.repetition_rate([5, 6, 7, 5, 6, 7], n=3) == pytest.approx(1 / 4)
-    assert generation.repetition_rate([1, 2, 3, 4, 5], n=3) == 0.0
+    assert decoding.distinct_n([[1, 2, 3, 4]], 1) == 1.0
+    assert decoding.distinct_n([[1, 1, 1, 1]], 2) == pytest.approx(1 / 3)
+    assert decoding.distinct_n([[1]], 2) == 0.0
+    assert decoding.repetition_rate([5, 6, 7, 5, 6, 7], n=3) == pytest.approx(1 / 4)
+    assert decoding.repetition_rate([1, 2, 3, 4, 5], n=3) == 0.0
 
 
 def test_same_seed_same_sample_and_other_seed_differs(tiny):
     tok, model = tiny
-    kwargs = generation.STRATEGIES["temperature 1.3"]
-    a = generation.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
-    b = generation.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
-    c = generation.generate(model, tok, "Hello", seed=6, max_new_tokens=12, **kwargs)
+    kwargs = decoding.DECODING_STRATEGIES["temperature 1.3"]
+    a = decoding.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
+    b = decoding.generate(model, tok, "Hello", seed=5, max_new_tokens=12, **kwargs)
+    c = decoding.generate(model, tok, "Hello", seed=6, max_new_tokens=12, **kwargs)
     assert a == b and a != c and len(a) == 12
 
 
 def test_greedy_follows_the_argmax_of_the_next_token_table(tiny):
     tok, model = tiny
-    table = generation.next_token_table(model, tok, "The capital of France is", k=5)
+    table = decoding.next_token_table(model, tok, "The capital of France is", k=5)
     assert list(table.columns) == ["token", "id", "probability", "logit"]
     assert table["probability"].is_monotonic_decreasing
-    first = generation.generate(model, tok, "The capital of France is", max_new_tokens=1, do_sample=False)
+    first = decoding.generate(model, tok, "The capital of France is", max_new_tokens=1, do_sample=False)
     assert first == [table["id"][0]]
 
 
 def test_compare_strategies_has_a_row_per_strategy_and_prompt(tiny):
     tok, model = tiny
-    strategies = {k: generation.STRATEGIES[k] for k in ("greedy", "top-k 40")}
-    samples, summary = generation.compare_strategies(model, tok, ["A", "B"], max_new_tokens=6,
+    strategies = {k: decoding.DECODING_STRATEGIES[k] for k in ("greedy", "top-k 40")}
+    samples, summary = decoding.compare_strategies(model, tok, ["A", "B"], max_new_tokens=6,
                                                      strategies=strategies)
     assert len(samples) == 4 and list(summary.index) == list(strategies)
     assert list(samples.columns) == ["strategy", "prompt", "tokens", "text"]
@@ -57,17 +59,17 @@ def test_compare_strategies_has_a_row_per_strategy_and_prompt(tiny):
 
 
 def test_nucleus_size_counts_the_tokens_top_p_keeps():
-    assert plots._nucleus_size(torch.full((10,), 0.1), 0.9) == 9
-    assert plots._nucleus_size(torch.tensor([0.7, 0.2, 0.1]), 0.9) == 2
-    assert plots._nucleus_size(torch.tensor([0.95, 0.05]), 0.9) == 1
+    assert figures._nucleus_size(torch.full((10,), 0.1), 0.9) == 9
+    assert figures._nucleus_size(torch.tensor([0.7, 0.2, 0.1]), 0.9) == 2
+    assert figures._nucleus_size(torch.tensor([0.95, 0.05]), 0.9) == 1
 
 
 def test_figures_draw_with_the_models_sizes(tiny):
     _, model = tiny
-    fig = plots.gpt2_pipeline(model.config, n_prompt_tokens=5)
+    fig = figures.gpt2_pipeline(model.config, n_prompt_tokens=5)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "2 × transformer block" in texts and "(5, 64)" in texts and "50,257" in texts
     plt.close(fig)
-    fig = plots.temperature_cuts(torch.randn(50), (0.5, 1.0, 2.0), top_k=5, top_p=0.9)
+    fig = figures.temperature_cuts(torch.randn(50), (0.5, 1.0, 2.0), top_k=5, top_p=0.9)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 3 + 1  # curves, top-p cuts, top-k cut
     plt.close(fig)

@@ -14,8 +14,8 @@ import pytest
 from data_helpers import REAL_DATA, full, split_rows
 from data_helpers import offline as offline  # autouse: a fresh cache per test, no network
 
-from gpt2ft.data import clean_html, load_classification, load_instructions
-from gpt2ft.paths import SAMPLES_DIR
+from gpt2ft.core.paths import SAMPLES_DIR
+from gpt2ft.session.data import clean_html, load_classification, load_instructions
 
 
 @pytest.fixture(params=["samples", "real"])

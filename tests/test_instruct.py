@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from gpt2ft import instruct, loading, settings
-from gpt2ft.data import load_instructions
+from gpt2ft import instruct
+from gpt2ft.core import models
+from gpt2ft.session import loading, settings
+from gpt2ft.session.data import load_instructions
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -148,7 +150,7 @@ def test_token_lengths(tok):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return loading.tiny_model(seed=0).eval()
+    return models.tiny_model(seed=0).eval()
 
 
 def test_label_loss_counts_only_labelled_tokens(tok, tiny_model):
@@ -201,8 +203,8 @@ def test_generation_stops_at_end_of_text_and_reports_it(tok, tiny_model):
 
 
 def test_evaluate_and_summarise(tok, tiny_model):
-    stops = instruct.evaluate(_always(tiny_model, tok.eos_token_id), tok, RECORDS[:3], max_new_tokens=4)
-    rambles = instruct.evaluate(tiny_model, tok, RECORDS[:3], max_new_tokens=4)
+    stops = instruct.evaluate_responses(_always(tiny_model, tok.eos_token_id), tok, RECORDS[:3], max_new_tokens=4)
+    rambles = instruct.evaluate_responses(tiny_model, tok, RECORDS[:3], max_new_tokens=4)
     assert stops["reference"].tolist() == [r["output"] for r in RECORDS[:3]]
     table = instruct.summarise({"stops": stops, "rambles": rambles})
     assert table.loc["stops", "stopped"] == 1.0 and table.loc["stops", "has response"] == 0.0

@@ -1,4 +1,4 @@
-"""gpt2ft.lm_loss: the chunked LM head + cross-entropy equals the model's own loss.
+"""gpt2ft.training.lm_loss: the chunked LM head + cross-entropy equals the model's own loss.
 
 Taught in ``sprints/sprint12_book/05_appendix_engine`` (the same equality, shown there).
 
@@ -17,9 +17,9 @@ import torch
 from transformers import GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
-from gpt2ft.lm_loss import ChunkedLossLM, chunked_lm_loss, default_chunk_rows, supports_chunked_loss
-from gpt2ft.strategies import apply_strategy
 from gpt2ft.training import TrainConfig, train
+from gpt2ft.training.lm_loss import ChunkedLossLM, chunked_lm_loss, default_chunk_rows, supports_chunked_loss
+from gpt2ft.training.strategies import apply_strategy
 
 hf_logging.set_verbosity_error()
 pytestmark = pytest.mark.usefixtures("one_thread")

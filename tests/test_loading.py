@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import BertConfig, GPT2LMHeadModel
 
-from gpt2ft import loading, settings
+from gpt2ft.core import models
+from gpt2ft.session import loading, settings
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,7 @@ def test_unreachable_gpt2_name_falls_back_to_the_bundled_tokenizer(monkeypatch):
 
 
 def test_model_saved_with_save_pretrained_loads_back_from_its_folder(tmp_path):
-    model = loading.tiny_model(seed=1)
+    model = models.tiny_model(seed=1)
     model.save_pretrained(tmp_path / "m")
     loading.bundled_tokenizer().save_pretrained(tmp_path / "m")
     tokenizer, loaded = loading.load(tiny_settings(model=str(tmp_path / "m")))
@@ -64,7 +65,7 @@ def test_model_saved_with_save_pretrained_loads_back_from_its_folder(tmp_path):
 
 
 def test_folder_without_tokenizer_files_uses_the_bundled_tokenizer(tmp_path):
-    loading.tiny_model().save_pretrained(tmp_path)
+    models.tiny_model().save_pretrained(tmp_path)
     assert len(loading.load_tokenizer(str(tmp_path))) == 50257
 
 
@@ -82,20 +83,20 @@ def test_missing_weights_error_says_what_was_tried_and_how_to_fix(tmp_path):
 
 
 def test_same_seed_same_weights_and_different_seed_different_weights():
-    a, b, c = loading.tiny_model(seed=3), loading.tiny_model(seed=3), loading.tiny_model(seed=4)
+    a, b, c = models.tiny_model(seed=3), models.tiny_model(seed=3), models.tiny_model(seed=4)
     assert torch.equal(a.transformer.h[0].attn.c_attn.weight, b.transformer.h[0].attn.c_attn.weight)
     assert not torch.equal(a.transformer.h[0].attn.c_attn.weight, c.transformer.h[0].attn.c_attn.weight)
 
 
 def test_context_length_from_a_model_or_a_config():
-    model = loading.tiny_model(n_positions=64)
-    assert loading.context_length(model) == loading.context_length(model.config) == 64
-    assert loading.context_length(BertConfig(max_position_embeddings=512)) == 512  # BERT's name
-    assert loading.context_length(torch.nn.Linear(2, 2)) is None  # no config: no cap
+    model = models.tiny_model(n_positions=64)
+    assert models.context_length(model) == models.context_length(model.config) == 64
+    assert models.context_length(BertConfig(max_position_embeddings=512)) == 512  # BERT's name
+    assert models.context_length(torch.nn.Linear(2, 2)) is None  # no config: no cap
 
 
 def test_parameter_count_matches_torch_and_skips_the_tied_head():
-    model = loading.tiny_model()
-    counts = loading.count_parameters(model)
+    model = models.tiny_model()
+    counts = models.parameters_by_part(model)
     assert counts["total"] == sum(p.numel() for p in model.parameters())
     assert counts["token embeddings"] == 50257 * 64

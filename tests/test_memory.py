@@ -1,16 +1,16 @@
-"""gpt2ft.memory: the computed training state and the measured peak."""
+"""gpt2ft.training.memory: the computed training state and the measured peak."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gpt2ft import loading
-from gpt2ft.memory import MemoryMonitor, training_state_mb
+from gpt2ft.core import models
+from gpt2ft.training.memory import MemoryMonitor, training_state_mb
 
 
 def test_training_state_counts_weights_once_and_trainable_ones_three_more_times():
-    model = loading.tiny_model()
+    model = models.tiny_model()
     full = training_state_mb(model)
     model.requires_grad_(False)
     assert training_state_mb(model) == pytest.approx(full / 4)

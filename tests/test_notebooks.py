@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gpt2ft import notebooks, results, settings
+from gpt2ft.session import results, settings
+from gpt2ft.tools import notebooks
 
 SPRINTS = Path(__file__).resolve().parents[1] / "sprints"
 
@@ -112,7 +113,7 @@ def test_a_rerun_keeps_cell_and_widget_ids():
 
 
 def test_a_run_with_other_settings_never_writes_over_the_committed_notebooks(tmp_path, monkeypatch):
-    from gpt2ft import notebooks
+    from gpt2ft.tools import notebooks
     sprint = tmp_path / "sprint99_demo"
     sprint.mkdir()
     (sprint / "01_a.py").write_text('# %% tags=["parameters"]\nimport os\n\n'

@@ -1,7 +1,7 @@
 """Causal-LM data preparation and the before/after measures (sprint 12 helpers).
 
-``gpt2ft.packing`` is taught in ``sprints/sprint12_book/01_prepare_data`` (blocks cut by
-hand, checked equal there) and ``gpt2ft.lm_metrics`` in ``04_evaluate``.
+``gpt2ft.lm.packing`` is taught in ``sprints/sprint12_book/01_prepare_data`` (blocks cut by
+hand, checked equal there) and ``gpt2ft.lm.measures`` in ``04_evaluate``.
 """
 
 import math
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from gpt2ft import lm_metrics, loading, packing
+from gpt2ft.core import models
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import loading
 
 TEXT = "It was the best of times, it was the worst of times. " * 60
 
@@ -68,30 +70,30 @@ def test_bad_sizes_are_refused_with_the_allowed_range(tok):
 
 def test_perplexity_of_a_random_model_is_near_the_vocabulary_size(tok):
     corpus = packing.prepare_corpus(TEXT, tok, block_size=16)
-    model = loading.tiny_model(seed=0)
-    loss = lm_metrics.mean_loss(model, corpus.validation)
+    model = models.tiny_model(seed=0)
+    loss = measures.mean_loss(model, corpus.validation)
     assert abs(loss - math.log(50257)) < 0.2  # untrained: close to uniform
-    assert lm_metrics.perplexity(model, corpus.validation) == pytest.approx(math.exp(loss))
+    assert measures.perplexity(model, corpus.validation) == pytest.approx(math.exp(loss))
 
 
 def test_unigram_loss_rewards_matching_frequencies():
     train = np.array([1, 1, 1, 2])
-    assert lm_metrics.unigram_loss(train, np.array([1]), 5) < lm_metrics.unigram_loss(train, np.array([3]), 5)
+    assert measures.unigram_loss(train, np.array([1]), 5) < measures.unigram_loss(train, np.array([3]), 5)
 
 
 def test_longest_copied_span_finds_the_longest_shared_run():
     train = [5, 6, 7, 8, 9, 1, 2, 3]
-    assert lm_metrics.longest_copied_span([0, 6, 7, 8, 4, 1, 2], train) == (3, 1)
-    assert lm_metrics.longest_copied_span([42, 43], train) == (0, 0)
+    assert measures.longest_copied_span([0, 6, 7, 8, 4, 1, 2], train) == (3, 1)
+    assert measures.longest_copied_span([42, 43], train) == (0, 0)
 
 
 def test_style_classifier_and_ngram_overlap_tell_book_from_control():
     book = " ".join(["thou art my lord and thy sword is mine"] * 40)
     control = " ".join(["the server returns a json response to the client"] * 40)
-    style = lm_metrics.StyleClassifier(book, control, words=10)
+    style = measures.StyleClassifier(book, control, words=10)
     assert style.score(["thy lord art mine"]) > 0.5 > style.score(["the client json server"])
-    assert lm_metrics.ngram_overlap(["thou art my lord"], book) == 1.0
-    assert lm_metrics.ngram_overlap(["thou art my lord"], control) == 0.0
+    assert measures.ngram_overlap(["thou art my lord"], book) == 1.0
+    assert measures.ngram_overlap(["thou art my lord"], control) == 0.0
 
 
 def test_prompts_are_taken_from_the_given_stream(tok):

@@ -1,4 +1,4 @@
-"""gpt2ft.processes: under ``accelerate launch`` only the main process writes files."""
+"""gpt2ft.core.processes: under ``accelerate launch`` only the main process writes files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from gpt2ft import processes, results, settings
+from gpt2ft.core import processes
+from gpt2ft.session import results, settings
 
 
 @pytest.fixture

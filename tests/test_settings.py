@@ -1,8 +1,8 @@
-"""Profile selection and run settings (gpt2ft.settings)."""
+"""Profile selection and run settings (gpt2ft.session.settings)."""
 
 import pytest
 
-from gpt2ft import settings
+from gpt2ft.session import settings
 
 
 def test_auto_picks_full_with_cuda_and_tiny_without():
@@ -112,7 +112,7 @@ def test_a_relative_data_dir_error_shows_where_it_resolved(tmp_path, monkeypatch
 
 
 def test_the_command_names_the_runner_and_every_setting_from_the_environment(monkeypatch, tmp_path):
-    from gpt2ft import results
+    from gpt2ft.session import results
     monkeypatch.setenv("GPT2FT_COMMAND", "make sprint11")
     run = settings.configure(_cell(), env={"PROFILE": "tiny", "DATA_DIR": str(tmp_path),
                                            "DATASETS": "sst2,imdb", "EPOCHS": "1"}, show=False)

@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers.utils import logging as hf_logging
 
-from gpt2ft.strategies import STRATEGIES, apply_strategy, count_parameters, describe
 from gpt2ft.training import TrainConfig, train
+from gpt2ft.training.strategies import STRATEGIES, apply_strategy, count_parameters, describe
 
 hf_logging.set_verbosity_error()
 

@@ -19,15 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers.utils import logging as hf_logging
 
-from gpt2ft.batching import (
-    DynamicPadding,
-    ResumableBatchSampler,
-    length_grouped_order,
-    sequence_lengths,
-)
-from gpt2ft.loading import context_length
-from gpt2ft.runs import RunMismatchError
+from gpt2ft.core.models import context_length
 from gpt2ft.training import LivePlot, TrainConfig, train
+from gpt2ft.training.batching import DynamicPadding, ResumableBatchSampler, length_grouped_order, sequence_lengths
+from gpt2ft.training.runs import RunMismatchError
 
 hf_logging.set_verbosity_error()
 VOCAB = 256  # the tiny test GPT-2's (tiny_lm, conftest.py)
@@ -247,7 +242,7 @@ def test_early_stopping_counts_evals_and_best_weights_can_be_loaded(tmp_path, ti
     best = load_file(str(result.best_checkpoint / "model.safetensors"))
     state = result.model.state_dict()
     assert all(torch.equal(best[k], state[k]) for k in best)  # best (step 2) weights loaded
-    from gpt2ft.checkpointing import read_state
+    from gpt2ft.training.checkpointing import read_state
     assert read_state(result.best_checkpoint)["step"] == 2
 
 
@@ -378,8 +373,8 @@ def _ragged_rows(n: int, seed: int, labels: str):
 @pytest.mark.parametrize("kind", ["class", "causal"])
 def test_a_batch_split_into_micro_batches_gives_the_same_loss_and_gradients(kind, tiny_lm,
                                                                            tiny_classifier):
-    from gpt2ft.batching import DynamicPadding
-    from gpt2ft.training.batches import split_batch
+    from gpt2ft.training.batching import DynamicPadding
+    from gpt2ft.training.inputs import split_batch
     model = tiny_classifier(dropout=False) if kind == "class" else tiny_lm(dropout=False)
     batch = DynamicPadding(pad_token_id=0)(_ragged_rows(8, 3, kind))
     whole = model(**batch).loss
@@ -406,14 +401,14 @@ def test_max_batch_tokens_trains_the_same_run(tmp_path, tiny_classifier):
 
 
 def test_auto_token_budget_is_by_device():
-    from gpt2ft.training.batches import token_budget
+    from gpt2ft.training.inputs import token_budget
     assert token_budget("auto", "cpu") == 4096 and token_budget(None, "cpu") is None
     assert token_budget(512, "cpu") == 512
 
 
 def test_an_imdb_batch_at_full_is_cut_to_fit_a_cpu():
     # IMDB at full: batch 32 x max_length 736 (~2 GB per row on a CPU) killed the kernel at 21 GB.
-    from gpt2ft.training.batches import split_batch, token_budget
+    from gpt2ft.training.inputs import split_batch, token_budget
     batch = {"input_ids": torch.ones(32, 736, dtype=torch.long),
              "attention_mask": torch.ones(32, 736, dtype=torch.long), "labels": torch.zeros(32, dtype=torch.long)}
     parts = split_batch(batch, token_budget("auto", "cpu"), causal=False)

@@ -4,7 +4,7 @@ Run ``python tools/make_samples.py`` to regenerate every file below
 ``shared/gpt2ft/samples/`` (except its README.md). Templates, word lists and one
 fixed seed: the same script always writes the same bytes. Nothing here is taken
 from the real data sets; each file only copies the raw *format* of its real
-counterpart, so the loaders in ``gpt2ft.data`` read both with one parser. See
+counterpart, so the loaders in ``gpt2ft.session.data`` read both with one parser. See
 ``shared/gpt2ft/samples/README.md``.
 """
 
@@ -15,7 +15,7 @@ import io
 import json
 import random
 
-from gpt2ft.paths import SAMPLES_DIR
+from gpt2ft.core.paths import SAMPLES_DIR
 
 SEED = 1234
 

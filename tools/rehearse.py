@@ -32,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from gpt2ft.notebooks import execute, notebook_sources
-from gpt2ft.paths import cache_dir, repo_root
+from gpt2ft.core.paths import cache_dir, repo_root
+from gpt2ft.tools.notebooks import execute, notebook_sources
 
 # The caps, as environment variables the notebooks' parameters cells read through
 # settings.configure. CPU: each training cell does a step or two on a few rows; the
@@ -54,7 +54,7 @@ def random_gpt2(folder: Path) -> Path:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from gpt2ft import loading
+    from gpt2ft.session import loading
     torch.manual_seed(0)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -71,7 +71,7 @@ def environment(kind: str, model: Path, data_dir: Path, out: Path) -> dict[str, 
                RESULTS_DIR=str(out / "results"), RUNS_DIR=str(out / "runs"),
                GPT2FT_COMMAND=f"make rehearse{'-gpu' if kind == 'gpu' else ''}",
                **CAPS[kind])
-    if kind == "cpu":  # a tensor left on the host fails here as it would on a GPU (gpt2ft.devices)
+    if kind == "cpu":  # a tensor left on the host fails here as it would on a GPU (gpt2ft.core.devices)
         env["CHECK_DEVICES"] = "1"
     if kind == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU rehearsal is the CPU path, even on a GPU box

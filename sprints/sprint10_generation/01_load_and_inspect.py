@@ -26,7 +26,9 @@ SEED = 0
 # %%
 import pandas as pd
 
-from gpt2ft import loading, plots, settings
+from gpt2ft.core import models
+from gpt2ft.generate import figures
+from gpt2ft.session import loading, settings
 
 run = settings.configure(globals())
 
@@ -58,7 +60,7 @@ print(type(model).__name__, "| device:", model.device)
 # and the whole thing runs again. The sizes in the boxes are this run's model.
 
 # %%
-fig = plots.gpt2_pipeline(model.config)
+fig = figures.gpt2_pipeline(model.config)
 
 # %% [markdown]
 # **Reading this output.** The boxes carry this run's sizes: at tiny, 2 blocks
@@ -97,7 +99,7 @@ config_view
 # model; "share" is its fraction of the total.
 
 # %%
-counts = pd.Series(loading.count_parameters(model), name="parameters")
+counts = pd.Series(models.parameters_by_part(model), name="parameters")
 print("LM head tied to token embedding:",
       model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr())
 pd.DataFrame({"parameters": counts, "share": (counts / counts["total"]).round(3)})
@@ -185,7 +187,7 @@ print("eos id:", tokenizer.eos_token_id, "| pad token:", tokenizer.pad_token)
 # %% [markdown]
 # **Reading this output.** One special token plays three roles; `pad token:
 # None` is why `generate` needs `pad_token_id=tokenizer.eos_token_id` (as
-# `gpt2ft.generation.generate` passes) and why Sprint 11 sets a pad token.
+# `gpt2ft.decoding.generate` passes) and why Sprint 11 sets a pad token.
 #
 # ## What the library adds to our formula and our tokenizer table
 #

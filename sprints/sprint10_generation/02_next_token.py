@@ -28,7 +28,8 @@ MAX_NEW_TOKENS = 20  # tokens of the greedy loop
 # %%
 import torch
 
-from gpt2ft import generation, loading, plots, results, settings
+from gpt2ft.generate import decoding, figures
+from gpt2ft.session import loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=10))
 tokenizer, model = loading.load(run)
@@ -88,14 +89,14 @@ print("same most likely token:", int(logits_by_hand.argmax()) == int(logits.argm
 # %%
 exps = torch.exp(logits - logits.max())
 probs_by_hand = exps / exps.sum()
-table = generation.next_token_table(model, tokenizer, PROMPT, k=TOP_K)
+table = decoding.next_token_table(model, tokenizer, PROMPT, k=TOP_K)
 
 # %%
 # NBVAL_CHECK_OUTPUT
 probs = logits.softmax(-1)
 print("softmax by hand equals torch.softmax (max difference below 1e-6):",
       float((probs_by_hand - probs).abs().max()) < 1e-6)
-print(f"the top {TOP_K} ids by hand equal generation.next_token_table's:",
+print(f"the top {TOP_K} ids by hand equal decoding.next_token_table's:",
       probs_by_hand.topk(TOP_K).indices.tolist() == table["id"].tolist())
 table_probs = torch.tensor(table["probability"], device=probs_by_hand.device)
 print("and their probabilities (below 1e-6):",
@@ -103,7 +104,7 @@ print("and their probabilities (below 1e-6):",
 
 # %% [markdown]
 # **Reading this output.** Our two lines and the library agree, token for
-# token. `generation.next_token_table` is the helper the next notebooks use
+# token. `decoding.next_token_table` is the helper the next notebooks use
 # for the table below.
 #
 # The [entropy](../../notes/glossary.md#entropy), −Σ *p* log *p*, says how
@@ -128,7 +129,7 @@ table
 # the uniform 10.82.
 
 # %%
-fig = plots.next_token_bars(table, PROMPT)
+fig = figures.next_token_bars(table, PROMPT)
 figure_path = results.save_figure(fig, "sprint10", "next_token", run)
 
 # %% [markdown]
@@ -161,7 +162,7 @@ def greedy_by_hand(model, ids: torch.Tensor, max_new_tokens: int, eos_id: int) -
 
 
 ours = greedy_by_hand(model, encoded["input_ids"], MAX_NEW_TOKENS, tokenizer.eos_token_id)
-theirs = generation.generate(model, tokenizer, PROMPT, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
+theirs = decoding.generate(model, tokenizer, PROMPT, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
 print(repr(PROMPT + tokenizer.decode(ours)))
 
 # %%

@@ -51,7 +51,8 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from gpt2ft import generation, loading, plots, results, settings
+from gpt2ft.generate import decoding, figures
+from gpt2ft.session import loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=12))
 tokenizer, model = loading.load(run)
@@ -75,7 +76,7 @@ tokenizer, model = loading.load(run)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-generation.strategy_table()
+decoding.strategy_table()
 
 # %% [markdown]
 # **Reading this output.** One row per strategy, `-` where `generate`'s
@@ -217,7 +218,7 @@ for name, (ours, theirs) in pairs.items():
 # reach 90 % of the probability).
 
 # %%
-fig = plots.temperature_cuts(logits, (TEMPERATURE, 1.0, 1.3), top_k=TOP_K, top_p=TOP_P,
+fig = figures.temperature_cuts(logits, (TEMPERATURE, 1.0, 1.3), top_k=TOP_K, top_p=TOP_P,
                              title=f"Next token after {PROMPTS[0]!r} ({run.profile} profile)")
 figure_path = results.save_figure(fig, "sprint10", "temperature_cuts", run)
 
@@ -252,7 +253,7 @@ def generate_with_scores(prompt, seed, **kwargs):
     return encoded["input_ids"].shape[1], out
 
 
-checked = {name: generation.STRATEGIES[name]  # one per mechanism; greedy: see 02, beams: see 05
+checked = {name: decoding.DECODING_STRATEGIES[name]  # one per mechanism; greedy: see 02, beams: see 05
            for name in ("temperature 0.7", "top-k 40", "top-p 0.9", "greedy + repetition penalty 1.3")}
 checked["all four at once"] = all_four
 steps_equal, generated = {}, {}
@@ -281,7 +282,7 @@ for name, equal in steps_equal.items():
 # draws with `torch.multinomial(probs, 1)`; so does our loop, after the same
 # seed. With the same distribution and the same random numbers, the draws
 # must be the same as the tokens `generate` returned in the check above (it
-# was seeded with `SEED` right before, as `generation.generate` does):
+# was seeded with `SEED` right before, as `decoding.generate` does):
 
 # %%
 @torch.no_grad()
@@ -388,9 +389,9 @@ print(f"same token at T = {TEMPERATURE:g} and T = 1.3 with the same noise: {agre
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kwargs = generation.STRATEGIES["top-p 0.9"]
-a = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
-b = generation.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
+kwargs = decoding.DECODING_STRATEGIES["top-p 0.9"]
+a = decoding.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
+b = decoding.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
 print("same seed, same tokens:", a == b)
 
 # %% [markdown]
@@ -400,11 +401,11 @@ print("same seed, same tokens:", a == b)
 # the same random numbers (as above), while different prompts don't share them.
 
 # %%
-samples, summary = generation.compare_strategies(
+samples, summary = decoding.compare_strategies(
     model, tokenizer, PROMPTS, seed=SEED, max_new_tokens=MAX_NEW_TOKENS)
 with pd.option_context("display.max_colwidth", 120):
     display(samples.pivot(index="strategy", columns="prompt", values="text")
-            .loc[list(generation.STRATEGIES), PROMPTS])
+            .loc[list(decoding.DECODING_STRATEGIES), PROMPTS])
 
 # %% [markdown]
 # **Reading this output.** One row per strategy, one column per prompt; each
@@ -469,7 +470,7 @@ summary
 # and some texts that stop early at `<|endoftext|>`.
 
 # %%
-fig = plots.strategy_comparison(summary)
+fig = figures.strategy_comparison(summary)
 figure_path = results.save_figure(fig, "sprint10", "decoding_strategies", run)
 table_path = results.write_table(summary, "sprint10", "decoding_strategies", run,
                                  title="Sprint 10: decoding strategies compared")

@@ -38,7 +38,8 @@ MAX_NEW_TOKENS = 30  # the "new tokens" slider's starting value
 import ipywidgets as widgets
 from IPython.display import display
 
-from gpt2ft import generation, loading, settings
+from gpt2ft.generate import decoding
+from gpt2ft.session import loading, settings
 
 run = settings.configure(globals())
 tokenizer, model = loading.load(run)
@@ -77,7 +78,7 @@ def sampling_kwargs(values: dict) -> dict:
 
 
 def run_generation(values: dict) -> str:
-    tokens = generation.generate(model, tokenizer, values["prompt"], seed=values["seed"],
+    tokens = decoding.generate(model, tokenizer, values["prompt"], seed=values["seed"],
                                  max_new_tokens=values["max_new_tokens"], **sampling_kwargs(values))
     return values["prompt"] + tokenizer.decode(tokens, skip_special_tokens=True)
 

@@ -35,7 +35,8 @@ import pandas as pd
 import torch
 from transformers import MinPLogitsWarper
 
-from gpt2ft import generation, loading, plots, results, settings
+from gpt2ft.generate import decoding, figures
+from gpt2ft.session import loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(N_SAMPLES=3, MAX_NEW_TOKENS=12))
 tokenizer, model = loading.load(run)
@@ -50,7 +51,7 @@ with torch.no_grad():
 # `PROMPT` (`top_k=0` so that only the temperature acts; one `generate` call
 # per temperature with `num_return_sequences=N_SAMPLES` samples them as a
 # batch). Measure distinct-2 over the samples, the mean repetition
-# rate (`generation.distinct_n`, `generation.repetition_rate`) and the
+# rate (`decoding.distinct_n`, `decoding.repetition_rate`) and the
 # [entropy](../../notes/glossary.md#entropy) of the first step's distribution
 # at that temperature. Plot them against T.
 
@@ -74,8 +75,8 @@ rows = []
 for temperature in (0.5, 0.8, 1.0, 1.3, 1.6):
     texts = samples_at(temperature)
     rows.append({"temperature": temperature,
-                 "distinct-2": generation.distinct_n(texts, 2),
-                 "repetition": sum(map(generation.repetition_rate, texts)) / len(texts),
+                 "distinct-2": decoding.distinct_n(texts, 2),
+                 "repetition": sum(map(decoding.repetition_rate, texts)) / len(texts),
                  "first-step entropy (nats)": entropy(logits / temperature)})
 sweep = pd.DataFrame(rows).set_index("temperature").round(3)
 
@@ -179,7 +180,7 @@ def continuation_logprob(continuation):
     return float(logprobs[torch.arange(start, len(ids) - 1), ids[start + 1:]].sum())
 
 
-greedy = generation.generate(model, tokenizer, PROMPT, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
+greedy = decoding.generate(model, tokenizer, PROMPT, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
 torch.manual_seed(SEED)
 beam_out = model.generate(prompt_ids[None], attention_mask=torch.ones_like(prompt_ids[None]),
                           num_beams=4, do_sample=False, max_new_tokens=MAX_NEW_TOKENS,
@@ -189,7 +190,7 @@ beam = beam_out.sequences[0, len(prompt_ids):].tolist()
 scored = pd.DataFrame({
     "log-probability (sum)": [continuation_logprob(greedy), continuation_logprob(beam)],
     "tokens": [len(greedy), len(beam)],
-    "repetition": [generation.repetition_rate(greedy), generation.repetition_rate(beam)],
+    "repetition": [decoding.repetition_rate(greedy), decoding.repetition_rate(beam)],
     "text": [tokenizer.decode(greedy), tokenizer.decode(beam)],
 }, index=["greedy", "beam search (4)"])
 scored.round(3)
@@ -225,11 +226,11 @@ print("beam search found a continuation at least as likely as greedy's:",
 # %% tags=["hide-input"]
 rows = []
 for penalty in (1.0, 1.3, 2.0):
-    texts = [generation.generate(model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS,
+    texts = [decoding.generate(model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS,
                                  do_sample=False, repetition_penalty=penalty) for prompt in PROMPTS]
     rows.append({"repetition penalty": penalty,
-                 "repetition": sum(map(generation.repetition_rate, texts)) / len(texts),
-                 "distinct-1": generation.distinct_n(texts, 1)})
+                 "repetition": sum(map(decoding.repetition_rate, texts)) / len(texts),
+                 "distinct-1": decoding.distinct_n(texts, 1)})
 penalties = pd.DataFrame(rows).set_index("repetition penalty").round(3)
 penalties
 
@@ -247,7 +248,7 @@ penalties
 #
 # For the distributions of exercise 2, report how many tokens top-k 40 keeps,
 # how much of the probability those 40 tokens hold, and how many tokens top-p
-# 0.9 keeps. Then draw `plots.temperature_cuts` for the peaked one and compare
+# 0.9 keeps. Then draw `figures.temperature_cuts` for the peaked one and compare
 # with the model's plot in `03_decoding_strategies`.
 
 # %% tags=["hide-input"]
@@ -271,7 +272,7 @@ pd.DataFrame.from_dict(orient="index", data={
 # frequencies follow Zipf's law roughly).
 
 # %% tags=["hide-input"]
-fig = plots.temperature_cuts(distributions["Zipf s = 1.2 (peaked)"], (0.7, 1.0, 1.3), top_k=40, top_p=0.9,
+fig = figures.temperature_cuts(distributions["Zipf s = 1.2 (peaked)"], (0.7, 1.0, 1.3), top_k=40, top_p=0.9,
                              title="A peaked stand-in (Zipf s = 1.2), not a model")
 figure_path = results.save_figure(fig, "sprint10", "exercise_peaked_cuts", run)
 

@@ -20,7 +20,7 @@
 #   [token](../../notes/glossary.md#token-and-tokenizer) lengths, and what
 #   [truncation](../../notes/glossary.md#truncation) then costs.
 #
-# `gpt2ft.data.load_classification` reads each set by name: from `DATA_DIR`
+# `gpt2ft.session.data.load_classification` reads each set by name: from `DATA_DIR`
 # (the canonical raw files, e.g. `DATA_DIR=../shared/data`), else at `tiny`
 # from the project's own synthetic samples, else from the Hugging Face hub. It
 # returns stated train/validation/test splits: where the source has no split, a
@@ -46,12 +46,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from gpt2ft import classify, loading, results, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 
 run = settings.configure(globals(), choices=dict(DATASETS=CLASSIFICATION_NAMES))
 tokenizer = loading.load_tokenizer(run.model)
-context = loading.context_length(loading.load_config(run))
+context = models.context_length(loading.load_config(run))
 print(f"tokenizer: {type(tokenizer).__name__}, model context: {context} tokens")
 
 # %% [markdown]
@@ -135,7 +137,7 @@ with pd.option_context("display.max_colwidth", 140):
 # IMDB reviews keep the site's HTML line breaks (the `<br />` in the IMDB
 # examples above). `<br />` costs several GPT-2 tokens each time (counted
 # below); the models read the text from `ClassificationData.model_texts()`, which
-# turns them into newlines (`gpt2ft.data.clean_html`). The bag-of-words
+# turns them into newlines (`gpt2ft.session.data.clean_html`). The bag-of-words
 # baseline reads the raw text, as in the reference recipe.
 
 # %%

@@ -34,8 +34,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gpt2ft import batching, classify, loading, results, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft.training import batching
 
 run = settings.configure(globals(), choices=dict(DATASET=CLASSIFICATION_NAMES))
 tokenizer = loading.load_tokenizer(run.model)
@@ -216,7 +219,7 @@ pd.DataFrame({"text": texts, "alone": alone.argmax(-1).tolist(), "right padded":
 data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES or None)
 train_texts = data.model_texts()["train"]
 lengths = classify.token_lengths(tokenizer, train_texts["text"])
-max_length = classify.choose_max_length(lengths, 95, cap=loading.context_length(model))
+max_length = classify.choose_max_length(lengths, 95, cap=models.context_length(model))
 encoded = classify.encode(train_texts, tokenizer, max_length)
 real = np.array([len(x) for x in encoded["input_ids"]])
 print(f"{DATASET}: {len(real)} training texts, max_length {max_length}, "

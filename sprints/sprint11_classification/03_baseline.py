@@ -21,7 +21,7 @@
 # On the real files (`DATA_DIR=../shared/data`) this reproduces the data
 # README's reference figures: SST-2 train→dev 0.8165, SMS spam 0.9776, IMDB
 # 0.8350. For the customer reviews the README prints 0.7370, but that figure
-# came from a CSV parse that loses 154 rows (see `gpt2ft.data.classification`);
+# came from a CSV parse that loses 154 rows (see `gpt2ft.session.data.classification`);
 # on all 3,610 rows the same recipe and split give 0.7590.
 
 # %% tags=["parameters"]
@@ -39,9 +39,12 @@ TOP_WORDS = 8
 import pandas as pd
 from IPython.display import display
 
-from gpt2ft import baseline, classify, paths, results, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification, reference_baseline
-from gpt2ft.data.classification import README_FIGURES
+from gpt2ft import classify
+from gpt2ft.classify import baseline
+from gpt2ft.core import paths
+from gpt2ft.session import results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification, reference_baseline
+from gpt2ft.session.data.classification import README_FIGURES
 
 run = settings.configure(globals(), choices=dict(DATASETS=CLASSIFICATION_NAMES))
 real_files = run.data_dir is not None and not MAX_EXAMPLES

@@ -60,9 +60,12 @@ from accelerate.utils import set_seed
 from IPython.display import display
 from transformers import AutoConfig
 
-from gpt2ft import baseline, batching, classify, loading, results, settings, strategies
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import TrainConfig, train
+from gpt2ft import classify
+from gpt2ft.classify import baseline
+from gpt2ft.core import models
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft.training import TrainConfig, batching, strategies, train
 
 # The tiny model starts from random weights and has seconds to learn: a 20x larger learning
 # rate, smaller batches, one more epoch.
@@ -143,7 +146,7 @@ pd.DataFrame({
 # %%
 texts = data.model_texts()
 lengths = classify.token_lengths(tokenizer, texts["train"]["text"])
-max_length = classify.choose_max_length(lengths, PERCENTILE, cap=loading.context_length(model))
+max_length = classify.choose_max_length(lengths, PERCENTILE, cap=models.context_length(model))
 encoded = classify.encode(texts, tokenizer, max_length)
 print(f"max_length {max_length} (p{PERCENTILE} of the training lengths); "
       f"{(lengths > max_length).mean():.1%} of training texts truncated")
@@ -418,7 +421,7 @@ evals[["step", "epoch", "eval_loss", "eval_accuracy", "eval_macro_f1"]
 # Predictions run where the model is (the GPU at `full` when there is one).
 
 # %%
-metrics, logits = classify.evaluate(model, encoded["test"], tokenizer, data.label_names)
+metrics, logits = classify.evaluate_classifier(model, encoded["test"], tokenizer, data.label_names)
 predicted = logits.argmax(-1)
 display(classify.metrics_table(encoded["test"]["labels"], predicted, data.label_names))
 print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}")
@@ -520,7 +523,7 @@ print("pipeline agrees with the notebook on every test text:",
 imdb = load_classification("imdb", run, max_examples=MAX_EXAMPLES or 4 * BATCH_SIZE)
 imdb_texts = imdb.model_texts()
 imdb_length = classify.choose_max_length(classify.token_lengths(tokenizer, imdb_texts["train"]["text"]),
-                                         PERCENTILE, cap=loading.context_length(model))
+                                         PERCENTILE, cap=models.context_length(model))
 imdb_encoded = classify.encode(imdb_texts, tokenizer, imdb_length)
 budget = max(1, BATCH_SIZE * imdb_length // 4)
 long_runs = {}
@@ -570,14 +573,14 @@ for other in DATASETS:
     else:
         t = d.model_texts()
         ml = classify.choose_max_length(classify.token_lengths(tokenizer, t["train"]["text"]), PERCENTILE,
-                                        cap=loading.context_length(model))
+                                        cap=models.context_length(model))
         enc = classify.encode(t, tokenizer, ml)
         fresh = classify.build_classifier(run.model, d.label_names, tokenizer, seed=SEED)
         other_config = replace(config, output_dir=classify.run_folder(run, f"finetune-{other}", fresh, enc["train"])
                                / "train", progress_bar=False, verbose=False)
         res = classify.train_classifier(fresh, enc["train"], enc["validation"], d.label_names, other_config,
                                         max_length=ml, tokenizer=tokenizer)
-        m, lg = classify.evaluate(res.model, enc["test"], tokenizer, d.label_names)
+        m, lg = classify.evaluate_classifier(res.model, enc["test"], tokenizer, d.label_names)
         y, p = enc["test"]["labels"], lg.argmax(-1)
         results.write_table(classify.predictions_frame(enc["test"]["text"], y, lg, d.label_names),
                             "sprint11", f"predictions_{other}", run,

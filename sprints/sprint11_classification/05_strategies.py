@@ -57,10 +57,12 @@ import pandas as pd
 import torch
 from transformers import AutoModelForSequenceClassification, GPT2Config, GPT2ForSequenceClassification
 
-from gpt2ft import classify, loading, results, settings, strategies
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.memory import MemoryMonitor, training_state_mb
-from gpt2ft.training import TrainConfig
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft.training import TrainConfig, strategies
+from gpt2ft.training.memory import MemoryMonitor, training_state_mb
 
 # The tiny model (2 blocks, random weights) learns from scratch: 10-20x larger rates, all rows.
 run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, MAX_EXAMPLES=0, LAST_K=1, LR_HEAD=1e-2,
@@ -73,7 +75,7 @@ tokenizer = loading.load_tokenizer(run.model)
 probe = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
 texts = data.model_texts()
 max_length = classify.choose_max_length(classify.token_lengths(tokenizer, texts["train"]["text"]), 95,
-                                        cap=loading.context_length(probe))
+                                        cap=models.context_length(probe))
 encoded = classify.encode(texts, tokenizer, max_length)
 print(f"{DATASET}: {({k: len(v) for k, v in encoded.items()})}, max_length {max_length}, "
       f"{EPOCHS} epochs, batch {BATCH_SIZE}, last_k k={LAST_K}, LoRA rank {LORA_R}")
@@ -142,7 +144,7 @@ for name, lr in rates.items():
     with MemoryMonitor(run.device) as memory:
         result = classify.train_classifier(model, encoded["train"], encoded["validation"], data.label_names,
                                            cfg, max_length=max_length)
-    metrics, _ = classify.evaluate(result.model, encoded["test"], tokenizer, data.label_names)
+    metrics, _ = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
     count = strategies.count_parameters(result.model)
     histories[name], trained[name] = result.history.dropna(subset=["eval_loss"]), result.model
     rows.append({"strategy": name + (f" (k={LAST_K})" if name == "last_k" else ""),

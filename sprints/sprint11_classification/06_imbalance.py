@@ -47,8 +47,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 
-from gpt2ft import classify, loading, results, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 from gpt2ft.training import TrainConfig
 
 run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, LEARNING_RATE=1e-3),
@@ -59,7 +61,7 @@ tokenizer = loading.load_tokenizer(run.model)
 probe = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
 texts = data.model_texts()
 max_length = classify.choose_max_length(classify.token_lengths(tokenizer, texts["train"]["text"]), 95,
-                                        cap=loading.context_length(probe))
+                                        cap=models.context_length(probe))
 encoded = classify.encode(texts, tokenizer, max_length)
 
 # %% [markdown]
@@ -151,7 +153,7 @@ for name, spec in runs.items():
     cfg = replace(config, output_dir=classify.run_folder(run, "imbalance-" + name.split()[0], model, spec["train"]))
     result = classify.train_classifier(model, spec["train"], encoded["validation"], names, cfg,
                                        loss_fn=spec["loss_fn"], max_length=max_length)
-    metrics, test_logits = classify.evaluate(result.model, encoded["test"], tokenizer, names)
+    metrics, test_logits = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, names)
     predictions[name] = test_logits.argmax(-1)
     rows.append({"run": name, "steps": result.steps, "accuracy": metrics["accuracy"],
                  "macro-F1": metrics["macro_f1"],

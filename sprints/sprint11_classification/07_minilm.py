@@ -44,8 +44,12 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gpt2ft import baseline, classify, loading, paths, results, settings
-from gpt2ft.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft import classify
+from gpt2ft.classify import baseline
+from gpt2ft.core import paths
+from gpt2ft.core.models import context_length
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 from gpt2ft.training import TrainConfig
 
 run = settings.configure(globals(), tiny=dict(EPOCHS=2, BATCH_SIZE=16), choices=dict(DATASET=CLASSIFICATION_NAMES),
@@ -131,7 +135,7 @@ print("[CLS] -> pooler -> classifier by hand == the model's logits (below 1e-5):
 # %%
 texts = data.model_texts()
 lengths = classify.token_lengths(tokenizer, texts["train"]["text"])
-max_length = classify.choose_max_length(lengths, 95, cap=loading.context_length(models["MiniLM pre-trained"]))
+max_length = classify.choose_max_length(lengths, 95, cap=context_length(models["MiniLM pre-trained"]))
 encoded = classify.encode(texts, tokenizer, max_length)
 print(f"max_length {max_length}; {({k: len(v) for k, v in encoded.items()})}; {EPOCHS} epochs, "
       f"lr {LEARNING_RATE:g}, batch {BATCH_SIZE}; every weight trains")
@@ -149,7 +153,7 @@ for name, model in models.items():
         load_best_at_end=True, resume=False, seed=SEED, length_grouped=True, progress_bar=False)
     result = classify.train_classifier(model, encoded["train"], encoded["validation"], data.label_names, cfg,
                                        max_length=max_length)
-    metrics, _ = classify.evaluate(result.model, encoded["test"], tokenizer, data.label_names)
+    metrics, _ = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
     rows.append({"model": name, "accuracy": metrics["accuracy"], "macro-F1": metrics["macro_f1"],
                  "best validation loss": result.best_eval_loss, "time (s)": result.elapsed_s})
 

@@ -42,9 +42,11 @@ import torch
 import torch.nn.functional as F
 from accelerate.utils import set_seed
 
-from gpt2ft import batching, classify, loading, settings
-from gpt2ft.data import load_classification
-from gpt2ft.training import TrainConfig
+from gpt2ft import classify
+from gpt2ft.core import models
+from gpt2ft.session import loading, settings
+from gpt2ft.session.data import load_classification
+from gpt2ft.training import TrainConfig, batching
 
 run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, LEARNING_RATE=1e-3, MAX_EXAMPLES=0))
 tokenizer = loading.load_tokenizer(run.model)
@@ -54,7 +56,7 @@ def prepare(name, percentile=95):
     """A data set, encoded at the percentile's max_length, at most N_EVAL test rows: (data, encoded, max_length)."""
     d = load_classification(name, run, max_examples=MAX_EXAMPLES or None)
     texts = d.model_texts()
-    cap = loading.context_length(loading.load_config(run))
+    cap = models.context_length(loading.load_config(run))
     ml = classify.choose_max_length(classify.token_lengths(tokenizer, texts["train"]["text"]), percentile, cap=cap)
     encoded = classify.encode(texts, tokenizer, ml)
     if len(encoded["test"]) > N_EVAL:
@@ -176,7 +178,7 @@ for name, rows, loss_fn in [("class-weighted loss", sms_encoded["train"], classi
     model = classify.build_classifier(run.model, sms.label_names, tokenizer, seed=SEED)
     result = classify.train_classifier(model, rows, None, sms.label_names,
                                        recipe(name.split()[0], rows, **short), loss_fn=loss_fn, max_length=sms_length)
-    m, _ = classify.evaluate(result.model, sms_encoded["test"], tokenizer, sms.label_names)
+    m, _ = classify.evaluate_classifier(result.model, sms_encoded["test"], tokenizer, sms.label_names)
     imbalance_rows[name] = {"training rows": len(rows), "steps": result.steps, "accuracy": m["accuracy"],
                             "recall ham": m["recall_ham"], "recall spam": m["recall_spam"], "macro-F1": m["macro_f1"]}
 pd.DataFrame(imbalance_rows).T.astype({"training rows": int, "steps": int}).round(4)
@@ -207,7 +209,7 @@ for r in LORA_RANKS:
         model, sst2_encoded["train"], None, sst2.label_names,
         recipe(f"lora-r{r}", sst2_encoded["train"], strategy="lora", lora_r=r, lora_alpha=2 * r,
                learning_rate=5 * LEARNING_RATE), max_length=sst2_length)
-    m, _ = classify.evaluate(result.model, sst2_encoded["test"], tokenizer, sst2.label_names)
+    m, _ = classify.evaluate_classifier(result.model, sst2_encoded["test"], tokenizer, sst2.label_names)
     n = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
     lora_rows[f"r={r}"] = {"trainable weights": n, "test accuracy": m["accuracy"], "macro-F1": m["macro_f1"]}
 lora_table = pd.DataFrame(lora_rows).T.astype({"trainable weights": int}).round(4)
@@ -248,7 +250,7 @@ for name, strategy, lr in [("head, full's rate", "head", LEARNING_RATE),
         model, sst2_encoded["train"], None, sst2.label_names,
         recipe(f"{strategy}-{lr:g}", sst2_encoded["train"], strategy=strategy, learning_rate=lr),
         max_length=sst2_length)
-    m, _ = classify.evaluate(result.model, sst2_encoded["test"], tokenizer, sst2.label_names)
+    m, _ = classify.evaluate_classifier(result.model, sst2_encoded["test"], tokenizer, sst2.label_names)
     head_rows[name] = {"learning rate": lr, "last training loss": result.history["train_loss"].dropna().iloc[-1],
                        "test accuracy": m["accuracy"], "macro-F1": m["macro_f1"]}
 pd.DataFrame(head_rows).T.round(4)
@@ -282,7 +284,7 @@ for p in PERCENTILES:
     result = classify.train_classifier(model, imdb_encoded["train"], None, imdb.label_names,
                                        recipe(f"imdb-p{p}", imdb_encoded["train"]), max_length=ml)
     seconds = time.perf_counter() - start
-    m, _ = classify.evaluate(result.model, imdb_encoded["test"], tokenizer, imdb.label_names)
+    m, _ = classify.evaluate_classifier(result.model, imdb_encoded["test"], tokenizer, imdb.label_names)
     length_rows[f"p{p}"] = {"max_length": ml, "share truncated": round(float((lengths > ml).mean()), 3),
                             "test accuracy": m["accuracy"], "training s": round(seconds, 1)}
 pd.DataFrame(length_rows).T.astype({"max_length": int})

@@ -58,8 +58,11 @@ import torch
 from sklearn.model_selection import train_test_split
 from transformers.utils import logging as hf_logging
 
-from gpt2ft import baseline, classify, loading, paths, results, settings
-from gpt2ft.data import load_classification, reference_baseline
+from gpt2ft import classify
+from gpt2ft.classify import baseline
+from gpt2ft.core import paths
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import load_classification, reference_baseline
 from gpt2ft.training import TrainConfig
 
 SPRINT = "sprint11"
@@ -150,7 +153,7 @@ def run_one(name: str, plan: Plan, run: settings.Settings, predictions_file: Pat
                                        cfg, max_length=max_length)
     train_s = time.perf_counter() - t_train
 
-    metrics, logits = classify.evaluate(result.model, encoded["test"], tokenizer, data.label_names)
+    metrics, logits = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
     frame = classify.predictions_frame(encoded["test"]["text"], encoded["test"]["labels"], logits,
                                        data.label_names)
     frame.to_csv(predictions_file, index=False)
@@ -170,7 +173,7 @@ def run_one(name: str, plan: Plan, run: settings.Settings, predictions_file: Pat
         again = classify.train_classifier(scratch, encoded["train"], encoded["validation"], data.label_names,
                                           replace(cfg, output_dir=folder / "train-random-init"),
                                           max_length=max_length)
-        m, _ = classify.evaluate(again.model, encoded["test"], tokenizer, data.label_names)
+        m, _ = classify.evaluate_classifier(again.model, encoded["test"], tokenizer, data.label_names)
         random_init = {"random-init accuracy": round(m["accuracy"], 4),
                        "random-init macro-F1": round(m["macro_f1"], 4)}
         print(f"   random-init MiniLM, same training: accuracy {m['accuracy']:.4f}, "

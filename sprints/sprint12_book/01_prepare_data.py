@@ -13,7 +13,7 @@
 # - how the stream is cut into equal blocks whose labels are the inputs
 #   themselves ([packing](../../notes/glossary.md#packing): no
 #   [padding](../../notes/glossary.md#padding) needed), by hand and with
-#   `gpt2ft.packing`;
+#   `gpt2ft.lm.packing`;
 # - the bar a fine-tuned model must clear: the loss of a
 #   [unigram baseline](../../notes/glossary.md#unigram-baseline) that knows the
 #   book's token frequencies and nothing else.
@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from gpt2ft import data, lm_metrics, loading, packing, settings
+from gpt2ft.core import models
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import data, loading, settings
 
 run = settings.configure(globals())
 book = data.load_corpus(BOOK, run)
@@ -99,14 +101,14 @@ print("the first block starts:", repr(tokenizer.decode(blocks[0][:12])))
 # blocks of 128 tokens (*The Verdict*: 5,145 tokens, 36 and 4 blocks). Less
 # than one block's worth of tokens is ever dropped per side.
 #
-# ### The same blocks from `gpt2ft.packing`
+# ### The same blocks from `gpt2ft.lm.packing`
 #
 # `packing.prepare_corpus` does the four steps (tokenization cached on disk)
 # and returns the blocks as a `datasets.Dataset` with `input_ids` and
 # `labels` columns. Its blocks must be exactly ours:
 
 # %%
-context = loading.context_length(loading.load_config(run))
+context = models.context_length(loading.load_config(run))
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_context=context)
 packed, packed_dropped = packing.pack_blocks(np.asarray(train_ids), BLOCK_SIZE)
 
@@ -122,7 +124,7 @@ print("validation starts where training ends:", corpus.validation_ids[0] == ids[
 # %% [markdown]
 # What the library adds to the four lines by hand, and when you need it:
 #
-# | `gpt2ft.packing` adds | why, and when you need it |
+# | `gpt2ft.lm.packing` adds | why, and when you need it |
 # |---|---|
 # | a token cache (`.cache/tokens/`), keyed by text and tokenizer | 1 M characters take seconds; every re-run |
 # | checks before any work | a block longer than the model's context, a text too short: fails with the fix |
@@ -194,7 +196,7 @@ plt.show()
 # it has learned nothing about context.
 
 # %%
-unigram = lm_metrics.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
+unigram = measures.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
 uniform = math.log(len(tokenizer))
 print(f"unigram validation loss: {unigram:.3f} nats/token (perplexity {math.exp(unigram):,.0f})")
 print(f"a uniform guess over the {len(tokenizer):,}-token vocabulary: {uniform:.3f} nats/token")

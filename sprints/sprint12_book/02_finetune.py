@@ -51,8 +51,10 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from gpt2ft import data, lm_metrics, loading, packing, paths, processes, results, runs, settings
-from gpt2ft.training import LivePlot, TrainConfig, train
+from gpt2ft.core import models, paths, processes
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import data, loading, results, settings
+from gpt2ft.training import LivePlot, TrainConfig, runs, train
 
 # The tiny model starts from random weights and must learn everything in a minute:
 # a 100x larger learning rate, smaller batches, more frequent evaluations.
@@ -70,9 +72,9 @@ book = data.load_corpus(BOOK, run)
 tokenizer = loading.load_tokenizer(run.model)
 model = loading.load_causal_lm(run)
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
-                                max_context=loading.context_length(model), max_blocks=MAX_EXAMPLES)
+                                max_context=models.context_length(model), max_blocks=MAX_EXAMPLES)
 validation = corpus.validation.select(range(min(N_EVAL, len(corpus.validation))))
-unigram = lm_metrics.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
+unigram = measures.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
 print(f"{book.name}: {len(corpus.train)} training / {len(validation)} validation blocks "
       f"of {BLOCK_SIZE} tokens; unigram baseline {unigram:.3f} nats/token")
 print(f"model: {run.model}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters "
@@ -234,7 +236,7 @@ cfg = TrainConfig(
 print("run folder:", cfg.output_dir.name)
 
 # %%
-before = lm_metrics.mean_loss(model, validation)
+before = measures.mean_loss(model, validation)
 live = LivePlot(title=f"{book.name}: train vs validation loss")
 result = train(model, corpus.train, validation, cfg, callbacks=[live], tokenizer=tokenizer,
                about={"book": book.source, "command": run.command})

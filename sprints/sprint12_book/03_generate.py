@@ -36,7 +36,10 @@ import dataclasses
 
 import pandas as pd
 
-from gpt2ft import data, generation, loading, packing, paths, results, settings
+from gpt2ft.core import paths
+from gpt2ft.generate import decoding
+from gpt2ft.lm import packing
+from gpt2ft.session import data, loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=40))
 book = data.load_corpus(BOOK, run)
@@ -70,7 +73,7 @@ rows = []
 for i, prompt in enumerate(prompts):
     row = {"prompt": prompt}
     for label, model in (("original", original), ("fine-tuned", finetuned)):
-        tokens = generation.generate(model, tokenizer, prompt, seed=SEED + i, **sampling)
+        tokens = decoding.generate(model, tokenizer, prompt, seed=SEED + i, **sampling)
         row[label] = tokenizer.decode(tokens, skip_special_tokens=True)
     rows.append(row)
 side_by_side = pd.DataFrame(rows)

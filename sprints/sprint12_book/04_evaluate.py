@@ -17,7 +17,7 @@
 #
 # **You will learn**
 # - perplexity as exp(mean loss), computed by hand and checked against
-#   `gpt2ft.lm_metrics.perplexity`;
+#   `gpt2ft.measures.perplexity`;
 # - how to measure *style* and *copying* in generated text, not only loss;
 # - how to answer the sprint's question, "does the model adopt the book's
 #   style?", with numbers.
@@ -49,7 +49,10 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gpt2ft import data, generation, lm_metrics, loading, packing, paths, results, settings
+from gpt2ft.core import paths
+from gpt2ft.generate import decoding
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import data, loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(N_SAMPLES=6, MAX_NEW_TOKENS=40))
 book = data.load_corpus(BOOK, run)
@@ -79,17 +82,17 @@ with torch.no_grad():
     block_losses = [model(input_ids=block[None].to(model.device), labels=block[None].to(model.device)).loss.item()
                     for block in blocks[:]["input_ids"]]
 by_hand = math.exp(sum(block_losses) / len(block_losses))
-library = lm_metrics.perplexity(model, blocks)
+library = measures.perplexity(model, blocks)
 print(f"fine-tuned, {len(blocks)} book validation blocks: perplexity by hand {by_hand:,.2f}, "
-      f"lm_metrics.perplexity {library:,.2f}")
+      f"measures.perplexity {library:,.2f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("perplexity = exp(mean loss) by hand == lm_metrics.perplexity (relative difference below 1e-4):",
+print("perplexity = exp(mean loss) by hand == measures.perplexity (relative difference below 1e-4):",
       abs(by_hand - library) / library < 1e-4)
 
 # %% [markdown]
-# `lm_metrics.perplexity` adds only what scale needs: batches of 8 blocks
+# `measures.perplexity` adds only what scale needs: batches of 8 blocks
 # (one forward pass each instead of one per block), the cross-entropy summed
 # over tokens in float32 (so bf16 logits and blocks of different lengths give
 # the true token mean), and the model's device. Now both models, on the book
@@ -97,10 +100,10 @@ print("perplexity = exp(mean loss) by hand == lm_metrics.perplexity (relative di
 
 # %%
 control_blocks = packing.prepare_corpus(control.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL).train
-unigram = lm_metrics.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
+unigram = measures.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
 perplexities = pd.DataFrame({
-    name: {"book validation": lm_metrics.perplexity(m, corpus.validation),
-           "general control": lm_metrics.perplexity(m, control_blocks)}
+    name: {"book validation": measures.perplexity(m, corpus.validation),
+           "general control": measures.perplexity(m, control_blocks)}
     for name, m in models.items()}).T
 perplexities["unigram baseline (book)"] = math.exp(unigram)
 display(perplexities.round(1))
@@ -128,13 +131,13 @@ display(perplexities.round(1))
 sampling = {"do_sample": True, "temperature": TEMPERATURE, "top_k": TOP_K, "top_p": TOP_P,
             "max_new_tokens": MAX_NEW_TOKENS}
 prompts = packing.prompts_from(corpus.validation_ids, tokenizer, N_SAMPLES, PROMPT_TOKENS)
-samples = {name: [generation.generate(m, tokenizer, p, seed=SEED + i, **sampling)
+samples = {name: [decoding.generate(m, tokenizer, p, seed=SEED + i, **sampling)
                   for i, p in enumerate(prompts)]
            for name, m in models.items()}
 texts = {name: [tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
          for name, tokens in samples.items()}
 train_text = tokenizer.decode(corpus.train_ids.tolist())
-style = lm_metrics.StyleClassifier(train_text, control.text, seed=SEED)
+style = measures.StyleClassifier(train_text, control.text, seed=SEED)
 print(f"{len(prompts)} samples of {MAX_NEW_TOKENS} tokens per model; the first fine-tuned one:")
 print(repr(texts["fine-tuned"][0][:300]))
 
@@ -155,13 +158,13 @@ print(repr(texts["fine-tuned"][0][:300]))
 # %%
 rows = {}
 for name in models:
-    spans = [lm_metrics.longest_copied_span(t, corpus.train_ids) for t in samples[name]]
+    spans = [measures.longest_copied_span(t, corpus.train_ids) for t in samples[name]]
     longest = max(range(len(spans)), key=lambda i: spans[i][0])
     length, start = spans[longest]
     rows[name] = {
         "style score P(book)": style.score(texts[name]),
-        "bigrams found in book": lm_metrics.ngram_overlap(texts[name], train_text),
-        "bigrams found in control": lm_metrics.ngram_overlap(texts[name], control.text),
+        "bigrams found in book": measures.ngram_overlap(texts[name], train_text),
+        "bigrams found in control": measures.ngram_overlap(texts[name], control.text),
         "longest copied span (tokens)": length,
         "mean copied span (tokens)": sum(s[0] for s in spans) / len(spans),
         "copied text": repr(tokenizer.decode(samples[name][longest][start:start + length])),
@@ -230,7 +233,7 @@ print("by copying long spans (more than 20 tokens):", after["longest copied span
 # ## What you learned
 
 # %%
-print(f"- Perplexity = exp(mean loss): by hand {by_hand:,.2f} = lm_metrics.perplexity {library:,.2f} "
+print(f"- Perplexity = exp(mean loss): by hand {by_hand:,.2f} = measures.perplexity {library:,.2f} "
       f"(fine-tuned, {len(blocks)} book validation blocks).")
 print(f"- A random model's perplexity is about the vocabulary size ({before['book validation']:,.0f} "
       f"of {len(tokenizer):,}); fine-tuned: {after['book validation']:,.1f}.")

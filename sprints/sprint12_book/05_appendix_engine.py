@@ -36,15 +36,17 @@ from dataclasses import replace
 
 import torch
 
-from gpt2ft import data, lm_loss, loading, packing, paths, processes, runs, settings
-from gpt2ft.training import TrainConfig, train
+from gpt2ft.core import models, paths, processes
+from gpt2ft.lm import packing
+from gpt2ft.session import data, loading, settings
+from gpt2ft.training import TrainConfig, lm_loss, runs, train
 
 run = settings.configure(globals())
 book = data.load_corpus(BOOK, run)
 tokenizer = loading.load_tokenizer(run.model)
 model = loading.load_causal_lm(run)
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
-                                max_context=loading.context_length(model))
+                                max_context=models.context_length(model))
 
 # %% [markdown]
 # ## 1. Where the compute goes: the output layer
@@ -61,7 +63,7 @@ corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
 # The loss never needs the whole matrix at once. Taken a few rows at a time,
 # each chunk's logits give its part of the loss *and* its gradient (the
 # softmax probabilities, minus 1 at the target token) and are dropped before the next chunk.
-# `gpt2ft.lm_loss.chunked_lm_loss` does that; the engine uses it when
+# `gpt2ft.training.lm_loss.chunked_lm_loss` does that; the engine uses it when
 # `TrainConfig(lm_loss="chunked")`, which the default `"auto"` picks on a CPU,
 # where it was measured faster (the chunks stay in cache; numbers in
 # `notes/training_engine.md`). The arithmetic is the same, so the loss and the
@@ -179,15 +181,15 @@ processes.wait_for_everyone()
 demo = TrainConfig(output_dir=demo_dir / "uninterrupted", learning_rate=5e-3, batch_size=4,
                    num_epochs=steps, max_steps=steps, save_every=save_every, eval_every=None, log_every=1,
                    seed=SEED, device="cpu", progress_bar=False, verbose=False)
-uninterrupted = train(loading.tiny_model(SEED), blocks, None, demo, collate_fn=Batches())
+uninterrupted = train(models.tiny_model(SEED), blocks, None, demo, collate_fn=Batches())
 
 killed = replace(demo, output_dir=demo_dir / "killed")
 try:
-    train(loading.tiny_model(SEED), blocks, None, killed, collate_fn=Batches(crash_at=save_every + 1))
+    train(models.tiny_model(SEED), blocks, None, killed, collate_fn=Batches(crash_at=save_every + 1))
 except Crash as err:
     print(f"the run {err}; checkpoints on disk:",
           [p.name for p in killed.output_dir.iterdir() if p.name.startswith("step-")])
-resumed = train(loading.tiny_model(SEED), blocks, None, killed, collate_fn=Batches())
+resumed = train(models.tiny_model(SEED), blocks, None, killed, collate_fn=Batches())
 print(f"resumed from {resumed.resumed_from.name}, trained to step {resumed.steps}")
 
 # %% [markdown]
@@ -219,11 +221,11 @@ print("same training-loss history:",
 # %%
 other = replace(killed, learning_rate=2 * killed.learning_rate)
 try:
-    train(loading.tiny_model(SEED), blocks, None, other, collate_fn=Batches())
+    train(models.tiny_model(SEED), blocks, None, other, collate_fn=Batches())
 except runs.RunMismatchError as err:
     refused = err
 print(str(refused).splitlines()[1].strip())  # the first difference it names
-started_over = train(loading.tiny_model(SEED), blocks, None, replace(other, resume=False, max_steps=2),
+started_over = train(models.tiny_model(SEED), blocks, None, replace(other, resume=False, max_steps=2),
                      collate_fn=Batches())
 print("run folders now:", sorted(p.name.split("-kept-")[0] + ("-kept-<time>" if "-kept-" in p.name else "")
                                  for p in demo_dir.iterdir()))

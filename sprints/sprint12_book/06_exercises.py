@@ -47,8 +47,11 @@ import torch.nn.functional as F
 from datasets import Dataset
 from IPython.display import display
 
-from gpt2ft import data, generation, lm_metrics, loading, packing, paths, runs, settings
-from gpt2ft.training import TrainConfig, train
+from gpt2ft.core import models, paths
+from gpt2ft.generate import decoding
+from gpt2ft.lm import measures, packing
+from gpt2ft.session import data, loading, settings
+from gpt2ft.training import TrainConfig, runs, train
 from gpt2ft.training.state import RunState
 
 # Tiny: a random 2-block model must overfit within a minute on a CPU: two short blocks,
@@ -85,7 +88,7 @@ def per_token_losses(model, ids, batch=8):
 # evaluating after every epoch. Plot train and validation loss. Then let the
 # model continue the first 8 tokens of a training block
 # [greedily](../../notes/glossary.md#greedy-decoding) and measure, with
-# `lm_metrics.longest_copied_span`, the longest run of its output found
+# `measures.longest_copied_span`, the longest run of its output found
 # verbatim in the training text.
 # Questions: where do the two curves part? How many tokens does it copy?
 #
@@ -95,7 +98,7 @@ def per_token_losses(model, ids, batch=8):
 verdict = data.load_corpus("the_verdict", run)
 model = loading.load_causal_lm(run)
 story = packing.prepare_corpus(verdict.text, tokenizer, block_size=BLOCK_SIZE,
-                               max_context=loading.context_length(model))
+                               max_context=models.context_length(model))
 blocks = story.train.select(range(OVERFIT_BLOCKS)) if OVERFIT_BLOCKS else story.train
 total = steps(EPOCHS * math.ceil(len(blocks) / BATCH_SIZE))
 settings_1 = dict(learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, max_steps=total, seed=SEED)
@@ -120,9 +123,9 @@ fig.tight_layout()
 plt.show()
 
 prompt_ids = blocks[0]["input_ids"][:8].tolist()
-continuation = generation.generate(memorised.model, tokenizer, tokenizer.decode(prompt_ids),
+continuation = decoding.generate(memorised.model, tokenizer, tokenizer.decode(prompt_ids),
                                    max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
-span, start = lm_metrics.longest_copied_span(continuation, story.train_ids)
+span, start = measures.longest_copied_span(continuation, story.train_ids)
 last = curves.dropna(subset=["train_loss"]).iloc[-1]
 best_step = int(evals.loc[evals["eval_loss"].idxmin(), "step"])
 print(f"final train loss {last['train_loss']:.2f}, final validation loss {evals['eval_loss'].iloc[-1]:.2f}, "
@@ -168,7 +171,7 @@ stream = corpus.validation_ids[:len(scored) * BLOCK_SIZE]  # the same tokens at 
 by_size = {}
 for size in (8, 16, 32, 64, 128):
     cut, _ = packing.pack_blocks(stream, size)
-    by_size[size] = lm_metrics.mean_loss(finetuned, Dataset.from_dict({"input_ids": cut.tolist()})
+    by_size[size] = measures.mean_loss(finetuned, Dataset.from_dict({"input_ids": cut.tolist()})
                                          .with_format("torch"))
 per_position = per_token_losses(finetuned, scored[:]["input_ids"]).mean(0)
 

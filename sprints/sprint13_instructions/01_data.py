@@ -40,8 +40,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from gpt2ft import instruct, loading, results, settings
-from gpt2ft.data import load_instructions
+from gpt2ft import instruct
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import load_instructions
 
 run = settings.configure(globals(), choices=dict(ON_INVALID=["skip", "raise"]))
 

@@ -37,12 +37,15 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gpt2ft import batching, instruct, loading, settings
-from gpt2ft.data import load_instructions
+from gpt2ft import instruct
+from gpt2ft.core import models
+from gpt2ft.session import loading, settings
+from gpt2ft.session.data import load_instructions
+from gpt2ft.training import batching
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4))
 tokenizer = loading.load_tokenizer(run.model)
-context = loading.context_length(loading.load_config(run))
+context = models.context_length(loading.load_config(run))
 max_length = min(MAX_LENGTH, context)
 print(f"max_length = {max_length} tokens (MAX_LENGTH={MAX_LENGTH}, the model's context: {context})")
 split = instruct.split_records(load_instructions(DATA_SOURCE, run).records, seed=SEED)
@@ -217,7 +220,7 @@ by_hand = {
 print("row lengths:", [len(row["input_ids"]) for row in rows], "-> batch", tuple(by_hand["input_ids"].shape))
 
 # %% [markdown]
-# The collate function the training engine uses, `gpt2ft.batching.DynamicPadding`,
+# The collate function the training engine uses, `gpt2ft.training.batching.DynamicPadding`,
 # makes the same batch:
 
 # %%

@@ -53,9 +53,11 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from gpt2ft import instruct, lm_loss, loading, paths, results, runs, settings
-from gpt2ft.data import load_instructions
-from gpt2ft.training import LivePlot, TrainConfig, train
+from gpt2ft import instruct
+from gpt2ft.core import models, paths
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import load_instructions
+from gpt2ft.training import LivePlot, TrainConfig, lm_loss, runs, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
                                               EVAL_EVERY=6))
@@ -76,7 +78,7 @@ print(f"data: {data.source}: {len(train_records)} training and {len(val_records)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-max_length = min(MAX_LENGTH, loading.context_length(loading.load_config(run)))
+max_length = min(MAX_LENGTH, models.context_length(loading.load_config(run)))
 train_masked, truncated = instruct.encode_records(train_records, tokenizer, max_length)
 train_everything, _ = instruct.encode_records(train_records, tokenizer, max_length, mask_prompt=False)
 val_masked, val_truncated = instruct.encode_records(val_records, tokenizer, max_length)
@@ -120,7 +122,7 @@ for name, record in records.items():
 # %% [markdown]
 # The model computes the same loss itself when given `labels=` (it shifts
 # and skips `-100` inside), and so does the engine's chunked loss
-# (`gpt2ft.lm_loss`, what `train()` uses on a CPU: the output layer and the
+# (`gpt2ft.training.lm_loss`, what `train()` uses on a CPU: the output layer and the
 # cross-entropy a few rows at a time, never the whole logits matrix):
 
 # %%

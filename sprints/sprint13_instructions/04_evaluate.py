@@ -46,8 +46,11 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gpt2ft import instruct, loading, paths, results, runs, settings
-from gpt2ft.data import load_instructions
+from gpt2ft import instruct
+from gpt2ft.core import paths
+from gpt2ft.session import loading, results, settings
+from gpt2ft.session.data import load_instructions
+from gpt2ft.training import runs
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=32))
 tokenizer = loading.load_tokenizer(run.model)
@@ -149,7 +152,7 @@ print("same stop at end-of-text:", package.stopped == stopped)
 # Both models, every test instruction:
 
 # %%
-evaluations = {name: instruct.evaluate(m, tokenizer, test, max_new_tokens=MAX_NEW_TOKENS)
+evaluations = {name: instruct.evaluate_responses(m, tokenizer, test, max_new_tokens=MAX_NEW_TOKENS)
                for name, m in models.items()}
 summary = instruct.summarise(evaluations)
 reference_words = sum(len(r["output"].split()) for r in test) / len(test)

@@ -40,14 +40,16 @@ import torch
 from datasets import Dataset
 from IPython.display import display
 
-from gpt2ft import instruct, loading, paths, runs, settings, strategies
-from gpt2ft.data import load_instructions
-from gpt2ft.training import TrainConfig, train
+from gpt2ft import instruct
+from gpt2ft.core import models, paths
+from gpt2ft.session import loading, settings
+from gpt2ft.session.data import load_instructions
+from gpt2ft.training import TrainConfig, runs, strategies, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
                                               MAX_STEPS=10, MAX_NEW_TOKENS=24))
 tokenizer = loading.load_tokenizer(run.model)
-max_length = min(MAX_LENGTH, loading.context_length(loading.load_config(run)))
+max_length = min(MAX_LENGTH, models.context_length(loading.load_config(run)))
 data = load_instructions(DATA_SOURCE, run)
 split = {name: records[:MAX_EXAMPLES or None]
          for name, records in instruct.split_records(data.records, seed=SEED).items()}

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..processes import is_main_process, wait_for_everyone
+from gpt2ft.core.processes import is_main_process, wait_for_everyone
 
 
 def export_for_pipeline(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,

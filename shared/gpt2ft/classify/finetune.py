@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .. import paths, runs
-from ..training import LivePlot, TrainConfig, TrainResult, train
-from .metrics import metrics_fn
-from .model import check_pad_tokens
+from gpt2ft.classify.classifier import check_pad_tokens
+from gpt2ft.classify.metrics import metrics_fn
+from gpt2ft.core import paths
+from gpt2ft.training import LivePlot, TrainConfig, TrainResult, runs, train
 
 
 def train_classifier(model, train_dataset, eval_dataset, label_names: Sequence[str],

@@ -10,40 +10,40 @@ Introduced across ``sprints/sprint13_instructions/``, one module per concept:
   :func:`extract_response` (``02_format_and_batch``);
 - ``model``: :func:`label_loss` (the loss on the tokens that carry a label,
   ``03_finetune``), :func:`generate_responses` (same template, greedy, stops at
-  end-of-text, says whether it stopped), :func:`evaluate` (``04_evaluate``);
+  end-of-text, says whether it stopped), :func:`evaluate_responses` (``04_evaluate``);
 - ``scoring``: :func:`score`, :func:`token_f1`, :func:`rouge_l`, :func:`adherence`,
   :func:`summarise` (``04_evaluate``).
 
 Every public name is here too: ``from gpt2ft import instruct; instruct.format_prompt(...)``.
 """
 
-from .model import Generation, evaluate, generate_responses, label_loss
-from .records import (
-    ABOUT,
-    FINETUNED,
-    SPLITS,
-    find_finetuned,
-    records_fingerprint,
-    save_finetuned,
-    split_records,
-    token_lengths,
+from gpt2ft.instruct.records import (
+           ABOUT,
+           FINETUNED,
+           SPLITS,
+           find_finetuned,
+           records_fingerprint,
+           save_finetuned,
+           split_records,
+           token_lengths,
 )
-from .scoring import ADHERENCE, adherence, normalise, rouge_l, score, summarise, token_f1
-from .template import (
-    IGNORE_INDEX,
-    PREAMBLE,
-    RESPONSE_HEADER,
-    TEMPLATE_MARKERS,
-    Encoded,
-    encode,
-    encode_records,
-    extract_response,
-    format_prompt,
-    masking_figure,
+from gpt2ft.instruct.responses import Generation, evaluate_responses, generate_responses, label_loss
+from gpt2ft.instruct.scoring import ADHERENCE, adherence, normalise, rouge_l, score, summarise, token_f1
+from gpt2ft.instruct.template import (
+           IGNORE_INDEX,
+           PREAMBLE,
+           RESPONSE_HEADER,
+           TEMPLATE_MARKERS,
+           Encoded,
+           encode,
+           encode_records,
+           extract_response,
+           format_prompt,
+           masking_figure,
 )
 
 __all__ = ["ABOUT", "ADHERENCE", "FINETUNED", "IGNORE_INDEX", "PREAMBLE", "RESPONSE_HEADER", "SPLITS",
-           "TEMPLATE_MARKERS", "Encoded", "Generation", "adherence", "encode", "encode_records", "evaluate",
+           "TEMPLATE_MARKERS", "Encoded", "Generation", "adherence", "encode", "encode_records", "evaluate_responses",
            "extract_response", "find_finetuned", "format_prompt", "generate_responses", "label_loss",
            "masking_figure", "normalise", "records_fingerprint", "rouge_l", "save_finetuned", "score",
            "split_records", "summarise", "token_f1", "token_lengths"]

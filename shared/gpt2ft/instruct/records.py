@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..processes import is_main_process, wait_for_everyone
-from ..runs import text_fingerprint
-from .template import format_prompt
+from gpt2ft.core.processes import is_main_process, wait_for_everyone
+from gpt2ft.instruct.template import format_prompt
+from gpt2ft.training.runs import text_fingerprint
 
 SPLITS = ("train", "validation", "test")
 FINETUNED = "finetuned"  # the folder name, inside a run folder of 03_finetune

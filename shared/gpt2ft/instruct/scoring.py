@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .template import TEMPLATE_MARKERS, extract_response
+from gpt2ft.instruct.template import TEMPLATE_MARKERS, extract_response
 
 NEW_INSTRUCTION = "### Instruction"
 ECHO_MARKERS = tuple(m for m in TEMPLATE_MARKERS if m != NEW_INSTRUCTION)

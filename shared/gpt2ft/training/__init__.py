@@ -52,9 +52,9 @@ approximation (the same one ``transformers.Trainer`` makes without
 ``num_items_in_batch``).
 """
 
-from .callbacks import Callback, LivePlot, ProgressBar
-from .config import NonFiniteLossError, TrainConfig, TrainResult, config_dict
-from .loop import train
+from gpt2ft.training.callbacks import Callback, LivePlot, ProgressBar
+from gpt2ft.training.config import NonFiniteLossError, TrainConfig, TrainResult, config_dict
+from gpt2ft.training.loop import train
 
 __all__ = ["TrainConfig", "TrainResult", "train", "NonFiniteLossError", "Callback",
            "ProgressBar", "LivePlot", "config_dict"]

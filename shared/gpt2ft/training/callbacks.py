@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import TrainResult
+    from gpt2ft.training.config import TrainResult
 
 
 class Callback:

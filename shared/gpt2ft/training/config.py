@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..strategies import STRATEGIES, check_strategy
+from gpt2ft.training.strategies import STRATEGIES, check_strategy
 
 SCHEDULERS = ("linear", "cosine", "constant")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")

@@ -10,10 +10,10 @@ import math
 
 import torch
 
-from .records import concat, loss_weight
+from gpt2ft.training.reporting import concat, loss_weight
 
 
-def evaluate(rt, eval_loader, metrics_fn, step: int, epoch: float) -> dict:
+def eval_pass(rt, eval_loader, metrics_fn, step: int, epoch: float) -> dict:
     """An eval record: ``eval_loss`` (mean over every target token or row), perplexity, metrics."""
     from accelerate.utils import gather_object
     device = rt.accelerator.device

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpointing as ckpt
-from .. import runs
-from ..paths import writing
-from .batches import TrainData, check_data, make_train_data, split_batch
-from .callbacks import ProgressBar, run_hooks
-from .config import TrainConfig, TrainResult, identity_settings
-from .evaluation import evaluate
-from .records import Meter, eval_line, records_frame, say, start_line
-from .runtime import Runtime, build_runtime, make_accelerator, plan
-from .state import FiniteCheck, RunState, resume, save_best, save_checkpoint
+from gpt2ft.core.paths import writing
+from gpt2ft.training import checkpointing as ckpt
+from gpt2ft.training import runs
+from gpt2ft.training.callbacks import ProgressBar, run_hooks
+from gpt2ft.training.config import TrainConfig, TrainResult, identity_settings
+from gpt2ft.training.evaluation import eval_pass
+from gpt2ft.training.inputs import TrainData, check_data, make_train_data, split_batch
+from gpt2ft.training.reporting import Meter, eval_line, records_frame, say, start_line
+from gpt2ft.training.runtime import Runtime, build_runtime, make_accelerator, plan
+from gpt2ft.training.state import FiniteCheck, RunState, resume, save_best, save_checkpoint
 
 
 def train(model: torch.nn.Module, train_dataset, eval_dataset=None,
@@ -127,7 +127,7 @@ def _fit(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, hooks: li
                     run_hooks(hooks, "on_log", record)
                 with clock.excluded():  # evaluation and checkpoints are not training throughput
                     if do_eval:
-                        record = evaluate(rt, data.eval_loader, metrics_fn, step,
+                        record = eval_pass(rt, data.eval_loader, metrics_fn, step,
                                           state.epoch_float(n_batches))
                         state.records.append(record)
                         improved = state.track(record["eval_loss"], cfg.early_stopping_min_delta,
@@ -163,7 +163,7 @@ def _finish(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, meter:
         if rt.cfg.load_best_at_end and best is not None:
             ckpt.load_weights(rt.model, best, verified=True)  # best_checkpoint verified it
         elif rt.cfg.load_best_at_end:  # no copy of the best weights verifies: score these instead
-            best_loss = evaluate(rt, data.eval_loader, metrics_fn, state.step,
+            best_loss = eval_pass(rt, data.eval_loader, metrics_fn, state.step,
                                  state.epoch_float(data.batches_in(state.epoch)))["eval_loss"]
     rt.accelerator.wait_for_everyone()
     train_time = clock.training_time()

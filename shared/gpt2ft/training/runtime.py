@@ -11,7 +11,7 @@ Everything here is decided once, before the first step, and held in one
   forward pass and the loss (bf16 on GPUs that have it natively, else fp16 with
   a ``torch.amp.GradScaler``); fp32 on a CPU.
 - **Loss**: the model's own, a ``loss_fn(outputs, batch)``, or the chunked
-  causal-LM loss (:mod:`gpt2ft.lm_loss`) that never holds all the logits.
+  causal-LM loss (:mod:`gpt2ft.training.lm_loss`) that never holds all the logits.
 - **Optimizer**: fused AdamW with weight decay on matrices only; a warm-up then
   linear/cosine/constant schedule as a ``LambdaLR``.
 """
@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 
-from ..lm_loss import ChunkedLossLM, supports_chunked_loss
-from ..loading import name_the_loss
-from ..strategies import STRATEGIES, apply_strategy, without_adapters_wrapper
-from .config import TrainConfig
+from gpt2ft.core.models import name_the_loss
+from gpt2ft.training.config import TrainConfig
+from gpt2ft.training.lm_loss import ChunkedLossLM, supports_chunked_loss
+from gpt2ft.training.strategies import STRATEGIES, apply_strategy, without_adapters_wrapper
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -73,7 +73,7 @@ def is_causal_lm(model) -> bool:
 
 
 def resolve_lm_loss(cfg: TrainConfig, model, device: str, loss_fn) -> str:
-    """'chunked' (head + cross-entropy a few rows at a time, :mod:`gpt2ft.lm_loss`) or 'model'.
+    """'chunked' (head + cross-entropy a few rows at a time, :mod:`gpt2ft.training.lm_loss`) or 'model'.
 
     'auto' picks 'chunked' only where it was measured faster: on a CPU (the tiny
     LM step 1.3x faster, 10x less memory added; ``notes/training_engine.md``); on

@@ -1,7 +1,7 @@
 """Where a run stands (:class:`RunState`), written into every checkpoint and read back on resume.
 
 Introduced in ``sprints/sprint12_book/05_appendix_engine`` (resume a killed run
-exactly); the files are written by :mod:`gpt2ft.checkpointing`.
+exactly); the files are written by :mod:`gpt2ft.training.checkpointing`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpointing as ckpt
-from .config import NonFiniteLossError
+from gpt2ft.training import checkpointing as ckpt
+from gpt2ft.training.config import NonFiniteLossError
 
 
 @dataclass

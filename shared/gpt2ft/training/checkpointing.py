@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .paths import writing
+from gpt2ft.core.paths import writing
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.safetensors"

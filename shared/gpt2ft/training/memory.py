@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .strategies import count_parameters
+from gpt2ft.training.strategies import count_parameters
 
 
 def training_state_mb(model: torch.nn.Module) -> float:

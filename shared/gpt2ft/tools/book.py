@@ -1,6 +1,6 @@
 """The notebooks as a rendered book: a static site (Sphinx + myst-nb + sphinx-book-theme).
 
-    make book                       # = gpt2ft book = python -m gpt2ft.book
+    make book                       # = gpt2ft book = python -m gpt2ft.tools.book
     open .cache/book/index.html     # or: python -m http.server -d .cache/book
 
 Nothing is executed: the pages show the committed, executed ``.ipynb`` outputs
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import repo_root
+from gpt2ft.core.paths import repo_root
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # as in notebooks (not imported:
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"  # it needs jupytext and nbclient)
@@ -49,7 +49,7 @@ FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect wi
            'fill="#fff" text-anchor="middle">G2</text></svg>\n')
 
 CONF = '''\
-# Written by gpt2ft.book on every build; edit gpt2ft/book.py instead.
+# Written by gpt2ft.tools.book on every build; edit gpt2ft/book.py instead.
 project = "Fine-tuning GPT-2, in notebooks"
 author = "the gpt2ft project"
 copyright = "the gpt2ft project"
@@ -68,7 +68,7 @@ html_last_updated_fmt = None
 html_show_sphinx = False
 # The committed notebooks are already executed (tiny runs): never run them here.
 nb_execution_mode = "off"
-# Widget state is rewritten to text by gpt2ft.book; load no widget JavaScript from a CDN.
+# Widget state is rewritten to text by gpt2ft.tools.book; load no widget JavaScript from a CDN.
 nb_ipywidgets_js = {}
 nb_merge_streams = True
 myst_heading_anchors = 3

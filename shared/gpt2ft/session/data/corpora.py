@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2ft.data.sources import RawFile, Remote, download, local_file, message, read_text, unknown_name
-from gpt2ft.settings import Settings
+from gpt2ft.session.data.sources import RawFile, Remote, download, local_file, message, read_text, unknown_name
+from gpt2ft.session.settings import Settings
 
 TEXT_FMT = "plain text, UTF-8"
 # The sha256 of each file as the URL serves it (measured on the canonical copies
@@ -92,7 +92,7 @@ def control_text(settings: Settings, *, max_chars: int = 100_000) -> Corpus:
     if settings.data_dir is None and settings.is_tiny:
         path, source = local_file(CONTROL_SAMPLE, settings)
         return Corpus(text=read_text(path, TEXT_FMT)[:max_chars], name="control", source=source)
-    from gpt2ft.data.classification import clean_html, load_classification
+    from gpt2ft.session.data.classification import clean_html, load_classification
 
     imdb = load_classification("imdb", settings)
     kept, size = [], 0

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2ft.paths import SAMPLES_DIR, cache_dir
-from gpt2ft.settings import Settings
+from gpt2ft.core.paths import SAMPLES_DIR, cache_dir
+from gpt2ft.session.settings import Settings
 
 TINY_OR_DATA_DIR = ("set DATA_DIR to the folder holding `{rel}` (e.g. DATA_DIR=../shared/data), "
                     "or use PROFILE=tiny for the bundled sample")

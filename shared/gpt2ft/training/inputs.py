@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..batching import DynamicPadding, ResumableBatchSampler, sequence_lengths
-from ..loading import context_length
-from .config import TrainConfig, _is_int
-from .records import loss_weight
+from gpt2ft.core.models import context_length
+from gpt2ft.training.batching import DynamicPadding, ResumableBatchSampler, sequence_lengths
+from gpt2ft.training.config import TrainConfig, _is_int
+from gpt2ft.training.reporting import loss_weight
 
 
 def check_data(model, train_dataset, eval_dataset, cfg: TrainConfig,

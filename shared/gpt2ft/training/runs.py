@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .paths import writing
+from gpt2ft.core.paths import writing
 
 IDENTITY_FILE = "identity.json"
 

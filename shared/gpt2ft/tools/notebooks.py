@@ -1,10 +1,10 @@
 """Run a sprint's notebooks in order, and check that every pair is in sync.
 
 Used by ``make sprintNN`` and ``make pairs`` through the ``gpt2ft`` command
-(``gpt2ft run sprint10``, ``gpt2ft check-pairs``; see ``gpt2ft.cli``), or directly::
+(``gpt2ft run sprint10``, ``gpt2ft check-pairs``; see ``gpt2ft.tools.cli``), or directly::
 
-    python -m gpt2ft.notebooks run sprints/sprint10_generation
-    python -m gpt2ft.notebooks check-pairs sprints
+    python -m gpt2ft.tools.notebooks run sprints/sprint10_generation
+    python -m gpt2ft.tools.notebooks check-pairs sprints
 
 ``run`` reads each ``NN_name.py`` (the source), executes it as a notebook with
 the current Python, and writes the executed notebook: in place for the tiny
@@ -30,8 +30,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from .paths import results_dir, results_root
-from .settings import choose_profile
+from gpt2ft.core.paths import results_dir, results_root
+from gpt2ft.session.settings import choose_profile
 
 KERNEL = "python3"
 
@@ -204,7 +204,7 @@ def run_sprint(folder: Path, timeout: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpt2ft.notebooks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m gpt2ft.tools.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="execute a sprint's notebooks in order")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
-STRATEGIES: dict[str, dict] = {
+DECODING_STRATEGIES: dict[str, dict] = {
     "greedy": {"do_sample": False},
     "beam search (4)": {"do_sample": False, "num_beams": 4, "early_stopping": True},
     "temperature 0.7": {"do_sample": True, "temperature": 0.7, "top_k": 0},
@@ -34,7 +34,7 @@ STRATEGIES: dict[str, dict] = {
 }
 
 
-def strategy_table(strategies: dict[str, dict] = STRATEGIES) -> pd.DataFrame:
+def strategy_table(strategies: dict[str, dict] = DECODING_STRATEGIES) -> pd.DataFrame:
     """What each strategy sets, one row each (unset = the generate default)."""
     rows = [{"strategy": name, **kwargs} for name, kwargs in strategies.items()]
     return pd.DataFrame(rows, dtype=object).set_index("strategy").fillna("-")
@@ -98,7 +98,7 @@ def repetition_rate(tokens: Sequence[int], n: int = 3) -> float:
 
 def compare_strategies(model, tokenizer, prompts: Sequence[str], *, seed: int = 0,
                        max_new_tokens: int = 40,
-                       strategies: dict[str, dict] = STRATEGIES) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       strategies: dict[str, dict] = DECODING_STRATEGIES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every strategy on every prompt with the same seeds.
 
     Prompt ``i`` gets seed ``seed + i`` under every strategy: the strategies see

@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from .paths import repo_root
+from gpt2ft.core.paths import repo_root
 
 
 def project_root() -> Path:
@@ -83,12 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
 
     if args.command == "run":
-        from . import notebooks
+        from gpt2ft.tools import notebooks
 
         notebooks.run_sprint(sprint_folder(args.sprint), args.timeout)
         return 0
     if args.command == "check-pairs":
-        from . import notebooks
+        from gpt2ft.tools import notebooks
 
         folder = args.folder or (Path("sprints") if Path("sprints").is_dir() else project_root() / "sprints")
         return notebooks.main(["check-pairs", str(folder)])
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print("== JupyterLab on", root, "(kernel:", sys.executable + "); open the http://127.0.0.1 URL it prints",
               flush=True)
         os.execve(command[0], command, lab_environment(root))
-    from . import book as book_module
+    from gpt2ft.tools import book as book_module
 
     return book_module.main([] if args.out is None else ["--out", str(args.out)])
 

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 import transformers
 
-from .paths import results_dir, writing
-from .processes import is_main_process
-from .settings import Settings
+from gpt2ft.core.paths import results_dir, writing
+from gpt2ft.core.processes import is_main_process
+from gpt2ft.session.settings import Settings
 
 
 def provenance(settings: Settings, command: str | None = None) -> dict:

@@ -15,7 +15,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 
 def next_token_bars(table: pd.DataFrame, prompt: str):
-    """Horizontal bars of the most likely next tokens (from generation.next_token_table)."""
+    """Horizontal bars of the most likely next tokens (from decoding.next_token_table)."""
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1))
     ax.barh(table["token"][::-1], table["probability"][::-1], color="tab:blue")
     ax.set_xlabel("probability of the next token")

@@ -4,7 +4,7 @@ Introduced in ``sprints/sprint11_classification/01_data``.
 
 Every set comes back as a ``datasets.DatasetDict`` with splits ``train``,
 ``validation`` and ``test``, columns ``text`` (str) and ``label`` (a ``ClassLabel``).
-The splits (:mod:`gpt2ft.data.splitting`) are made so that the README's
+The splits (:mod:`gpt2ft.session.data.splitting`) are made so that the README's
 bag-of-words reference figures can be reproduced. A set whose file or split holds
 one class only is refused. At full without DATA_DIR, sst2, imdb and sms_spam come
 from the hub (their schemas checked: splits, columns, the ClassLabel names in our
@@ -23,18 +23,10 @@ from pathlib import Path
 
 import datasets
 
-from gpt2ft.data import sources
-from gpt2ft.data.sources import (
-    RawFile,
-    Remote,
-    download,
-    local_file,
-    message,
-    read_text,
-    unknown_name,
-)
-from gpt2ft.data.splitting import SPLITS, Part, Parts, make_splits, require_both_classes
-from gpt2ft.settings import Settings
+from gpt2ft.session.data import sources
+from gpt2ft.session.data.sources import RawFile, Remote, download, local_file, message, read_text, unknown_name
+from gpt2ft.session.data.splitting import SPLITS, Part, Parts, make_splits, require_both_classes
+from gpt2ft.session.settings import Settings
 
 WRONG_FILE_FIX = "point at the complete file (a filtered or truncated copy can keep one class only)"
 

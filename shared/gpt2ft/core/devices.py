@@ -13,7 +13,7 @@ weights, every tensor computed from them, every tensor that went through
 other tensor as *on the host*; an operation that mixes the model's weights (or
 what was computed from them) with a host tensor raises :class:`PlacementError`
 naming the operation. ``CHECK_DEVICES=1`` switches it on for a notebook
-(:func:`gpt2ft.settings.configure` starts it); ``make rehearse`` runs every
+(:func:`gpt2ft.session.settings.configure` starts it); ``make rehearse`` runs every
 notebook with it.
 """
 

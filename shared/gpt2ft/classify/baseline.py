@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from .classify.metrics import classification_metrics
+from gpt2ft.classify.metrics import classification_metrics
 
 
 def make_baseline(max_iter: int = 2000) -> Pipeline:
@@ -60,7 +60,7 @@ def fit_baseline(train_texts: Sequence[str], train_labels: Sequence[int],
 
 
 def run_baseline(data, include_validation: bool = True, max_iter: int = 2000) -> BaselineResult:
-    """The baseline on a :class:`gpt2ft.data.ClassificationData`.
+    """The baseline on a :class:`gpt2ft.session.data.ClassificationData`.
 
     ``include_validation=True`` fits on ``train`` + ``validation`` (the reference
     recipe: the README's figures use the whole training portion); ``False`` fits

@@ -1,7 +1,7 @@
 """Train / validation / test splits of a binary classification set, stratified by label.
 
 Introduced in ``sprints/sprint11_classification/01_data`` (see
-:mod:`gpt2ft.data.classification`). Our ``test`` is the reference test portion of
+:mod:`gpt2ft.session.data.classification`). Our ``test`` is the reference test portion of
 the data README's bag-of-words figures and ``train`` plus ``validation`` is exactly
 the reference training portion, so the test split never depends on SEED; only the
 validation slice (and any ``max_examples`` cap on train/validation) does.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from gpt2ft.data.sources import message
+from gpt2ft.session.data.sources import message
 
 SPLITS = ("train", "validation", "test")
 TEST_FRACTION, TEST_SEED = 0.2, 0  # the README's "80/20 (seed 0)" reference split

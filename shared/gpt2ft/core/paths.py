@@ -10,7 +10,7 @@ import errno
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # gpt2ft/, above core/
 SAMPLES_DIR = PACKAGE_DIR / "samples"
 
 

@@ -27,11 +27,11 @@ from typing import Any
 
 import torch
 
-from .paths import PACKAGE_DIR
+from gpt2ft.core.paths import PACKAGE_DIR
 
 PROFILES = ("tiny", "full", "auto")
 DEFAULT_FULL_MODEL = "gpt2"
-# Not a hub name: tells the loader to build a small random GPT-2 (see loading.tiny_config).
+# Not a hub name: tells the loader to build a small random GPT-2 (see models.tiny_config).
 TINY_MODEL = "tiny-random-gpt2"
 
 
@@ -323,7 +323,7 @@ def configure(namespace: dict, *, tiny: Mapping[str, Any] | None = None,
     if show:
         print(run.describe(changes=True))
     if env.get("CHECK_DEVICES", "") in _TRUE[:2]:
-        from .devices import check_placement
+        from gpt2ft.core.devices import check_placement
         check_placement()
         if show:
             print("CHECK_DEVICES=1: an operation on a tensor never moved to the model's device fails here, "

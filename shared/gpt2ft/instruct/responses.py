@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..loading import context_length
-from .scoring import score
-from .template import IGNORE_INDEX, extract_response, format_prompt
+from gpt2ft.core.models import context_length
+from gpt2ft.instruct.scoring import score
+from gpt2ft.instruct.template import IGNORE_INDEX, extract_response, format_prompt
 
 
 @torch.no_grad()
@@ -25,7 +25,7 @@ def label_loss(model, dataset, pad_token_id: int, batch_size: int = 16) -> float
     one, the loss on everything. Token-weighted, so batches of different sizes
     count by their tokens.
     """
-    from ..batching import DynamicPadding
+    from gpt2ft.training.batching import DynamicPadding
 
     collate = DynamicPadding(pad_token_id=pad_token_id)
     was_training = model.training
@@ -87,7 +87,7 @@ def generate_responses(model, tokenizer, records: Sequence[dict], *, max_new_tok
     return out
 
 
-def evaluate(model, tokenizer, records: Sequence[dict], **generate_kwargs) -> pd.DataFrame:
+def evaluate_responses(model, tokenizer, records: Sequence[dict], **generate_kwargs) -> pd.DataFrame:
     """One row per record: the generation, its response, and every measure of :func:`score`."""
     rows = []
     for record, gen in zip(records, generate_responses(model, tokenizer, records, **generate_kwargs),

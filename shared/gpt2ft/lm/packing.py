@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasets import Dataset
 
-from .paths import cache_dir
+from gpt2ft.core.paths import cache_dir
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

@@ -1,0 +1,7 @@
+"""Sprint 12's task: a book as causal-LM training data, and what fine-tuning did to the model.
+
+- ``packing``   tokenise once (cached, checked against its text and tokenizer), cut blocks,
+  split train/validation (``sprints/sprint12_book/01_prepare_data``)
+- ``measures``  mean loss and perplexity, the unigram baseline, style score, n-gram overlap,
+  copied spans (``02_finetune``, ``04_evaluate``)
+"""

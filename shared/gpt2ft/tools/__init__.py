@@ -1,0 +1,6 @@
+"""Tooling around the notebooks; no notebook imports it.
+
+- ``notebooks``  run a sprint's notebooks (``make sprintNN``), check the ``.py``/``.ipynb`` pairs
+- ``cli``        the ``gpt2ft`` command: run, check-pairs, lab, book (what ``make`` calls)
+- ``book``       the notebooks, cards and notes as a static site (``make book``)
+"""
