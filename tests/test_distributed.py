@@ -142,8 +142,9 @@ def test_a_sprint_training_script_runs_unchanged_under_accelerate_launch(tmp_pat
     assert "x 2 processes" in proc.stdout  # the start line: an ordinary line, on stdout
     tables = tmp_path / "results" / "sprint13" / "tiny"
     assert {p.suffix for p in tables.iterdir()} == {".md", ".csv", ".json", ".png"}
-    exported = list((tmp_path / "runs").rglob("finetuned/config.json"))
-    assert len(exported) == 1 and (exported[0].parent / "training.json").is_file()
+    exported = sorted((tmp_path / "runs").rglob("finetuned/config.json"))  # the masked and the plain run
+    assert [p.parents[1].name.rsplit("-", 1)[0] for p in exported] == ["instructions", "loss-on-everything"]
+    assert all((p.parent / "training.json").is_file() for p in exported)  # each written once, whole
 
 
 def test_gradient_accumulation_matches_the_larger_batch(tmp_path, tiny_lm, lm_rows):

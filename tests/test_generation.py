@@ -50,12 +50,28 @@ def test_compare_strategies_has_a_row_per_strategy_and_prompt(tiny):
     samples, summary = decoding.compare_strategies(model, tok, ["A", "B"], max_new_tokens=6,
                                                      strategies=strategies)
     assert len(samples) == 4 and list(summary.index) == list(strategies)
-    assert list(samples.columns) == ["strategy", "prompt", "tokens", "text"]
+    assert list(samples.columns) == ["strategy", "prompt", "tokens", "text", "log-prob / token"]
     assert all(len(tokens) == 6 for tokens in samples["tokens"])
-    assert list(summary.columns) == ["distinct-1", "distinct-2", "repetition", "length"]
+    assert list(summary.columns) == ["distinct-1", "distinct-2", "repetition", "length", "log-prob / token"]
     assert (summary["length"] == 6).all()
     # Greedy on a random model loops: more repetition than sampling.
     assert summary.loc["greedy", "repetition"] >= summary.loc["top-k 40", "repetition"]
+    # Greedy takes the likeliest token at every step: its text is likelier than a sampled one.
+    assert summary.loc["greedy", "log-prob / token"] > summary.loc["top-k 40", "log-prob / token"]
+
+
+def test_mean_logprob_is_the_mean_of_each_tokens_log_probability(tiny):
+    tok, model = tiny
+    prompt = "The capital of France is"
+    new = decoding.generate(model, tok, prompt, max_new_tokens=3, do_sample=False)
+    ids = tok(prompt)["input_ids"]
+    by_step = []
+    with torch.no_grad():
+        for i, token in enumerate(new):
+            logits = model(torch.tensor([ids + new[:i]])).logits[0, -1]
+            by_step.append(float(logits.log_softmax(-1)[token]))
+    assert decoding.mean_logprob(model, tok, prompt, new) == pytest.approx(sum(by_step) / 3, abs=1e-5)
+    assert decoding.mean_logprob(model, tok, prompt, []) != decoding.mean_logprob(model, tok, prompt, [])  # nan
 
 
 def test_nucleus_size_counts_the_tokens_top_p_keeps():

@@ -101,34 +101,6 @@ def test_split_is_seeded_disjoint_and_complete():
         instruct.split_records(RECORDS, fractions=(0.5, 0.2, 0.2))
 
 
-def test_records_fingerprint_follows_the_records():
-    fp = instruct.records_fingerprint(RECORDS)
-    assert fp == instruct.records_fingerprint([dict(r) for r in RECORDS])
-    assert fp != instruct.records_fingerprint(RECORDS[1:])
-    assert fp != instruct.records_fingerprint([{**RECORDS[0], "output": "x"}, *RECORDS[1:]])
-    # a missing input and an empty one are the same record
-    assert instruct.records_fingerprint([{"instruction": "i", "output": "o"}]) == \
-        instruct.records_fingerprint([{"instruction": "i", "input": None, "output": "o"}])
-
-
-def test_save_and_find_the_finetuned_model(tmp_path, tok, tiny_model):
-    with pytest.raises(FileNotFoundError, match="Run 03_finetune first"):
-        instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m")
-    old = instruct.save_finetuned(tiny_model, tok, tmp_path / "run-a" / instruct.FINETUNED,
-                                  {"data fingerprint": "d", "base weights fingerprint": "m"})
-    assert (old / "config.json").is_file() and (old / "tokenizer.json").is_file()
-    instruct.save_finetuned(tiny_model, tok, tmp_path / "run-b" / instruct.FINETUNED,
-                            {"data fingerprint": "other", "base weights fingerprint": "m"})
-    assert instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m") == old
-    with pytest.raises(FileNotFoundError):
-        instruct.find_finetuned(tmp_path, data_fp="d", model_fp="another base")
-    import os
-    new = instruct.save_finetuned(tiny_model, tok, tmp_path / "run-c" / instruct.FINETUNED,
-                                  {"data fingerprint": "d", "base weights fingerprint": "m"})
-    os.utime(old / instruct.ABOUT, (1, 1))  # the older of two matches
-    assert instruct.find_finetuned(tmp_path, data_fp="d", model_fp="m") == new
-
-
 def test_masking_figure_draws_every_section(tok):
     import matplotlib
     matplotlib.use("Agg")

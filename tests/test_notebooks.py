@@ -121,11 +121,17 @@ def test_a_run_with_other_settings_never_writes_over_the_committed_notebooks(tmp
                                     'DATA_DIR = ""\nEPOCHS = 3\n\n# %%\nprint(EPOCHS)\n')
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
     assert notebooks.overrides([sprint / "01_a.py"], env={"EPOCHS": "", "PROFILE": "tiny"}) == {}
-    assert notebooks.output_place(sprint, "tiny", {}) is None  # the committed run: in place
+    committed = {"cells": [{"cell_type": "code", "outputs": [{"name": "stdout", "output_type": "stream",
+                                                              "text": ["profile=small: asked for it\n"]}]}]}
+    (sprint / "01_a.ipynb").write_text(json.dumps(committed))
+    assert notebooks.committed_profile(sprint) == "small"
+    assert notebooks.output_place(sprint, "small", {}) is None  # the committed profile: in place
+    place = notebooks.output_place(sprint, "tiny", {})  # another profile: beside its own tables
+    assert place == tmp_path / "results" / "sprint99" / "tiny" / "notebooks"
     changed = notebooks.overrides([sprint / "01_a.py"], env={"DATA_DIR": "/data", "OTHER": "x"})
     assert changed == {"DATA_DIR": "/data"}
     place = notebooks.output_place(sprint, "tiny", changed)
-    assert place == tmp_path / "results" / "sprint99_demo" / "tiny" / "notebooks"
+    assert place == tmp_path / "results" / "sprint99" / "tiny" / "notebooks"  # beside the sprint's tables
     monkeypatch.delenv("RESULTS_DIR")
     monkeypatch.setattr(notebooks, "results_root", lambda: tmp_path / "root")
     place = notebooks.output_place(sprint, "tiny", changed)

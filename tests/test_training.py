@@ -59,7 +59,10 @@ def cfg(tmp_path, **kw) -> TrainConfig:
     ("scheduler", "exponential", "linear, cosine, constant"),
     ("mixed_precision", "fp8", "auto, no, bf16, fp16"),
     ("strategy", "half", "full, head, last_k, lora"),
-    ("max_steps", 0, ">= 1"),
+    ("max_steps", -1, ">= 1"),
+    ("max_steps", None, "0 (no cap"),
+    ("max_batch_tokens", "auto", "0 (the engine's choice"),
+    ("run_name", "a/b", "folder-safe"),
     ("warmup_ratio", 1.5, "[0, 1)"),
     ("keep_checkpoints", 0, ">= 1"),
     ("compile", "fastest", "torch.compile mode"),
@@ -394,7 +397,7 @@ def test_max_batch_tokens_trains_the_same_run(tmp_path, tiny_classifier):
     rows = _ragged_rows(32, 4, "class")
     runs = [train(tiny_classifier(dropout=False), rows, rows[:8],
                   cfg(tmp_path / str(budget), max_batch_tokens=budget, batch_size=8, num_epochs=2))
-            for budget in (None, 40)]  # 40 tokens: every batch of 8 rows is cut into parts
+            for budget in (0, 40)]  # 0: the engine's 4,096 on a CPU, no cut; 40: every batch of 8 rows is cut
     a, b = (r.history["train_loss"].dropna().to_numpy() for r in runs)
     assert len(a) == 8 and np.allclose(a, b, rtol=1e-5, atol=1e-6)
     assert runs[0].best_eval_loss == pytest.approx(runs[1].best_eval_loss, rel=1e-5)
@@ -402,7 +405,7 @@ def test_max_batch_tokens_trains_the_same_run(tmp_path, tiny_classifier):
 
 def test_auto_token_budget_is_by_device():
     from gpt2ft.training.inputs import token_budget
-    assert token_budget("auto", "cpu") == 4096 and token_budget(None, "cpu") is None
+    assert token_budget(0, "cpu") == 4096  # 0 = the engine's choice
     assert token_budget(512, "cpu") == 512
 
 
@@ -411,7 +414,7 @@ def test_an_imdb_batch_at_full_is_cut_to_fit_a_cpu():
     from gpt2ft.training.inputs import split_batch, token_budget
     batch = {"input_ids": torch.ones(32, 736, dtype=torch.long),
              "attention_mask": torch.ones(32, 736, dtype=torch.long), "labels": torch.zeros(32, dtype=torch.long)}
-    parts = split_batch(batch, token_budget("auto", "cpu"), causal=False)
+    parts = split_batch(batch, token_budget(0, "cpu"), causal=False)
     assert len(parts) == 7 and all(p["input_ids"].numel() <= 4096 for p, _ in parts)
     assert sum(p["input_ids"].shape[0] for p, _ in parts) == 32  # the global batch is unchanged
     assert sum(float(s) for _, s in parts) == pytest.approx(1.0)

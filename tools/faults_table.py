@@ -1,4 +1,7 @@
-"""Write ``notes/faults.md`` from the fault tests' docstrings (``tests/test_faults.py``).
+"""Write ``notes/faults.md`` from the fault tests' docstrings.
+
+The fault tests are ``tests/test_faults.py`` (inputs, settings, data, files) and
+``tests/test_faults_engine.py`` (the training engine's faults), where it exists.
 
     python tools/faults_table.py          # rewrite notes/faults.md
     python tools/faults_table.py --print  # print it (the test compares the two)
@@ -15,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests" / "test_faults.py"
+ENGINE_TESTS = ROOT / "tests" / "test_faults_engine.py"
+TEST_FILES = (TESTS, ENGINE_TESTS)  # read in this order; a file that does not exist is skipped
 TABLE = ROOT / "notes" / "faults.md"
 
 
@@ -28,15 +33,21 @@ def _cases(node: ast.FunctionDef) -> int:
 
 
 def rows() -> list[tuple[str, int, list[str]]]:
-    tree = ast.parse(TESTS.read_text())
+    """``(test, cases, cells)`` for every fault test; ``test`` is ``file::name`` outside test_faults.py."""
     found = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-            doc = ast.get_docstring(node) or ""
-            cells = [c.strip() for c in doc.split(" | ")]
-            if len(cells) != 4:
-                raise SystemExit(f"{node.name}: the docstring must be 'kind | how | sees | kept'.")
-            found.append((node.name, _cases(node), cells))
+    for path in TEST_FILES:
+        if not path.is_file():
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                doc = ast.get_docstring(node) or ""
+                cells = [c.strip() for c in doc.split(" | ")]
+                if len(cells) != 4:
+                    raise SystemExit(f"{path.name}::{node.name}: the docstring must be "
+                                     "'kind | how | sees | kept'.")
+                name = node.name if path == TESTS else f"{path.name}::{node.name}"
+                found.append((name, _cases(node), cells))
     return found
 
 
@@ -44,7 +55,8 @@ def table() -> str:
     found = [r for r in rows() if r[2][0] != "docs"]
     total = sum(n for _, n, _ in found)
     lines = ["# Faults: what a user gets wrong, what they see, what is kept", "",
-             "Each row is a test in `tests/test_faults.py` (its docstring; this file is written by",
+             "Each row is a test in `tests/test_faults.py`, or in `tests/test_faults_engine.py` where",
+             "the test is named `test_faults_engine.py::...` (its docstring; this file is written by",
              "`python tools/faults_table.py`, and a test checks it is current). The test asserts that",
              "the message names the input and the fix, and that nothing the user made is lost or",
              "overwritten. Data-file faults (empty, binary, not UTF-8, a bad row, one class only, no",

@@ -10,11 +10,11 @@ Its folders are its layers; a module imports only from its own layer or a lower 
 3. ``session``   what a notebook starts with: ``settings``, ``loading``, ``data``, ``results``
 4. the tasks, one package each:
    ``generate`` (sprint 10: ``decoding``, ``figures``),
-   ``classify`` (sprint 11: ``classifier``, ``baseline``, ``metrics``, ``finetune``, ``imbalance``,
-   ``export``, ``diagrams``),
+   ``classify`` (sprint 11: ``classifier``, ``baseline``, ``metrics``, ``prediction``, ``finetune``,
+   ``imbalance``, ``export``, ``diagrams``),
    ``lm`` (sprint 12: ``packing``, ``measures``),
    ``instruct`` (sprint 13: ``template``, ``records``, ``responses``, ``scoring``)
-5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``: never imported by a notebook
+5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``, ``fetch``: never imported by a notebook
 
 Each module's docstring names the notebook that teaches it. Import the module you need
 (``from gpt2ft.session import loading``); importing a package does no work.

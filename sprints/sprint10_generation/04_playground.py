@@ -6,8 +6,10 @@
 #   arguments of `model.generate` (temperature 0 = greedy);
 # - to feel what each setting does by changing one at a time, with the seed
 #   fixed so that only that setting changes the text;
-# - that with the tiny profile every setting gives noise, and what to try
-#   with the real `gpt2` (`PROFILE=full` or `MODEL=<folder>`).
+# - what the settings do to real text (the outputs here are SmolLM2-135M's,
+#   the small profile; see `01_load_and_inspect`), and what to try with the
+#   real `gpt2` (`PROFILE=full` or `MODEL=<folder>`); with the tiny profile
+#   every setting gives noise.
 #
 # Type a prompt, move the sliders, press **Generate**. The sliders start at a
 # common sampling setting (temperature 0.8, top-k 40, top-p 0.95, no penalty);
@@ -20,16 +22,17 @@
 #
 # Until the notebook runs in JupyterLab (`make lab`), its controls are only a
 # text description; this is what they look like live (a screenshot from
-# JupyterLab after *Run All* and one click on **Generate**, tiny profile, so the
-# text is noise from a random model):
+# JupyterLab after *Run All* and one click on **Generate**, taken at the tiny
+# profile, so its text is noise from a random model; the outputs below are
+# SmolLM2's, the small profile's):
 #
 # ![The playground in JupyterLab: prompt, sliders, seed, the Generate button and its text](04_playground.png)
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 DEFAULT_PROMPT = "The best way to learn is"
 MAX_NEW_TOKENS = 30  # the "new tokens" slider's starting value
@@ -120,15 +123,47 @@ text = run_generation(defaults)
 print(text)
 
 # %% [markdown]
-# **Reading this output.** The prompt followed by the generated text. At
-# tiny the continuation is noise (random weights,
-# an almost flat distribution; `03_decoding_strategies` shows why), and
-# moving the temperature or top-p sliders changes it little, for the same
-# reason; top-k at a few tokens, a new seed or temperature 0 (greedy, which
-# soon loops) change it visibly. With the real `gpt2`, try temperature 0.3,
-# 0.8 and 1.5 at the same seed: from safe and repetitive to inventive and then
-# incoherent; then top-p 0.5 against 1.0 at temperature 1; then greedy with a
-# repetition penalty of 1.0 and of 1.5.
+# **Reading this output.** The prompt followed by 30 new tokens of real
+# text: "to learn from the people who have been the most influential", then a
+# new paragraph that drifts to culture and values and stops mid-sentence at
+# the token limit (the "new tokens" slider). Every click with the same seed
+# and settings prints exactly this; a new seed draws another text.
+#
+# What moving one slider does, at the same seed (each line is what the button
+# would print with that one change from the defaults):
+
+# %%
+tries = {
+    "temperature 0.3": {**defaults, "temperature": 0.3},
+    "temperature 1.5": {**defaults, "temperature": 1.5},
+    "temperature 1.5, top-k 0 and top-p 1 (no filter)": {**defaults, "temperature": 1.5, "top_k": 0, "top_p": 1.0},
+    "greedy (temperature 0)": {**defaults, "temperature": 0.0},
+    "greedy, repetition penalty 1.5": {**defaults, "temperature": 0.0, "repetition_penalty": 1.5},
+}
+for name, values in tries.items():
+    print(f"{name}:\n  {run_generation(values)!r}")
+
+# %% [markdown]
+# **Reading this output.** Each line changes one thing:
+#
+# - **temperature 0.3** is close to greedy: "start with the basics … the
+#   basics of programming … the basics of programming", the same words coming
+#   back; **greedy** itself says "the basics" three times in 30 tokens.
+# - **temperature 1.5** with the default top-k 40 and top-p 0.95 still reads
+#   well ("by doing. By focusing on practicing …"): the filters keep only
+#   plausible tokens, however flat the temperature makes them.
+# - **temperature 1.5 with no filter** falls apart within a sentence ("helps
+#   conduct experiments proud fin knots, follow flight length %"): with all
+#   49,152 tokens in play, the lifted tail gets drawn.
+# - **greedy with a repetition penalty of 1.5** leaves "the basics" after
+#   one use and writes a fluent, different sentence ("by doing. This means
+#   that the most effective learning occurs when …").
+#
+# Try them in JupyterLab with the sliders, then your own prompts. **With
+# `gpt2`** (`PROFILE=full`), the same experiments should show the same
+# pattern (Holtzman et al. 2020, on GPT-2 Large: greedy text is generic and
+# loops, unfiltered sampling is incoherent, top-p reads closest to human
+# text; see the sprint card). At tiny every line is noise.
 #
 # ## What you learned
 #
@@ -136,9 +171,11 @@ print(text)
 #   `top-k = 0` and `top-p = 1` switch those filters off.
 # - With the seed fixed, the text changes only when a setting changes the
 #   distribution enough to change a draw.
-# - The tiny profile shows the mechanics only; the settings' effect on
-#   quality needs the real `gpt2`. This run:
+# - On a real model the settings change the text in the ways measured in
+#   `03_decoding_strategies`: low temperatures and greedy repeat themselves, a
+#   high temperature needs top-k or top-p to stay readable, and the penalty
+#   breaks loops. The tiny profile shows the mechanics only. This run:
 
 # %%
-print(f"profile {run.profile}, model {run.model}: {defaults['max_new_tokens']} new tokens "
+print(f"profile {run.profile}, model {run.model_shown}: {defaults['max_new_tokens']} new tokens "
       f"with {sampling_kwargs(defaults)}")

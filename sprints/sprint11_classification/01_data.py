@@ -47,7 +47,7 @@ import pandas as pd
 from IPython.display import display
 
 from gpt2ft import classify
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 
@@ -64,7 +64,7 @@ print(f"tokenizer: {type(tokenizer).__name__}, model context: {context} tokens")
 # labels are hidden); the other three are split here.
 
 # %%
-data = {name: load_classification(name, run, max_examples=MAX_EXAMPLES or None) for name in DATASETS}
+data = {name: load_classification(name, run, max_examples=MAX_EXAMPLES) for name in DATASETS}
 for name, d in data.items():
     print(f"{name}: {d.source}\n  {d.split_note}\n")
 
@@ -211,7 +211,7 @@ path = results.write_table(percentiles, "sprint11", "token_lengths", run,
                            title="Sprint 11: token lengths and the max_length they give")
 results.write_table(balance, "sprint11", "label_balance", run,
                     title="Sprint 11: label balance per split", index=False)
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## What you learned

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from gpt2ft import classify
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 from gpt2ft.training import batching
@@ -216,7 +216,7 @@ pd.DataFrame({"text": texts, "alone": alone.argmax(-1).tolist(), "right padded":
 # collator (`batching.DynamicPadding`) pads each batch to its own longest row.
 
 # %%
-data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES or None)
+data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES)
 train_texts = data.model_texts()["train"]
 lengths = classify.token_lengths(tokenizer, train_texts["text"])
 max_length = classify.choose_max_length(lengths, 95, cap=models.context_length(model))
@@ -317,7 +317,7 @@ padding
 # %%
 path = results.write_table(padding, "sprint11", f"padding_{DATASET}", run,
                            title=f"Sprint 11: padded positions per epoch, {DATASET}, batch {BATCH_SIZE}")
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## What you learned

@@ -71,7 +71,7 @@ for step, estimator in recipe.steps:
 #   validation split to pick its best epoch).
 
 # %%
-data = {name: load_classification(name, run, max_examples=MAX_EXAMPLES or None) for name in DATASETS}
+data = {name: load_classification(name, run, max_examples=MAX_EXAMPLES) for name in DATASETS}
 fitted = {name: baseline.run_baseline(d) for name, d in data.items()}
 train_only = {name: baseline.run_baseline(d, include_validation=False) for name, d in data.items()}
 
@@ -169,7 +169,7 @@ with pd.option_context("display.max_colwidth", 120):
 # %%
 path = results.write_table(table, "sprint11", "baseline", run,
                            title="Sprint 11: bag-of-words baseline (CountVectorizer + LogisticRegression)")
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## Why the bag of words is hard to beat: the measured numbers

@@ -44,6 +44,8 @@ LEARNING_RATE = 5e-5  # small: the body is pre-trained; only the head starts fro
 MAX_STEPS = 0  # 0 = no cap (EPOCHS decides); also caps the loop by hand
 MAX_EXAMPLES = 0  # rows per split (a stratified draw); 0 = all
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
+SAVE_EVERY = 500  # optimizer steps between checkpoints of the fine-tuning runs (and one at the end)
+RESUME = True  # a rerun of the same run continues from its last checkpoint; RESUME=0 starts it over
 PERCENTILE = 95  # max_length = this percentile of the training token lengths
 HAND_STEPS = 30  # steps of the loop written by hand
 COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
@@ -62,10 +64,10 @@ from transformers import AutoConfig
 
 from gpt2ft import classify
 from gpt2ft.classify import baseline
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import TrainConfig, batching, strategies, train
+from gpt2ft.training import batching, strategies, train
 
 # The tiny model starts from random weights and has seconds to learn: a 20x larger learning
 # rate, smaller batches, one more epoch.
@@ -76,7 +78,7 @@ run = settings.configure(globals(), tiny=dict(EPOCHS=3, BATCH_SIZE=16, LEARNING_
 # ## Data and tokenizer
 
 # %%
-data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES or None)
+data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES)
 print(data.source)
 print(data.split_note)
 tokenizer = loading.load_tokenizer(run.model)
@@ -249,20 +251,22 @@ print("cross-entropy by hand == the model's outputs.loss at every step (below 1e
 
 # %% [markdown]
 # Now the same run through the engine: a fresh model built with the same seed
-# (so the same starting weights), and a `TrainConfig` with the same batch
-# size, learning rate, weight decay, warm-up, schedule and clipping,
-# `log_every=1` to log every step's loss, no mixed precision and no
-# micro-batches (so the arithmetic is the loop's own), and the evaluation at
-# the last step.
+# (so the same starting weights), and its settings from `run.train_config`:
+# the parameters cell's batch size, learning rate and seed, plus the loop's
+# weight decay, warm-up, schedule and clipping, `log_every=1` to log every
+# step's loss, no mixed precision, no compiling and a token limit no batch
+# reaches (so no micro-batches: the arithmetic is the loop's own), and the
+# evaluation at the last step. It keeps no checkpoint to resume from: the
+# check compares every step, so each run of the notebook trains them all again.
 
 # %%
 twin = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
-engine = train(twin, encoded["train"], encoded["validation"], TrainConfig(
-    output_dir=classify.run_folder(run, f"loop-by-hand-{DATASET}", twin, encoded["train"]),
-    learning_rate=LEARNING_RATE, weight_decay=weight_decay, batch_size=BATCH_SIZE, num_epochs=100,
-    max_steps=hand_steps, warmup_ratio=0.1, scheduler="linear", max_grad_norm=1.0, log_every=1,
-    eval_every=None, save_every=None, save_final=False, resume=False, seed=SEED, mixed_precision="no",
-    max_batch_tokens=None, device=run.device, progress_bar=False, verbose=False), max_length=max_length)
+loop_config = run.train_config(
+    f"loop-by-hand-{DATASET}", weight_decay=weight_decay, warmup_ratio=0.1, scheduler="linear",
+    max_grad_norm=1.0, num_epochs=100, max_steps=hand_steps, log_every=1, eval_every=None, save_every=None,
+    save_final=False, mixed_precision="no", compile=False, max_batch_tokens=BATCH_SIZE * max_length,
+    device=run.device, progress_bar=False, verbose=False)
+engine = train(twin, encoded["train"], encoded["validation"], loop_config, max_length=max_length)
 steps_log = engine.history.dropna(subset=["train_loss"])
 engine_losses, engine_lrs = steps_log["train_loss"].to_numpy(), steps_log["lr"].to_numpy()
 engine_eval_loss = engine.history["eval_loss"].dropna().iloc[-1]
@@ -337,7 +341,7 @@ plt.show()
 # | length grouping | `length_grouped=True`: similar lengths per batch | mixed lengths (SST-2: 27 % → 5 % padding) |
 # | micro-batches | `max_batch_tokens`: a long batch cut, the same gradients | long texts on little memory (below) |
 # | accumulation | `grad_accum_steps` batches per optimizer step | a larger batch than fits |
-# | run identity | `identity.json`; resumes only the same run | any run you might resume |
+# | run identity | a folder named by what the run trains from; resumes only the same run | any run you might resume |
 # | checks first | settings and lengths before any work; a non-finite loss stops it | always: seconds lost, not hours |
 #
 # ## The training recipe
@@ -346,29 +350,36 @@ plt.show()
 # evaluation on the validation split at the end of every epoch, the best
 # weights by validation loss kept in `best/` and loaded back at the end,
 # checkpoints that load with `from_pretrained` and `pipeline` (we pass the
-# tokenizer), micro-batches for long batches, a progress bar. No resuming:
-# every run of this notebook starts over (`resume=False`).
+# tokenizer), micro-batches for long batches, a progress bar.
+#
+# `run.train_config` builds it: every training setting of the parameters cell
+# (learning rate, batch size, epochs, `MAX_STEPS`, `MAX_BATCH_TOKENS`,
+# `SAVE_EVERY`, `RESUME`, the seed) is carried over, and the keyword arguments
+# add what this recipe is about. The rest are `TrainConfig`'s defaults, the
+# loop's own: weight decay 0.01, a 10 % warm-up then linear decay, clipping at 1.0.
+#
+# The run names its own folder, `runs/sprint11/<profile>/finetune-<set>-<8 hex
+# digits>`: the digits stand for what it trains from (the starting weights,
+# the data, every setting that changes the result), so another model, data
+# set or setting gets a folder of its own. A checkpoint every `SAVE_EVERY`
+# steps and one at the end: run the notebook again and the same run resumes
+# from its last checkpoint (a finished one loads its best weights without
+# training again); `RESUME=0` starts it over.
 
 # %%
-out_dir = classify.run_folder(run, f"finetune-{DATASET}", model, encoded["train"])
 steps_per_epoch = math.ceil(len(encoded["train"]) / BATCH_SIZE)
-config = TrainConfig(
-    output_dir=out_dir / "train", learning_rate=LEARNING_RATE, weight_decay=0.01,
-    batch_size=BATCH_SIZE, num_epochs=EPOCHS, max_steps=MAX_STEPS or None, warmup_ratio=0.1,
-    scheduler="linear", max_grad_norm=1.0, eval_every="epoch", save_every=None, save_final=False,
-    log_every=max(1, min(10, steps_per_epoch // 4)), load_best_at_end=True, resume=False, seed=SEED,
-    max_batch_tokens=MAX_BATCH_TOKENS or "auto", compile=COMPILE)
-print("run folder:", out_dir.name)
+config = run.train_config(f"finetune-{DATASET}", eval_every="epoch", load_best_at_end=True,
+                          log_every=max(1, min(10, steps_per_epoch // 4)))
 pd.Series({k: getattr(config, k) for k in [
     "learning_rate", "weight_decay", "batch_size", "num_epochs", "max_steps", "warmup_ratio", "scheduler",
-    "max_grad_norm", "eval_every", "load_best_at_end", "max_batch_tokens", "mixed_precision", "seed"]},
-    name="value").astype(str).to_frame()
+    "max_grad_norm", "eval_every", "save_every", "resume", "load_best_at_end", "max_batch_tokens",
+    "mixed_precision", "seed"]}, name="value").astype(str).to_frame()
 
 # %% [markdown]
 # **Reading this output.** The recipe as the engine will run it. At `tiny`
 # the learning rate (1e-3), batch (16) and epochs (3) are the tiny overrides
 # printed at the top; a full run uses the cell's 5e-5, 32 and 2.
-# `max_steps` NaN means no cap; `max_batch_tokens` "auto" lets the engine cut
+# `max_steps` 0 means no cap; `max_batch_tokens` 0 lets the engine cut
 # long batches by the device's memory; `mixed_precision` "auto" is fp32 on a
 # CPU and bf16 (or fp16) on a GPU.
 #
@@ -383,12 +394,15 @@ plot = classify.LossAccuracyPlot(title=f"{DATASET}: loss and validation scores",
 result = classify.train_classifier(model, encoded["train"], encoded["validation"], data.label_names,
                                    config, max_length=max_length, callbacks=[plot], tokenizer=tokenizer)
 model = result.model
+print("run folder:", result.run_dir.name)
 print(f"{result.steps} steps in {result.elapsed_s:.1f} s; best validation loss "
       f"{result.best_eval_loss:.4f}; best weights: {result.best_checkpoint.name}/")
 
 # %% [markdown]
 # **Reading this output.** The first line states the run: optimizer steps, the
-# global batch and the precision ("no": plain float32 on a CPU). In the plot,
+# global batch and the precision ("no": plain float32 on a CPU); a rerun adds
+# "resuming from step-…" (a finished run trains no step; its plot is drawn
+# from the history saved in its checkpoint). In the plot,
 # the training loss (blue) falls from about 0.69 (a random head); the
 # validation loss (orange) is measured once per epoch, and its accuracy and
 # macro-F1 (right axis) with it. The `step N: eval_loss ...` lines are those
@@ -513,29 +527,32 @@ print("pipeline agrees with the notebook on every test text:",
 # with more than `max_batch_tokens` padded tokens (rows x longest row) into
 # micro-batches, runs forward and backward on each, and adds their gradients
 # weighted by their share of the rows, so the optimizer step is the batch's
-# own (`"auto"`: 4,096 tokens on a CPU, 1,024 per GiB of GPU memory). Below,
-# two runs of two steps on IMDB, one without a limit and one whose limit
-# cuts every batch into about four parts. Dropout is off in this check: with
-# it, each micro-batch draws its own dropout masks, so the step is the same
-# only on average.
+# own (`MAX_BATCH_TOKENS = 0`, the engine's choice: 4,096 tokens on a CPU,
+# 1,024 per GiB of GPU memory). Below, two runs of two steps on IMDB, one
+# whose limit no batch reaches (rows x `max_length`) and one whose limit cuts
+# every batch into about four parts. Dropout is off in this check: with it,
+# each micro-batch draws its own dropout masks, so the step is the same only
+# on average. Neither saves a checkpoint: the check compares the steps, so
+# they are trained again each time.
 
 # %%
-imdb = load_classification("imdb", run, max_examples=MAX_EXAMPLES or 4 * BATCH_SIZE)
+imdb = load_classification("imdb", run, max_examples=4 * BATCH_SIZE)  # two steps need few rows
 imdb_texts = imdb.model_texts()
 imdb_length = classify.choose_max_length(classify.token_lengths(tokenizer, imdb_texts["train"]["text"]),
                                          PERCENTILE, cap=models.context_length(model))
 imdb_encoded = classify.encode(imdb_texts, tokenizer, imdb_length)
-budget = max(1, BATCH_SIZE * imdb_length // 4)
+whole_batch, budget = BATCH_SIZE * imdb_length, max(1, BATCH_SIZE * imdb_length // 4)
 long_runs = {}
-for limit in (None, budget):
+for limit in (whole_batch, budget):
     fresh = classify.build_classifier(run.model, imdb.label_names, tokenizer, seed=SEED,
                                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    long_runs[limit] = classify.train_classifier(fresh, imdb_encoded["train"], None, imdb.label_names, TrainConfig(
-        output_dir=classify.run_folder(run, f"micro-batches-{limit or 'none'}", fresh, imdb_encoded["train"]),
-        learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, num_epochs=1, max_steps=2, log_every=1,
-        eval_every=None, save_every=None, save_final=False, resume=False, seed=SEED, mixed_precision="no",
-        max_batch_tokens=limit, progress_bar=False, verbose=False), max_length=imdb_length).history
-whole, parts = long_runs[None], long_runs[budget]
+    limit_config = run.train_config(
+        f"micro-batches-{limit}", num_epochs=1, max_steps=2, log_every=1, eval_every=None, save_every=None,
+        save_final=False, mixed_precision="no", compile=False, max_batch_tokens=limit, progress_bar=False,
+        verbose=False)
+    long_runs[limit] = classify.train_classifier(fresh, imdb_encoded["train"], None, imdb.label_names,
+                                                 limit_config, max_length=imdb_length).history
+whole, parts = long_runs[whole_batch], long_runs[budget]
 print(f"IMDB: max_length {imdb_length}, batches of {BATCH_SIZE} rows = up to {BATCH_SIZE * imdb_length:,} "
       f"padded tokens; limit {budget:,} tokens")
 pd.DataFrame({"loss, whole batches": whole["train_loss"], "loss, micro-batches": parts["train_loss"],
@@ -555,7 +572,7 @@ print(f"every step's gradient norm equal (relative {tolerance:g}): {same_norm}")
 # (to the last bits of float32 sums): cutting a batch into micro-batches
 # changes how much memory a step needs, not the step. At `full`, set the
 # limit with `MAX_BATCH_TOKENS` (e.g. `MAX_BATCH_TOKENS=4096` for a small GPU);
-# the default lets the engine choose from the device's memory.
+# the cell's 0 lets the engine choose from the device's memory.
 #
 # ## All the sets, each side by side with the baseline
 #
@@ -567,7 +584,7 @@ print(f"every step's gradient norm equal (relative {tolerance:g}): {same_norm}")
 # %%
 tables, confusions = {}, {}
 for other in DATASETS:
-    d = data if other == DATASET else load_classification(other, run, max_examples=MAX_EXAMPLES or None)
+    d = data if other == DATASET else load_classification(other, run, max_examples=MAX_EXAMPLES)
     if other == DATASET:
         m, y, p = metrics, encoded["test"]["labels"], predicted
     else:
@@ -576,8 +593,7 @@ for other in DATASETS:
                                         cap=models.context_length(model))
         enc = classify.encode(t, tokenizer, ml)
         fresh = classify.build_classifier(run.model, d.label_names, tokenizer, seed=SEED)
-        other_config = replace(config, output_dir=classify.run_folder(run, f"finetune-{other}", fresh, enc["train"])
-                               / "train", progress_bar=False, verbose=False)
+        other_config = replace(config, run_name=f"finetune-{other}", progress_bar=False, verbose=False)
         res = classify.train_classifier(fresh, enc["train"], enc["validation"], d.label_names, other_config,
                                         max_length=ml, tokenizer=tokenizer)
         m, lg = classify.evaluate_classifier(res.model, enc["test"], tokenizer, d.label_names)
@@ -615,7 +631,7 @@ plt.show()
 side_by_side = pd.concat({k: v[["accuracy", "macro_f1"]] for k, v in tables.items()}, names=["data set", "model"])
 path = results.write_table(side_by_side, "sprint11", "finetune_all", run,
                            title="Sprint 11: fine-tuned model vs bag of words on each data set (test splits)")
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## What you learned

@@ -39,6 +39,8 @@ DATASET = "sst2"
 EPOCHS = 2
 BATCH_SIZE = 32
 MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
+MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
+RESUME = True  # a rerun of a strategy's run continues from its last checkpoint; RESUME=0 starts over
 MAX_EXAMPLES = 20000  # rows per split (a stratified draw): four runs within an hour on a GPU; 0 = all
 LAST_K = 2  # blocks trained by last_k (of 12 in gpt2)
 LORA_R = 8  # rank of the LoRA update
@@ -58,10 +60,10 @@ import torch
 from transformers import AutoModelForSequenceClassification, GPT2Config, GPT2ForSequenceClassification
 
 from gpt2ft import classify
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import TrainConfig, strategies
+from gpt2ft.training import strategies
 from gpt2ft.training.memory import MemoryMonitor, training_state_mb
 
 # The tiny model (2 blocks, random weights) learns from scratch: 10-20x larger rates, all rows.
@@ -70,7 +72,7 @@ run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, MAX_EXAMPLES=0, LAS
                          choices=dict(DATASET=CLASSIFICATION_NAMES))
 rates = {"head": LR_HEAD, "last_k": LR_LAST_K, "full": LR_FULL, "lora": LR_LORA}
 
-data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES or None)
+data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES)
 tokenizer = loading.load_tokenizer(run.model)
 probe = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
 texts = data.model_texts()
@@ -122,31 +124,34 @@ print("trainable weights counted by hand == the library's, for every strategy:",
 #
 # Same split, same seed, same epochs and batch size; the starting weights are
 # identical (the head is initialised from `SEED`). Evaluation each epoch on the
-# validation split, the best epoch kept, then the test split.
+# validation split, the best epoch kept, then the test split. Each run keeps a
+# checkpoint at the end of every epoch in its own folder (`strategy-<name>-<8 hex
+# digits>`, named by what it trains from): run the notebook again and each
+# resumes from its last checkpoint instead of training again (`RESUME=0`
+# starts over). The time and memory columns measure that call, so a finished
+# run, resumed, shows almost none (the run prints "resuming from ...").
 
 # %%
-# The recipe of `04` with full fine-tuning; each strategy changes the run folder,
+# The recipe of `04` with full fine-tuning; each strategy changes the run's name,
 # the learning rate and what trains.
 steps_per_epoch = math.ceil(len(encoded["train"]) / BATCH_SIZE)
-config = TrainConfig(
-    output_dir=classify.run_folder(run, "strategy-full", probe, encoded["train"]),
-    learning_rate=LR_FULL, weight_decay=0.01, batch_size=BATCH_SIZE, num_epochs=EPOCHS,
-    max_steps=MAX_STEPS or None, warmup_ratio=0.1, scheduler="linear", max_grad_norm=1.0,
-    eval_every="epoch", save_every=None, save_final=False, log_every=max(1, min(10, steps_per_epoch // 4)),
-    load_best_at_end=True, resume=False, seed=SEED, strategy="full", lora_r=LORA_R, progress_bar=False)
+config = run.train_config("strategy-full", learning_rate=LR_FULL, eval_every="epoch", save_every="epoch",
+                          load_best_at_end=True, log_every=max(1, min(10, steps_per_epoch // 4)),
+                          strategy="full", lora_r=LORA_R, progress_bar=False)
 
-rows, histories, trained = [], {}, {}
+rows, histories, trained, folders = [], {}, {}, {}
 for name, lr in rates.items():
     model = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
     print(f"-- {name} (learning rate {lr:g})")
-    cfg = replace(config, output_dir=classify.run_folder(run, f"strategy-{name}", model, encoded["train"]),
-                  learning_rate=lr, strategy=name, last_k=LAST_K if name == "last_k" else None)
+    cfg = replace(config, run_name=f"strategy-{name}", learning_rate=lr, strategy=name,
+                  last_k=LAST_K if name == "last_k" else None)
     with MemoryMonitor(run.device) as memory:
         result = classify.train_classifier(model, encoded["train"], encoded["validation"], data.label_names,
                                            cfg, max_length=max_length)
     metrics, _ = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
     count = strategies.count_parameters(result.model)
-    histories[name], trained[name] = result.history.dropna(subset=["eval_loss"]), result.model
+    histories[name] = result.history.dropna(subset=["eval_loss"])
+    trained[name], folders[name] = result.model, result.run_dir
     rows.append({"strategy": name + (f" (k={LAST_K})" if name == "last_k" else ""),
                  "learning rate": lr, "accuracy": round(metrics["accuracy"], 4),
                  "macro-F1": round(metrics["macro_f1"], 4),
@@ -198,7 +203,7 @@ plt.show()
 # %%
 path = results.write_table(table, "sprint11", f"strategies_{DATASET}", run,
                            title=f"Sprint 11: fine-tuning strategies compared on {DATASET}")
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## LoRA by hand
@@ -226,7 +231,7 @@ print(f"A {tuple(A.weight.shape)}, B {tuple(B.weight.shape)}, alpha / r = {scale
       f"B is no longer zero: {B.weight.abs().max().item() > 0}")
 
 # %%
-merged_folder = classify.export_for_pipeline(lora, tokenizer, classify.run_folder(run, "strategy-lora-merged"))
+merged_folder = classify.export_for_pipeline(lora, tokenizer, folders["lora"] / "merged")  # in the LoRA run's folder
 merged = AutoModelForSequenceClassification.from_pretrained(merged_folder).to(A.weight.device).eval()
 with torch.no_grad():
     merged_logits = merged(**batch).logits

@@ -34,6 +34,8 @@ BATCH_SIZE = 32
 LEARNING_RATE = 2e-5
 LAST_K = 1
 MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
+MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
+RESUME = True  # a rerun of a run continues from its last checkpoint; RESUME=0 starts over
 MAX_EXAMPLES = 0  # rows per split (a stratified draw); 0 = all
 
 # %%
@@ -48,15 +50,14 @@ import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 
 from gpt2ft import classify
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import TrainConfig
 
 run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, LEARNING_RATE=1e-3),
                          choices=dict(DATASET=CLASSIFICATION_NAMES))
 
-data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES or None)
+data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES)
 tokenizer = loading.load_tokenizer(run.model)
 probe = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
 texts = data.model_texts()
@@ -130,18 +131,17 @@ print("weighted cross-entropy by hand == classify.weighted_loss == F.cross_entro
 # ## Three runs, one budget
 #
 # Same starting weights, seed, learning rate, epochs and trainable part (the
-# last block and the head); only the loss or the sampling differs.
+# last block and the head); only the loss or the sampling differs. Each run
+# has its own name, so its own folder, and a checkpoint at the end of every
+# epoch: run the notebook again and each resumes from it instead of training
+# again (`RESUME=0` starts over).
 
 # %%
-# The recipe of `04` on the short budget above; each run gets its own folder.
+# The recipe of `04` on the short budget above.
 steps_per_epoch = math.ceil(len(encoded["train"]) / BATCH_SIZE)
-config = TrainConfig(
-    output_dir=classify.run_folder(run, "imbalance-plain", probe, encoded["train"]),
-    learning_rate=LEARNING_RATE, weight_decay=0.01, batch_size=BATCH_SIZE, num_epochs=EPOCHS,
-    max_steps=MAX_STEPS or None, warmup_ratio=0.1, scheduler="linear", max_grad_norm=1.0,
-    eval_every="epoch", save_every=None, save_final=False, log_every=max(1, min(10, steps_per_epoch // 4)),
-    load_best_at_end=True, resume=False, seed=SEED, strategy="last_k", last_k=LAST_K,
-    progress_bar=False, verbose=False)
+config = run.train_config("imbalance-plain", eval_every="epoch", save_every="epoch", load_best_at_end=True,
+                          log_every=max(1, min(10, steps_per_epoch // 4)), strategy="last_k", last_k=LAST_K,
+                          progress_bar=False, verbose=False)
 runs = {
     "plain cross-entropy": dict(train=encoded["train"], loss_fn=None),
     "class-weighted loss": dict(train=encoded["train"], loss_fn=classify.weighted_loss(weights)),
@@ -150,7 +150,7 @@ runs = {
 rows, predictions = [], {}
 for name, spec in runs.items():
     model = classify.build_classifier(run.model, names, tokenizer, seed=SEED)
-    cfg = replace(config, output_dir=classify.run_folder(run, "imbalance-" + name.split()[0], model, spec["train"]))
+    cfg = replace(config, run_name="imbalance-" + name.split()[0])
     result = classify.train_classifier(model, spec["train"], encoded["validation"], names, cfg,
                                        loss_fn=spec["loss_fn"], max_length=max_length)
     metrics, test_logits = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, names)
@@ -209,7 +209,7 @@ print("\nmacro-F1 from {:.3f} (plain) to {:.3f} (weighted) / {:.3f} (balanced)".
 path = results.write_table(table, "sprint11", "imbalance", run,
                            title=f"Sprint 11: class imbalance on {DATASET} (last {LAST_K} block(s) + head, "
                                  f"{EPOCHS} epoch, lr {LEARNING_RATE:g})")
-print("wrote", path)
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## What you learned
@@ -220,8 +220,10 @@ print(f"- the plain run: accuracy {plain['accuracy']:.3f}, {names[1]} recall {pl
       f"one class for everything: {one_class['plain cross-entropy']}")
 print(f"- class weights ({', '.join(f'{w:.2f}' for w in weights.tolist())}): "
       f"{names[1]} recall {weighted[f'recall {names[1]}']:.3f}, macro-F1 {weighted['macro-F1']:.3f}")
+balanced_steps, plain_steps = int(table.loc["balanced sampling", "steps"]), int(plain["steps"])
 print(f"- balanced sampling: {names[1]} recall {table.loc['balanced sampling', f'recall {names[1]}']:.3f}, "
-      f"{int(table.loc['balanced sampling', 'steps'])} steps instead of {int(plain['steps'])}")
+      + (f"{balanced_steps} steps instead of {plain_steps}" if balanced_steps != plain_steps
+         else f"as many steps as the plain run ({plain_steps})"))
 
 # %% [markdown]
 # - **Accuracy hides the failure**: the one-class model scores the share of

@@ -14,7 +14,9 @@
 #
 # At `tiny` every answer is a smoke number (a random 2-block GPT-2 on the
 # templated samples); each reading says what the same code shows with real
-# `gpt2` (`PROFILE=full`, a GPU).
+# `gpt2` (`PROFILE=full`, a GPU). The exercises' runs keep no checkpoints, so
+# a second run of the notebook trains them again: each is short, scored on its
+# final weights, and exercise 5 measures the training time itself.
 
 # %% tags=["parameters"]
 import os
@@ -27,6 +29,7 @@ EPOCHS = 2
 BATCH_SIZE = 32
 LEARNING_RATE = 5e-5
 MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
+MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 2000  # rows per split (a stratified draw) for every exercise; 0 = all
 N_EVAL = 1000  # test rows each exercise run is scored on (a seeded draw)
 LORA_RANKS = [1, 4, 16]
@@ -46,7 +49,7 @@ from gpt2ft import classify
 from gpt2ft.core import models
 from gpt2ft.session import loading, settings
 from gpt2ft.session.data import load_classification
-from gpt2ft.training import TrainConfig, batching
+from gpt2ft.training import batching
 
 run = settings.configure(globals(), tiny=dict(BATCH_SIZE=16, LEARNING_RATE=1e-3, MAX_EXAMPLES=0))
 tokenizer = loading.load_tokenizer(run.model)
@@ -54,7 +57,7 @@ tokenizer = loading.load_tokenizer(run.model)
 
 def prepare(name, percentile=95):
     """A data set, encoded at the percentile's max_length, at most N_EVAL test rows: (data, encoded, max_length)."""
-    d = load_classification(name, run, max_examples=MAX_EXAMPLES or None)
+    d = load_classification(name, run, max_examples=MAX_EXAMPLES)
     texts = d.model_texts()
     cap = models.context_length(loading.load_config(run))
     ml = classify.choose_max_length(classify.token_lengths(tokenizer, texts["train"]["text"]), percentile, cap=cap)
@@ -65,15 +68,11 @@ def prepare(name, percentile=95):
 
 
 def recipe(name, train_rows, **changes):
-    """The recipe of `04`, quiet, in this run's own folder; no evaluation during training and no
-    checkpoints (an exercise scores the final weights on the test split)."""
+    """The recipe of `04`, quiet, as the run `exercise-<name>` with ``changes``; no evaluation during
+    training and no checkpoints (an exercise scores the final weights on the test split)."""
     steps = math.ceil(len(train_rows) / BATCH_SIZE)
-    settings_ = dict(learning_rate=LEARNING_RATE, weight_decay=0.01, batch_size=BATCH_SIZE, num_epochs=EPOCHS,
-                     max_steps=MAX_STEPS or None, warmup_ratio=0.1, scheduler="linear", max_grad_norm=1.0,
-                     eval_every=None, save_every=None, save_final=False, log_every=max(1, min(10, steps // 4)),
-                     load_best_at_end=False, resume=False, seed=SEED, progress_bar=False, verbose=False)
-    settings_.update(changes)
-    return TrainConfig(output_dir=classify.run_folder(run, f"exercise-{name}", None, train_rows), **settings_)
+    return run.train_config(f"exercise-{name}", eval_every=None, save_every=None, save_final=False,
+                            log_every=max(1, min(10, steps // 4)), progress_bar=False, verbose=False, **changes)
 
 
 sst2, sst2_encoded, sst2_length = prepare("sst2")
@@ -251,7 +250,7 @@ for name, strategy, lr in [("head, full's rate", "head", LEARNING_RATE),
         recipe(f"{strategy}-{lr:g}", sst2_encoded["train"], strategy=strategy, learning_rate=lr),
         max_length=sst2_length)
     m, _ = classify.evaluate_classifier(result.model, sst2_encoded["test"], tokenizer, sst2.label_names)
-    head_rows[name] = {"learning rate": lr, "last training loss": result.history["train_loss"].dropna().iloc[-1],
+    head_rows[name] = {"learning rate": f"{lr:g}", "last training loss": result.history["train_loss"].dropna().iloc[-1],
                        "test accuracy": m["accuracy"], "macro-F1": m["macro_f1"]}
 pd.DataFrame(head_rows).T.round(4)
 

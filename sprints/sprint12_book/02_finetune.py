@@ -35,6 +35,7 @@ BATCH_SIZE = 8  # blocks per optimizer step (per process)
 GRAD_ACCUM_STEPS = 1
 LEARNING_RATE = 5e-5  # small: GPT-2 already knows English; a large rate erases it
 MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
+MAX_BATCH_TOKENS = 0  # a batch of more tokens is cut into micro-batches (same step); 0 = the engine's choice
 MAX_EXAMPLES = 0  # blocks per split (train, validation); 0 = all
 N_EVAL = 300  # validation blocks scored, at most (Tiny Shakespeare has 264)
 EVAL_EVERY = 100  # optimizer steps between validation passes
@@ -51,10 +52,10 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from gpt2ft.core import models, paths, processes
+from gpt2ft.core import models, paths
 from gpt2ft.lm import measures, packing
 from gpt2ft.session import data, loading, results, settings
-from gpt2ft.training import LivePlot, TrainConfig, runs, train
+from gpt2ft.training import LivePlot, runs, train
 
 # The tiny model starts from random weights and must learn everything in a minute:
 # a 100x larger learning rate, smaller batches, more frequent evaluations.
@@ -201,47 +202,33 @@ plt.show()
 # book's style, so the full run uses 5e-5; the tiny model starts from random
 # weights and needs 5e-3.
 #
-# The checkpoints go to a run folder named after this run's identity: the book
-# (where it was read from, and a fingerprint of its text), the model (and a
-# fingerprint of its weights) and the settings. Rerunning with the same
-# identity and `RESUME = True` continues from the last checkpoint; any change
+# `run.train_config("train", ...)` builds the run's settings: every training
+# setting of the parameters cell (`LEARNING_RATE`, `BATCH_SIZE`, `EPOCHS`,
+# `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `PATIENCE`, ...) is carried
+# over, and the keyword arguments add what this lesson chooses: a short
+# warm-up, the loss logged every 5 steps, the best weights loaded at the end.
+# The rest is the GPT-2 recipe the engine uses by default (weight decay 0.01,
+# linear decay, clipping at 1.0).
+#
+# `train` names the run's folder after what makes the run: the model's starting
+# weights, the book (`source=book`), the blocks and the settings. Rerunning the
+# same run with `RESUME = True` continues from its last checkpoint; any change
 # gets a new folder, so no run overwrites or resumes another (`RESUME=0` starts
 # this run over).
 
 # %%
-identity = {"book": book.source, "book_fp": runs.text_fingerprint(book.text),
-            "model": run.model, "model_fp": runs.weights_fingerprint(model),
-            "settings": {p.name: p.value for p in run.parameters if p.name != "RESUME"}}
-book_dir = paths.runs_dir("sprint12", run.profile, book.name)
-cfg = TrainConfig(
-    output_dir=runs.run_folder(book_dir, "train", identity),
-    learning_rate=LEARNING_RATE,
-    weight_decay=0.01,
-    batch_size=BATCH_SIZE,
-    grad_accum_steps=GRAD_ACCUM_STEPS,
-    num_epochs=EPOCHS,
-    max_steps=MAX_STEPS or None,
-    warmup_ratio=0.05,
-    scheduler="linear",
-    max_grad_norm=1.0,
-    eval_every=EVAL_EVERY,
-    save_every=SAVE_EVERY,
-    log_every=5,
-    early_stopping_patience=PATIENCE,
-    load_best_at_end=True,
-    seed=SEED,
-    resume=RESUME,
-    compile=COMPILE,
-)
-print("run folder:", cfg.output_dir.name)
+cfg = run.train_config("train", warmup_ratio=0.05, log_every=5, load_best_at_end=True)
+print(f"{cfg.run_name}: learning rate {cfg.learning_rate:g}, {cfg.num_epochs} epochs of {cfg.batch_size} blocks "
+      f"(max_steps={cfg.max_steps}, max_batch_tokens={cfg.max_batch_tokens}), warm-up {cfg.warmup_ratio:.0%}, "
+      f"patience {cfg.early_stopping_patience} evaluations")
 
 # %%
 before = measures.mean_loss(model, validation)
 live = LivePlot(title=f"{book.name}: train vs validation loss")
-result = train(model, corpus.train, validation, cfg, callbacks=[live], tokenizer=tokenizer,
-               about={"book": book.source, "command": run.command})
+result = train(model, corpus.train, validation, cfg, callbacks=[live], source=book, tokenizer=tokenizer)
 print(f"{result.steps} optimizer steps; best validation loss {result.best_eval_loss:.3f}; "
       f"stopped early: {result.stopped_early}")
+print("run folder:", paths.shown(result.run_dir))
 
 # %% [markdown]
 # **Reading this output.** The first line says what runs: the number of
@@ -311,19 +298,19 @@ print("below the unigram baseline:", best < unigram)
 #
 # ## Save the best model for the next notebooks
 #
-# `save_pretrained` writes a folder that `from_pretrained` (and `MODEL=<dir>`)
-# loads anywhere; the tokenizer goes along so the folder is self-contained.
-# `03_generate` and `04_evaluate` read it from there. (Under
+# `runs.export` writes the best weights and the tokenizer into the run's own
+# folder, as `finetuned/`: a folder that `from_pretrained` (and `MODEL=<folder>`)
+# loads anywhere, with the history (`history.csv`) and the run's settings
+# (`training.json`) beside them. Each run keeps its own export, so a run with
+# another setting never overwrites this one. `03_generate`, `04_evaluate` and
+# `06_exercises` find it again from what they hold, the book and the original
+# model: `run.find_finetuned("train", model=original, source=book)`. (Under
 # `accelerate launch` every process runs this notebook; only the main one
 # writes files: `05_appendix_engine`.)
 
 # %%
-finetuned_dir = book_dir / "finetuned"
-if processes.is_main_process():
-    result.model.save_pretrained(finetuned_dir)
-    tokenizer.save_pretrained(finetuned_dir)
-    history.to_csv(book_dir / "history.csv", index=False)
-print("saved the best model to", finetuned_dir.relative_to(paths.runs_dir()))
+finetuned_dir = runs.export(result, tokenizer, about={"book": book.source, "command": run.command})
+print("saved the best model to", paths.shown(finetuned_dir))
 
 # %% [markdown]
 # ## What you learned
@@ -333,4 +320,5 @@ print(f"- The loss by hand (logits[:, :-1] against labels[:, 1:]) is the model's
       f"{by_hand.item():.3f} nats before training on two validation blocks.")
 print(f"- Training took {result.steps} optimizer steps of {BATCH_SIZE} blocks x {BLOCK_SIZE} tokens; "
       f"validation loss {before:.3f} -> {best:.3f} (unigram baseline {unigram:.3f}).")
-print(f"- The best weights (not the last) are saved in {finetuned_dir.name}/ for 03_generate and 04_evaluate.")
+print(f"- The best weights (not the last) are saved in {result.run_dir.name}/{finetuned_dir.name}/, "
+      "where 03_generate, 04_evaluate and 06_exercises find them.")

@@ -43,12 +43,19 @@ from gpt2ft.session import data, loading, results, settings
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=40))
 book = data.load_corpus(BOOK, run)
-finetuned_dir = paths.runs_dir("sprint12", run.profile, book.name) / "finetuned"
-if not (finetuned_dir / "config.json").exists():
-    raise FileNotFoundError(f"No fine-tuned model in {finetuned_dir}: run 02_finetune first "
-                            "(make sprint12 runs the notebooks in order).")
 tokenizer = loading.load_tokenizer(run.model)
 original = loading.load_causal_lm(run)
+
+# %% [markdown]
+# The fine-tuned model is the one `02_finetune` made from *this* original
+# model and *this* book: `run.find_finetuned` looks among the sprint's `train`
+# runs for one that started from `original`'s weights and trained on `book`,
+# and prints which run it found, with its settings. Where there is none (02
+# not run yet, or run with another `BOOK`, `MODEL` or `DATA_DIR`), it says so
+# and what to run.
+
+# %%
+finetuned_dir = run.find_finetuned("train", model=original, source=book)
 finetuned = loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))
 
 # %% [markdown]
@@ -99,7 +106,7 @@ results.show_markdown(shown.to_markdown(index=False))
 # %%
 path = results.write_table(shown, "sprint12", f"before_after_{book.name}", run, index=False,
                            title=f"Sprint 12: {book.name}, original vs fine-tuned, same prompts and seeds")
-print("wrote", path.relative_to(paths.results_root()))
+print("wrote", paths.shown(path))
 
 # %% [markdown]
 # ## What you learned
@@ -107,5 +114,5 @@ print("wrote", path.relative_to(paths.results_root()))
 # %%
 print(f"- {len(prompts)} validation prompts of {PROMPT_TOKENS} tokens, each continued by both models "
       f"with the same seed and settings ({MAX_NEW_TOKENS} new tokens).")
-print(f"- The table is in results/sprint12/{run.profile}/before_after_{book.name}.md; "
+print(f"- The table is in {paths.shown(path)}; "
       "04_evaluate measures what changed.")

@@ -58,11 +58,17 @@ run = settings.configure(globals(), tiny=dict(N_SAMPLES=6, MAX_NEW_TOKENS=40))
 book = data.load_corpus(BOOK, run)
 control = data.control_text(run)
 print(f"book: {book.name} from {book.source}\ncontrol: {len(control):,} characters from {control.source}")
-finetuned_dir = paths.runs_dir("sprint12", run.profile, book.name) / "finetuned"
-if not (finetuned_dir / "config.json").exists():
-    raise FileNotFoundError(f"No fine-tuned model in {finetuned_dir}: run 02_finetune first.")
 tokenizer = loading.load_tokenizer(run.model)
 original = loading.load_causal_lm(run)
+
+# %% [markdown]
+# The fine-tuned model is the one `02_finetune` made from *this* original
+# model and *this* book: `run.find_finetuned` finds the `train` run that
+# started from `original`'s weights and trained on `book`, and prints which
+# run it is, with its settings (or says what to run when there is none).
+
+# %%
+finetuned_dir = run.find_finetuned("train", model=original, source=book)
 models = {"original": original,
           "fine-tuned": loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))}
 
@@ -193,7 +199,7 @@ table = pd.concat([perplexities.round(2), scores], axis=1)
 table.index.name = "model"
 path = results.write_table(table, "sprint12", f"evaluation_{book.name}", run,
                            title=f"Sprint 12: {book.name}, before and after fine-tuning")
-print("wrote", path.relative_to(paths.results_root()))
+print("wrote", paths.shown(path))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -235,8 +241,9 @@ print("by copying long spans (more than 20 tokens):", after["longest copied span
 # %%
 print(f"- Perplexity = exp(mean loss): by hand {by_hand:,.2f} = measures.perplexity {library:,.2f} "
       f"(fine-tuned, {len(blocks)} book validation blocks).")
-print(f"- A random model's perplexity is about the vocabulary size ({before['book validation']:,.0f} "
-      f"of {len(tokenizer):,}); fine-tuned: {after['book validation']:,.1f}.")
+print(f"- Perplexity on the book's validation blocks: original {before['book validation']:,.1f} (a uniform "
+      f"guess over the {len(tokenizer):,} tokens would score {len(tokenizer):,}); fine-tuned: "
+      f"{after['book validation']:,.1f}.")
 print(f"- Style score {before['style score P(book)']:.2f} -> {after['style score P(book)']:.2f}, longest "
       f"copied span {int(after['longest copied span (tokens)'])} tokens: see the table in "
-      f"results/sprint12/{run.profile}/evaluation_{book.name}.md.")
+      f"{paths.shown(path)}.")

@@ -10,8 +10,9 @@
 # - where the compute of a language-model step goes (the 50,257-wide output
 #   layer), and the chunked loss that never holds all the logits, checked equal
 #   to the model's loss and gradients;
-# - how a run is named by its *identity*, how `RESUME` continues it, and that a
-#   run killed mid-way resumes to exactly the weights of an uninterrupted one;
+# - how `train` names a run's folder after its *identity* (and how a later
+#   notebook finds the run again), how resume continues it, and that a run
+#   killed mid-way resumes to exactly the weights of an uninterrupted one;
 # - how the same notebook runs on several processes (`accelerate launch`),
 #   with only the main process writing files.
 #
@@ -28,10 +29,16 @@ DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny)
 SEED = 0
 BOOK = "tinyshakespeare"
 BLOCK_SIZE = 128
-MAX_STEPS = 4  # optimizer steps of each demonstration run in section 3 (at least 2)
+# The demonstration runs of sections 2 and 3 (a small random GPT-2 on 16 blocks, whatever the profile):
+EPOCHS = 1
+BATCH_SIZE = 4  # blocks per step: 16 blocks = 4 steps an epoch
+LEARNING_RATE = 5e-3  # a random model learns fast at a large rate
+MAX_STEPS = 0  # 0 = no cap (EPOCHS decides); a cap of 1 counts as 2: the kill of section 3 needs a checkpoint
+MAX_BATCH_TOKENS = 0  # a batch of more tokens is cut into micro-batches (same step); 0 = the engine's choice
 
 # %%
-import shutil
+import math
+import re
 from dataclasses import replace
 
 import torch
@@ -39,7 +46,7 @@ import torch
 from gpt2ft.core import models, paths, processes
 from gpt2ft.lm import packing
 from gpt2ft.session import data, loading, settings
-from gpt2ft.training import TrainConfig, lm_loss, runs, train
+from gpt2ft.training import lm_loss, runs, train
 
 run = settings.configure(globals())
 book = data.load_corpus(BOOK, run)
@@ -106,55 +113,33 @@ print("same gradient of the output layer (largest difference below 1e-5 of its s
 # there; choose `lm_loss="chunked"` when the logits of a long-context batch do
 # not fit in memory (16 blocks of 1,024 tokens: 3.3 GB in fp32).
 #
-# ## 2. A run's identity and its folder
+# ## 2. A run names its own folder
 #
-# A run is defined by what changes its result: the data, the starting weights
-# and the settings. `02_finetune` names its folder after a hash of exactly
-# that, with `runs.run_folder`:
-
-# %%
-# four of 02's settings, to keep it short (02's identity holds all of them)
-settings_of_02 = {"BOOK": BOOK, "BLOCK_SIZE": BLOCK_SIZE, "LEARNING_RATE": 5e-5, "EPOCHS": 3}
-identity = {"book": book.source, "book_fp": runs.text_fingerprint(book.text),
-            "model": run.model, "model_fp": runs.weights_fingerprint(model), "settings": settings_of_02}
-parent = paths.runs_dir("sprint12", run.profile, book.name)
-same = runs.run_folder(parent, "train", dict(identity))
-faster = runs.run_folder(parent, "train", {**identity, "settings": {**settings_of_02, "LEARNING_RATE": 1e-4}})
-print("this identity:       ", same.name)
-print("another learning rate:", faster.name)
-
-# %%
-# NBVAL_CHECK_OUTPUT
-print("the same identity, in any key order, gives the same folder:",
-      same == runs.run_folder(parent, "train", dict(reversed(identity.items()))))
-print("a changed setting gives another folder:", same != faster)
-
-# %% [markdown]
-# The engine checks the identity too. When `train` starts it writes
-# `identity.json` into the run folder: its settings, a fingerprint of the
-# starting weights and of every training and validation block. With
-# `resume=True` (the notebooks' `RESUME = True`) it continues a run only if the
-# folder holds the *same* identity, and refuses any other, naming what
-# differs; `resume=False` (`RESUME=0`) starts over, keeping any other run's
-# folder aside under a new name.
+# A run is defined by what changes its result: the starting weights, the data
+# and the settings. When `train` starts it fingerprints exactly that, the run's
+# *identity*: a hash of every weight, of every training and validation block,
+# of the data the notebook passes as `source` (the book), and every setting
+# that changes the result (the learning rate does; how often checkpoints are
+# written, `save_every`, or `compile` do not). It writes the identity into the
+# run's folder (`identity.json`) and names the folder
+# `<run name>-<8 hex digits of the identity>`, below `runs/sprint12/<profile>/`;
+# `result.run_dir` says which. So `02_finetune` never names a folder: it gives
+# its run a name, `run.train_config("train", ...)`, and `train` does the rest.
 #
-# ## 3. Kill a run, resume it, get the same weights
-#
-# The demonstration runs use a small random GPT-2 on the book's first 16
-# blocks, whatever the profile: the mechanism does not depend on the model's
-# size, and each run takes seconds. They run on the CPU on purpose: there a
-# resumed run is bit-identical to an uninterrupted one; on a GPU some kernels
-# (the embedding's gradient) add in a nondeterministic order, so a resumed run
-# matches to rounding only.
-#
-# The "kill" is an error raised while the batch after the last checkpoint is
-# read (in every process, so it also works under `accelerate launch`). A
-# real crash (`kill -9`, a lost machine) is tested the same way in
-# `tests/test_checkpointing.py`.
+# The demonstration runs here and in section 3 use a small random GPT-2
+# (`models.tiny_model`) on the book's first 16 blocks, whatever the profile:
+# the mechanism does not depend on the model's size, and each run takes
+# seconds. They run on the CPU on purpose: there a resumed run is
+# bit-identical to an uninterrupted one; on a GPU some kernels (the
+# embedding's gradient) add in a nondeterministic order, so a resumed run
+# matches to rounding only. `EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
+# `MAX_STEPS` and `MAX_BATCH_TOKENS` come from the parameters cell; the
+# keyword arguments are what this demonstration needs. `resume=False` starts
+# each run over, so the notebook shows the same thing every time it runs.
 
 # %%
 class Crash(RuntimeError):
-    """Stands in for a crash mid-run."""
+    """Stands in for a crash mid-run (section 3)."""
 
 
 class Batches:
@@ -170,27 +155,71 @@ class Batches:
         return {key: torch.stack([row[key] for row in rows]) for key in ("input_ids", "labels")}
 
 
-steps = max(2, MAX_STEPS)
-save_every = max(1, steps // 2)
-blocks = corpus.train.select(range(min(16, len(corpus.train))))
-demo_dir = paths.runs_dir("sprint12", run.profile, "appendix")
-if processes.is_main_process():  # a fresh folder for the demonstration runs; one process deletes it
-    shutil.rmtree(demo_dir)
-    demo_dir.mkdir(parents=True)
-processes.wait_for_everyone()
-demo = TrainConfig(output_dir=demo_dir / "uninterrupted", learning_rate=5e-3, batch_size=4,
-                   num_epochs=steps, max_steps=steps, save_every=save_every, eval_every=None, log_every=1,
-                   seed=SEED, device="cpu", progress_bar=False, verbose=False)
-uninterrupted = train(models.tiny_model(SEED), blocks, None, demo, collate_fn=Batches())
+def demo_run(cfg, crash_at=None):
+    """Train a fresh tiny GPT-2 (the same starting weights every time) on the 16 blocks."""
+    return train(models.tiny_model(SEED), blocks, None, cfg, collate_fn=Batches(crash_at), source=book)
 
-killed = replace(demo, output_dir=demo_dir / "killed")
+
+blocks = corpus.train.select(range(min(16, len(corpus.train))))
+max_steps = MAX_STEPS and max(2, MAX_STEPS)  # a cap of 1 counts as 2: section 3 kills a run after a checkpoint
+steps = min(EPOCHS * math.ceil(len(blocks) / BATCH_SIZE), max_steps or math.inf)  # each run's length
+save_every = max(1, steps // 2)
+demo = run.train_config("demo", max_steps=max_steps, save_every=save_every, eval_every=None, log_every=1,
+                        resume=False, device="cpu", progress_bar=False, verbose=False)
+first = demo_run(demo)
+faster = demo_run(replace(demo, learning_rate=2 * demo.learning_rate))
+again = demo_run(replace(demo, save_every=1, resume=True))  # checkpoints more often: the same run
+print("the run:                  ", paths.shown(first.run_dir))
+print("twice the learning rate:  ", faster.run_dir.name)
+print("checkpoints every step:   ", again.run_dir.name, "(resumed from", again.resumed_from.name + ")")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("folders named <run name>-<8 hex digits>:",
+      all(re.fullmatch(r"demo-[0-9a-f]{8}", r.run_dir.name) for r in (first, faster, again)))
+print("another learning rate, another folder:", faster.run_dir != first.run_dir)
+print("another save_every, the same folder, resumed:",
+      again.run_dir == first.run_dir and again.resumed_from is not None)
+
+# %% [markdown]
+# **Reading this output.** The learning rate changes what the run computes,
+# so twice the rate is another run in another folder; it can never resume or
+# overwrite the first. `save_every` only says how often checkpoints are
+# written, so asking again with checkpoints every step is the *same* run: it
+# lands in the first run's folder and resumes it (the run had already
+# finished, so there was nothing left to train).
+#
+# The model a run exports goes into its own folder too (`runs.export`, as in
+# `02_finetune`), and a later notebook finds it from what it already holds,
+# the starting model and the data: `run.find_finetuned` picks the run of that
+# name whose identity has the same starting weights and the same `source`,
+# and says which run it found (here the first: the other was not exported).
+
+# %%
+exported = runs.export(first)  # the model, into <run folder>/finetuned/
+found = run.find_finetuned("demo", model=models.tiny_model(SEED), source=book)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("found the exported model of the same starting weights and book:", found == exported)
+
+# %% [markdown]
+# ## 3. Kill a run, resume it, get the same weights
+#
+# The "kill" is an error raised while the batch after the last checkpoint is
+# read (in every process, so it also works under `accelerate launch`). A
+# real crash (`kill -9`, a lost machine) is tested the same way in
+# `tests/test_checkpointing.py`. The killed run is `demo`'s run under another
+# name, so its folder has the same 8 hex digits: the same identity.
+
+# %%
+killed = replace(demo, run_name="killed")
 try:
-    train(models.tiny_model(SEED), blocks, None, killed, collate_fn=Batches(crash_at=save_every + 1))
+    demo_run(killed, crash_at=save_every + 1)
 except Crash as err:
-    print(f"the run {err}; checkpoints on disk:",
-          [p.name for p in killed.output_dir.iterdir() if p.name.startswith("step-")])
-resumed = train(models.tiny_model(SEED), blocks, None, killed, collate_fn=Batches())
-print(f"resumed from {resumed.resumed_from.name}, trained to step {resumed.steps}")
+    print(f"the run {err}, after its checkpoint at step {save_every}")
+resumed = demo_run(replace(killed, resume=True))
+print(f"{resumed.run_dir.name} resumed from {resumed.resumed_from.name}, trained to step {resumed.steps}")
 
 # %% [markdown]
 # The resumed run started from the same (untrained) weights, so it has the
@@ -200,47 +229,44 @@ print(f"resumed from {resumed.resumed_from.name}, trained to step {resumed.steps
 
 # %%
 # NBVAL_CHECK_OUTPUT
-a, b = uninterrupted.model.state_dict(), resumed.model.state_dict()
+a, b = first.model.state_dict(), resumed.model.state_dict()
 print("resumed run == uninterrupted run, every weight bit for bit:", all(torch.equal(a[k], b[k]) for k in a))
 print("same training-loss history:",
-      uninterrupted.history["train_loss"].tolist() == resumed.history["train_loss"].tolist())
+      first.history["train_loss"].tolist() == resumed.history["train_loss"].tolist())
 
 # %% [markdown]
 # **Reading this output.** The killed run wrote checkpoints every
 # `save_every` steps (the engine keeps the newest `keep_checkpoints`, 2 by
 # default), crashed one step after the last one, and the resumed run redid
 # that step from the checkpoint. Its weights and its loss history are exactly
-# the uninterrupted run's: nothing about the crash leaks into the result.
+# the uninterrupted run's (section 2's first run): nothing about the crash
+# leaks into the result.
 #
-# ### Another run is never resumed in its place
+# ### A folder named by hand is guarded too
 #
-# Asking for a different run (here: twice the learning rate) in the killed
-# run's folder is refused before any work, with what differs. With
-# `resume=False` the other run's folder is kept aside and the new run starts.
+# Without a run name (`run_name=None`), `output_dir` itself is the run folder,
+# named by whoever wrote the config. The engine still reads the
+# `identity.json` there: asking for another run (twice the learning rate) in
+# the killed run's folder is refused before any work, naming what differs.
+# (With `resume=False` the other run's folder would be kept aside under a new
+# name, `<folder>-kept-<time>`, and the new run would start.)
 
 # %%
-other = replace(killed, learning_rate=2 * killed.learning_rate)
+by_hand = replace(killed, run_name=None, output_dir=resumed.run_dir,
+                  learning_rate=2 * killed.learning_rate, resume=True)
 try:
-    train(models.tiny_model(SEED), blocks, None, other, collate_fn=Batches())
+    demo_run(by_hand)
 except runs.RunMismatchError as err:
     refused = err
 print(str(refused).splitlines()[1].strip())  # the first difference it names
-started_over = train(models.tiny_model(SEED), blocks, None, replace(other, resume=False, max_steps=2),
-                     collate_fn=Batches())
-print("run folders now:", sorted(p.name.split("-kept-")[0] + ("-kept-<time>" if "-kept-" in p.name else "")
-                                 for p in demo_dir.iterdir()))
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print("another identity was refused:", isinstance(refused, runs.RunMismatchError))
-print("resume=False kept the old run aside:", any("-kept-" in p.name for p in demo_dir.iterdir()))
-print("and started the new run from step 0:", started_over.resumed_from is None and started_over.steps == 2)
 
 # %% [markdown]
 # **Reading this output.** The refusal names each difference as
-# `what: old value -> new value`. With `resume=False` nothing is deleted: the
-# old folder is renamed `killed-kept-<time>` (the time it was set aside) and
-# the new run starts in `killed/` from step 0.
+# `what: old value -> new value`, and nothing in the folder was changed.
 
 # %% [markdown]
 # ## 4. One notebook, several processes
@@ -261,8 +287,9 @@ print("and started the new run from step 0:", started_over.resumed_from is None 
 # | what writes | how it is guarded |
 # |---|---|
 # | checkpoints, `best/`, `identity.json` | inside `train`: the main process writes, all wait |
+# | the exported model (`runs.export` in 02) | inside `runs.export` |
 # | result tables and figures | inside `results.write_table` / `results.save_figure` |
-# | what a notebook writes itself (`save_pretrained` in 02) | `if processes.is_main_process(): ...` |
+# | what a notebook writes itself | `if processes.is_main_process(): ...` |
 #
 # and `processes.wait_for_everyone()` after a write that other processes then read.
 #
@@ -284,21 +311,24 @@ print("this process is the main one:", processes.is_main_process(),
 #
 # | the engine adds | where (`training/`) | when you need it |
 # |---|---|---|
-# | AdamW (no decay on biases, norms), warm-up + decay, clipping | `runtime.py` | always |
-# | accumulation; a batch over `max_batch_tokens` cut, same gradients | `loop.py`, `batches.py` | long blocks |
+# | AdamW (no decay on biases, norms), warm-up + decay, clipping | `runtime.py`, `step.py` | always |
+# | accumulation; a batch over `max_batch_tokens` cut, same gradients | `step.py`, `inputs.py` | long blocks |
 # | token-weighted evaluation, early stopping, best weights kept | `evaluation.py`, `state.py` | a small book |
-# | atomic, verified checkpoints; exact resume; the run identity | `state.py`, `../runs.py` | long runs |
+# | the run's identity, its folder, the export (section 2) | `runs.py` | always |
+# | atomic, verified checkpoints; exact resume (section 3) | `state.py`, `checkpointing.py` | long runs |
 # | bf16 autocast (fp16 + `GradScaler`), TF32, fused AdamW, compile | `runtime.py` | speed on a GPU |
-# | the chunked LM loss (section 1) | `../lm_loss.py` | a CPU; huge logits |
-# | DDP through `accelerate`, one writer (section 4) | `runtime.py`, `../processes.py` | several GPUs |
+# | the chunked LM loss (section 1) | `lm_loss.py` | a CPU; huge logits |
+# | DDP through `accelerate`, one writer (section 4) | `runtime.py`, `core/processes.py` | several GPUs |
 # | a NaN/inf loss stops the run, naming the step and the rows | `state.py` | a rate too high |
-# | a progress bar, a live plot, the history table | `callbacks.py`, `records.py` | always |
+# | a progress bar, a live plot, the history table | `callbacks.py`, `reporting.py` | always |
 #
 # ## What you learned
 
 # %%
 print(f"- The chunked loss equals the model's ({own.item():.4f}) without ever holding "
       f"{n_logits:,} logits at once.")
+print(f"- train named each run's folder after its identity ({first.run_dir.name}); another learning rate "
+      f"got another folder, another save_every the same one.")
 print(f"- A run killed after step {save_every} resumed from {resumed.resumed_from.name} to step "
-      f"{resumed.steps} with bit-identical weights; another run was refused, and resume=False kept it aside.")
+      f"{resumed.steps} with bit-identical weights; another run in its folder was refused.")
 print("- Under accelerate launch every process runs the notebook; only the main one writes files.")

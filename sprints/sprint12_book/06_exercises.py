@@ -15,7 +15,8 @@
 #   ([loss masking](../../notes/glossary.md#loss-masking)), the tool Sprint 13
 #   builds on.
 #
-# Exercises 2 and 5 use the model `02_finetune` saved; run it first.
+# Exercises 2 and 5 use the model `02_finetune` exported for the same `BOOK`
+# and `MODEL`; run it first.
 
 # %% tags=["parameters"]
 import os
@@ -32,6 +33,7 @@ EPOCHS = 10  # exercise 1: epochs over The Verdict
 OVERFIT_BLOCKS = 0  # exercise 1: training blocks of The Verdict; 0 = all (36 at full)
 SWEEP_STEPS = 100  # exercise 3: optimizer steps per learning rate
 MAX_STEPS = 0  # a cap on every training run here; 0 = none
+MAX_BATCH_TOKENS = 0  # a batch of more tokens is cut into micro-batches (same step); 0 = the engine's choice
 MAX_EXAMPLES = 0  # blocks per split of the book in exercises 2, 3 and 5; 0 = all
 N_EVAL = 64  # validation blocks scored in exercises 2, 3 and 5 (at most)
 MAX_NEW_TOKENS = 60  # exercise 1: tokens generated from a training prompt
@@ -47,11 +49,11 @@ import torch.nn.functional as F
 from datasets import Dataset
 from IPython.display import display
 
-from gpt2ft.core import models, paths
+from gpt2ft.core import models
 from gpt2ft.generate import decoding
 from gpt2ft.lm import measures, packing
 from gpt2ft.session import data, loading, settings
-from gpt2ft.training import TrainConfig, runs, train
+from gpt2ft.training import train
 from gpt2ft.training.state import RunState
 
 # Tiny: a random 2-block model must overfit within a minute on a CPU: two short blocks,
@@ -59,7 +61,6 @@ from gpt2ft.training.state import RunState
 run = settings.configure(globals(), tiny=dict(BLOCK_SIZE=64, BATCH_SIZE=2, LEARNING_RATE=1e-2, EPOCHS=40,
                                               OVERFIT_BLOCKS=2, SWEEP_STEPS=6, MAX_NEW_TOKENS=40))
 tokenizer = loading.load_tokenizer(run.model)
-exercise_runs = paths.runs_dir("sprint12", run.profile, "exercises")
 
 
 def steps(n):
@@ -100,15 +101,12 @@ model = loading.load_causal_lm(run)
 story = packing.prepare_corpus(verdict.text, tokenizer, block_size=BLOCK_SIZE,
                                max_context=models.context_length(model))
 blocks = story.train.select(range(OVERFIT_BLOCKS)) if OVERFIT_BLOCKS else story.train
-total = steps(EPOCHS * math.ceil(len(blocks) / BATCH_SIZE))
-settings_1 = dict(learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, max_steps=total, seed=SEED)
-overfit = TrainConfig(
-    output_dir=runs.run_folder(exercise_runs, "overfit", {"book": verdict.source, "blocks": len(blocks),
-                                                          "model": run.model, **settings_1}),
-    num_epochs=EPOCHS, eval_every="epoch", save_every=None, save_final=False, log_every=1,
-    warmup_ratio=0.05, scheduler="constant", early_stopping_patience=None, resume=False, progress_bar=False,
-    verbose=False, **settings_1)
-memorised = train(model, blocks, story.validation, overfit)
+# EPOCHS, BATCH_SIZE, LEARNING_RATE, MAX_STEPS... come from the parameters cell; no early stopping,
+# no checkpoints (save_every=None, save_final=False): a throwaway run, started over every time.
+overfit = run.train_config("overfit", eval_every="epoch", save_every=None, save_final=False, log_every=1,
+                           warmup_ratio=0.05, scheduler="constant", resume=False, progress_bar=False,
+                           verbose=False)
+memorised = train(model, blocks, story.validation, overfit, source=verdict)
 curves = memorised.history
 evals = curves.dropna(subset=["eval_loss"])
 
@@ -163,9 +161,8 @@ print(f"longest span copied from the training text: {span} tokens: "
 book = data.load_corpus(BOOK, run)
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=MAX_EXAMPLES)
 scored = corpus.validation.select(range(min(N_EVAL, len(corpus.validation))))  # the blocks we score
-finetuned_dir = paths.runs_dir("sprint12", run.profile, book.name) / "finetuned"
-if not (finetuned_dir / "config.json").exists():
-    raise FileNotFoundError(f"No fine-tuned model in {finetuned_dir}: run 02_finetune first.")
+original = loading.load_causal_lm(run)  # the model 02_finetune started from
+finetuned_dir = run.find_finetuned("train", model=original, source=book)  # 02's run of this model and book
 finetuned = loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))
 stream = corpus.validation_ids[:len(scored) * BLOCK_SIZE]  # the same tokens at every size
 by_size = {}
@@ -211,15 +208,14 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # **Worked solution.**
 
 # %% tags=["hide-input"]
+# SWEEP_STEPS steps (or fewer under MAX_STEPS) whatever the epochs; one run per rate, each in its own folder
+sweep_cfg = run.train_config("sweep", num_epochs=SWEEP_STEPS, max_steps=steps(SWEEP_STEPS), eval_every=None,
+                             save_every=None, save_final=False, warmup_ratio=0.05, resume=False,
+                             progress_bar=False, verbose=False)
 sweep = []
 for rate in (LEARNING_RATE / 5, LEARNING_RATE, 5 * LEARNING_RATE):
-    settings_3 = dict(learning_rate=rate, batch_size=BATCH_SIZE, max_steps=steps(SWEEP_STEPS), seed=SEED)
-    cfg = TrainConfig(output_dir=runs.run_folder(exercise_runs, "sweep", {"book": book.source, "model": run.model,
-                                                                           "blocks": MAX_EXAMPLES, **settings_3}),
-                      num_epochs=SWEEP_STEPS, eval_every=None, save_every=None, save_final=False,
-                      warmup_ratio=0.05, resume=False,
-                      progress_bar=False, verbose=False, **settings_3)
-    result = train(loading.load_causal_lm(run), corpus.train, scored, cfg)
+    cfg = dataclasses.replace(sweep_cfg, learning_rate=rate)
+    result = train(loading.load_causal_lm(run), corpus.train, scored, cfg, source=book)
     history = result.history.dropna(subset=["train_loss"])
     sweep.append({"learning rate": rate, "last train loss": history["train_loss"].iloc[-1],
                   "validation loss": result.history["eval_loss"].dropna().iloc[-1]})

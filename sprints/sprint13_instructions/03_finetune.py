@@ -39,6 +39,7 @@ EPOCHS = 2
 BATCH_SIZE = 8
 LEARNING_RATE = 5e-5
 MAX_STEPS = 0  # 0 = EPOCHS decide; else exactly this many optimizer steps
+MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 0  # training and validation records each; 0 = all
 EVAL_EVERY = 20  # optimizer steps between evaluations on the validation split
 COMPARE_UNMASKED = True  # also train with the loss on everything, for the comparison
@@ -57,15 +58,15 @@ from gpt2ft import instruct
 from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
-from gpt2ft.training import LivePlot, TrainConfig, lm_loss, runs, train
+from gpt2ft.training import LivePlot, lm_loss, runs, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
                                               EVAL_EVERY=6))
 tokenizer = loading.load_tokenizer(run.model)
 data = load_instructions(DATA_SOURCE, run)
 split = instruct.split_records(data.records, seed=SEED)
-train_records = split["train"][:MAX_EXAMPLES or None]
-val_records = split["validation"][:MAX_EXAMPLES or None]
+train_records = split["train"][:MAX_EXAMPLES] if MAX_EXAMPLES else split["train"]
+val_records = split["validation"][:MAX_EXAMPLES] if MAX_EXAMPLES else split["validation"]
 print(f"data: {data.source}: {len(train_records)} training and {len(val_records)} validation records")
 
 # %% [markdown]
@@ -152,26 +153,21 @@ for name, record in records.items():
 # | engine evaluation | the validation loss weighted by tokens over the whole split, on every process | comparing runs |
 # | engine batches | per-batch padding, micro-batches with the same gradients, several GPUs | full-size runs |
 #
-# ## The run: one folder per identity, one `TrainConfig`
+# ## The run: one `TrainConfig`
 #
-# A run folder is named by a hash of everything that changes the result: the
-# data (its source and a fingerprint of the records), the model (its name and a
-# fingerprint of the starting weights) and the settings. A killed run resumes
-# from its last checkpoint; a changed `DATA_DIR`, `MODEL` or setting starts in
-# a new folder and never mixes with another run.
+# `run.train_config("instructions", ...)` builds the run's `TrainConfig`: the
+# settings of the parameters cell (`EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
+# `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `SEED`, `COMPILE`) are carried
+# over, and the keyword arguments add the recipe of this lesson. The run names
+# its own folder, `instructions-` and a short hash of what it trains (the
+# starting weights, the data, the settings): a killed run resumes from its last
+# checkpoint, and a changed `DATA_DIR`, `MODEL` or setting starts in a new
+# folder and never mixes with another run.
 
 # %%
-identity = {"data": data.source, "data_fp": instruct.records_fingerprint(data.records),
-            "model": run.model, "model_fp": runs.weights_fingerprint(model),
-            "settings": {p.name: p.value for p in run.parameters}}
-run_dir = runs.run_folder(paths.runs_dir("sprint13", run.profile), "instructions", identity)
-print("run folder:", run_dir.relative_to(paths.runs_dir()))
-
-config = TrainConfig(
-    output_dir=run_dir / "response-only", learning_rate=LEARNING_RATE, weight_decay=0.1,
-    batch_size=BATCH_SIZE, num_epochs=EPOCHS, max_steps=MAX_STEPS or None, warmup_ratio=0.1,
-    scheduler="linear", max_grad_norm=1.0, eval_every=EVAL_EVERY, save_every="epoch",
-    keep_checkpoints=1, log_every=5, load_best_at_end=True, seed=SEED, resume=True, compile=COMPILE)
+config = run.train_config("instructions", weight_decay=0.1, warmup_ratio=0.1, scheduler="linear",
+                          max_grad_norm=1.0, save_every="epoch", keep_checkpoints=1, log_every=5,
+                          load_best_at_end=True)
 
 # %% [markdown]
 # The recipe: AdamW with [weight decay](../../notes/glossary.md#weight-decay) 0.1
@@ -189,8 +185,9 @@ config = TrainConfig(
 # %%
 before = instruct.label_loss(model, val_masked, tokenizer.eos_token_id)
 print(f"validation loss (response tokens) before training: {before:.3f}")
-masked_run = train(model, train_masked, val_masked, config, max_length=max_length, tokenizer=tokenizer,
-                   callbacks=[LivePlot(title="loss on the response only")], about={"data": data.source})
+masked_run = train(model, train_masked, val_masked, config, max_length=max_length, source=data,
+                   tokenizer=tokenizer, callbacks=[LivePlot(title="loss on the response only")],
+                   about={"data": data.source})
 
 # %%
 evals = masked_run.history.dropna(subset=["eval_loss"]).set_index("step")["eval_loss"]
@@ -198,6 +195,7 @@ print(f"validation loss (response tokens): before {before:.3f}, first evaluation
       f"(step {evals.index[0]}), best {masked_run.best_eval_loss:.3f} (step {evals.idxmin()})")
 print(f"{masked_run.steps} steps in {masked_run.elapsed_s:.1f} s ({masked_run.tokens_per_s:,.0f} tokens/s)"
       + (f"; resumed from {masked_run.resumed_from.name}" if masked_run.resumed_from else ""))
+print("run folder:", paths.shown(masked_run.run_dir))
 
 # %% [markdown]
 # **Reading this output.** The blue line is the training loss (response
@@ -217,15 +215,16 @@ print(f"{masked_run.steps} steps in {masked_run.elapsed_s:.1f} s ({masked_run.to
 # ## The comparison: loss on everything
 #
 # Same starting weights, same data order and settings; only the labels
-# differ (`dataclasses.replace` changes the output folder alone). Its
+# differ. `dataclasses.replace` gives the run its own name, `loss-on-everything`
+# (its folder gets its own hash too: its training labels differ). Its
 # evaluation loss is still measured on response tokens only.
 
 # %%
 runs_by_labels = {"response only (prompt masked)": (masked_run, train_masked)}
 if COMPARE_UNMASKED:
     everything_run = train(loading.load_causal_lm(run), train_everything, val_masked,
-                           dataclasses.replace(config, output_dir=run_dir / "loss-on-everything"),
-                           max_length=max_length, tokenizer=tokenizer,
+                           dataclasses.replace(config, run_name="loss-on-everything"),
+                           max_length=max_length, source=data, tokenizer=tokenizer,
                            callbacks=[LivePlot(title="loss on everything")], about={"data": data.source})
     runs_by_labels["loss on everything"] = (everything_run, train_everything)
 
@@ -340,18 +339,20 @@ mean_loss
 #
 # ## The fine-tuned model, saved for notebook 04
 #
-# The response-only model with its best weights goes to `finetuned/` in the
-# run folder (weights, config and tokenizer, as `save_pretrained` writes them),
-# with `training.json` saying how it was trained. Notebook 04 finds it by the
-# fingerprints of the records and of the starting weights.
+# `runs.export` writes the response-only model with its best weights to
+# `finetuned/` in its run folder (weights, config and tokenizer, as
+# `save_pretrained` writes them), with `training.json` saying how it was
+# trained and `history.csv`. The run on everything is exported too, for
+# exercise 1 of notebook 05. Notebooks 04 and 05 find them by name from what
+# they hold themselves: the starting model and the data.
 
 # %%
-finetuned = instruct.save_finetuned(masked_run.model, tokenizer, run_dir / instruct.FINETUNED, about={
-    "base model": run.model, "data": data.source, "data fingerprint": identity["data_fp"],
-    "base weights fingerprint": identity["model_fp"], "settings": identity["settings"],
-    "max_length": max_length, "best validation loss": masked_run.best_eval_loss,
-    "best checkpoint": masked_run.best_checkpoint, "steps": masked_run.steps})
-print("saved the fine-tuned model to", finetuned.relative_to(paths.runs_dir()))
+about = {"base model": run.model, "data": data.source, "max_length": max_length, "command": run.command}
+finetuned = runs.export(masked_run, tokenizer, about=about)
+print("saved the fine-tuned model to", paths.shown(finetuned))
+if COMPARE_UNMASKED:
+    print("and the run on everything to",
+          paths.shown(runs.export(everything_run, tokenizer, about=about)))
 
 # %% [markdown]
 # ## Key question: what does masking the prompt change?
@@ -389,4 +390,4 @@ print("- The masked loss by hand (shift, keep labels != -100, mean cross-entropy
       "loss and the engine's chunked loss, with and without an input, masked and unmasked.")
 print(f"- One TrainConfig trained {masked_run.steps} steps: response-token validation loss "
       f"{before:.3f} before, {masked_run.best_eval_loss:.3f} best" + (" (smoke numbers)." if run.is_tiny else "."))
-print(f"- The fine-tuned model is in {finetuned.relative_to(paths.runs_dir())}, for notebook 04.")
+print(f"- The fine-tuned model is in {paths.shown(finetuned)}, for notebook 04.")

@@ -50,7 +50,6 @@ from gpt2ft import instruct
 from gpt2ft.core import paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
-from gpt2ft.training import runs
 
 run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=32))
 tokenizer = loading.load_tokenizer(run.model)
@@ -61,19 +60,19 @@ test = instruct.split_records(data.records, seed=SEED)["test"][:N_EVAL]
 # ## The two models
 #
 # The base model is loaded as notebook 03 loaded it. The fine-tuned one is
-# found in the run folders of notebook 03 by two fingerprints: of the records
-# and of the base model's weights; run notebook 03 first with the same
-# `PROFILE`, `MODEL`, `DATA_DIR`, `DATA_SOURCE` and `SEED`.
+# the model notebook 03 exported from its `instructions` run: `run.find_finetuned`
+# looks for the run that started from these same weights and trained on these
+# same records, and says which one it found. Run notebook 03 first with the
+# same `PROFILE`, `MODEL`, `DATA_DIR`, `DATA_SOURCE` and `SEED`. Its `training.json`
+# says how it was trained.
 
 # %%
 base = loading.load_causal_lm(run)
-folder = instruct.find_finetuned(paths.runs_dir("sprint13", run.profile),
-                                 data_fp=instruct.records_fingerprint(data.records),
-                                 model_fp=runs.weights_fingerprint(base))
+folder = run.find_finetuned("instructions", model=base, source=data)
 models = {"base": base, "fine-tuned": loading.load_causal_lm(dataclasses.replace(run, model=str(folder)))}
-trained = json.loads((folder / instruct.ABOUT).read_text())
+trained = json.loads((folder / "training.json").read_text())
 print(f"fine-tuned from {trained['base model']} on {trained['data']}: {trained['steps']} steps, "
-      f"best validation loss {trained['best validation loss']:.3f}")
+      f"best validation loss {trained['best_eval_loss']:.3f}")
 
 # %% [markdown]
 # ## The same question, as both models see it
@@ -125,10 +124,12 @@ with torch.no_grad():
                                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
 hf = generated[0, prompt_ids.shape[1]:].tolist()
 hf = hf[:hf.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in hf else hf
-print("same tokens as generate_responses:", package.new_tokens == len(new_tokens)
-      and package.raw == tokenizer.decode(new_tokens, skip_special_tokens=True))
-print("same tokens as model.generate:", hf == new_tokens)
-print("same stop at end-of-text:", package.stopped == stopped)
+same = {"same tokens as generate_responses": package.new_tokens == len(new_tokens)
+        and package.raw == tokenizer.decode(new_tokens, skip_special_tokens=True),
+        "same tokens as model.generate": hf == new_tokens,
+        "same stop at end-of-text": package.stopped == stopped}
+for check, agrees in same.items():
+    print(f"{check}:", agrees)
 
 # %% [markdown]
 # What the library adds to the loop by hand, and when you need it:
@@ -263,7 +264,9 @@ print("evaluation columns:", list(summary.columns))
 
 # %%
 print(f"- Greedy decoding by hand (argmax, append, stop at end-of-text) gives the same "
-      f"{len(new_tokens)} tokens as instruct.generate_responses and model.generate.")
+      f"{len(new_tokens)} tokens as instruct.generate_responses and model.generate." if all(same.values()) else
+      "- Greedy decoding by hand did NOT give what instruct.generate_responses and model.generate gave: "
+      f"{', '.join(k for k, v in same.items() if not v)} (see the check above).")
 print(f"- On {len(test)} test instructions the fine-tuned model stops on {row['fine-tuned', 'stopped']:.0%} "
       f"and adheres to the format on {row['fine-tuned', 'adheres']:.0%} (base: {row['base', 'adheres']:.0%}); "
       f"token F1 {row['fine-tuned', 'token F1']:.3f}, ROUGE-L {row['fine-tuned', 'ROUGE-L']:.3f}.")

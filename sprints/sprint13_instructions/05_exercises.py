@@ -27,6 +27,7 @@ EPOCHS = 2
 BATCH_SIZE = 8
 LEARNING_RATE = 5e-5
 MAX_STEPS = 0  # 0 = EPOCHS decide; else each exercise run trains exactly this many steps
+MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 0  # training, validation and test records each; 0 = all
 N_EVAL = 3  # test instructions answered in exercise 4
 MAX_NEW_TOKENS = 256  # longest answer in exercise 4
@@ -41,39 +42,39 @@ from datasets import Dataset
 from IPython.display import display
 
 from gpt2ft import instruct
-from gpt2ft.core import models, paths
+from gpt2ft.core import models
 from gpt2ft.session import loading, settings
 from gpt2ft.session.data import load_instructions
-from gpt2ft.training import TrainConfig, runs, strategies, train
+from gpt2ft.training import strategies, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
                                               MAX_STEPS=10, MAX_NEW_TOKENS=24))
 tokenizer = loading.load_tokenizer(run.model)
 max_length = min(MAX_LENGTH, models.context_length(loading.load_config(run)))
 data = load_instructions(DATA_SOURCE, run)
-split = {name: records[:MAX_EXAMPLES or None]
+split = {name: records[:MAX_EXAMPLES] if MAX_EXAMPLES else records
          for name, records in instruct.split_records(data.records, seed=SEED).items()}
 encoded = {name: instruct.encode_records(records, tokenizer, max_length)[0] for name, records in split.items()}
 print({name: len(records) for name, records in split.items()}, f"max_length {max_length}")
 
 # %% [markdown]
-# The exercises train several short runs: one `TrainConfig`, changed per run
-# with `dataclasses.replace`. No checkpoints and no evaluation during the run;
-# each run starts over (`resume=False`) in its own folder, and its
-# response-token validation loss is measured once at the end.
+# The exercises train several short runs: one `TrainConfig` from the
+# parameters cell (`run.train_config`), changed per run with
+# `dataclasses.replace` (each with its own name, so its own folder). No
+# checkpoints and no evaluation during the run; each run starts over
+# (`resume=False`), and its response-token validation loss is measured once
+# at the end.
 
 # %%
-exercise_config = TrainConfig(
-    output_dir=paths.runs_dir("sprint13", run.profile, "exercises"), learning_rate=LEARNING_RATE,
-    weight_decay=0.1, batch_size=BATCH_SIZE, num_epochs=EPOCHS, max_steps=MAX_STEPS or None,
-    warmup_ratio=0.1, eval_every=None, save_every=None, save_final=False, log_every=5, seed=SEED,
-    resume=False, progress_bar=False, verbose=False)
+exercise_config = run.train_config("exercise", weight_decay=0.1, warmup_ratio=0.1, eval_every=None,
+                                   save_every=None, save_final=False, log_every=5, resume=False,
+                                   progress_bar=False, verbose=False)
 eos = tokenizer.eos_token_id
 
 
 def quick_train(name, train_rows, val_rows, **changes):
-    cfg = dataclasses.replace(exercise_config, output_dir=exercise_config.output_dir / name, **changes)
-    result = train(loading.load_causal_lm(run), train_rows, None, cfg, max_length=max_length)
+    cfg = dataclasses.replace(exercise_config, run_name=f"exercise-{name}", **changes)
+    result = train(loading.load_causal_lm(run), train_rows, None, cfg, max_length=max_length, source=data)
     val_loss = instruct.label_loss(result.model, val_rows, eos)
     print(f"{name}: {result.steps} steps, response-token validation loss {val_loss:.3f}")
     return SimpleNamespace(model=result.model, val_loss=val_loss)
@@ -84,24 +85,24 @@ def quick_train(name, train_rows, val_rows, **changes):
 #
 # Notebook 03 trained two runs from the same weights for the same steps, one
 # with the prompt masked and one with the loss on everything, and compared
-# them on the validation records. Load both (the masked one is 03's
-# `finetuned/`, the other the best weights of its `loss-on-everything` run)
-# and measure each model's **response-token** loss on the training records it
-# saw and on the **test** records it never saw. Which run has the lower test
-# loss, and which the smaller gap between the two?
+# them on the validation records. Load both (notebook 03 exported both:
+# `run.find_finetuned("instructions", ...)` and
+# `run.find_finetuned("loss-on-everything", ...)`) and measure each model's
+# **response-token** loss on the training records it saw and on the **test**
+# records it never saw. Which run has the lower test loss, and which the
+# smaller gap between the two?
 
 # %% tags=["hide-input"]
 base = loading.load_causal_lm(run)
-finetuned_dir = instruct.find_finetuned(paths.runs_dir("sprint13", run.profile),
-                                        data_fp=instruct.records_fingerprint(data.records),
-                                        model_fp=runs.weights_fingerprint(base))
-unmasked_dir = finetuned_dir.parent / "loss-on-everything" / "best"
+finetuned_dir = run.find_finetuned("instructions", model=base, source=data)
 from_03 = {"prompt masked": loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))}
-if unmasked_dir.is_dir():
-    from_03["loss on everything"] = loading.load_causal_lm(dataclasses.replace(run, model=str(unmasked_dir)))
-else:  # notebook 03 ran with COMPARE_UNMASKED=0: train the other run here (MAX_STEPS steps)
+try:
+    unmasked_dir = run.find_finetuned("loss-on-everything", model=base, source=data)
+except FileNotFoundError:  # notebook 03 ran with COMPARE_UNMASKED=0: train the other run here (MAX_STEPS steps)
     train_everything = instruct.encode_records(split["train"], tokenizer, max_length, mask_prompt=False)[0]
     from_03["loss on everything"] = quick_train("everything", train_everything, encoded["validation"]).model
+else:
+    from_03["loss on everything"] = loading.load_causal_lm(dataclasses.replace(run, model=str(unmasked_dir)))
 generalisation = pd.DataFrame({
     name: {"train (seen)": instruct.label_loss(model, encoded["train"], eos),
            "test (held out)": instruct.label_loss(model, encoded["test"], eos)}

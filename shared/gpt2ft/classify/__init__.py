@@ -5,7 +5,7 @@ Taught in ``sprints/sprint11_classification``, one module per idea:
 - :mod:`~gpt2ft.classify.classifier`      pad token, token lengths, ``max_length``, encoding,
   the classifier with its label names (``01_data``, ``02_padding_and_batches``, ``04_finetune``)
 - :mod:`~gpt2ft.classify.finetune`   the training engine run on a classifier, the live
-  loss/accuracy plot, a run folder per identity (``04_finetune``)
+  loss/accuracy plot (``04_finetune``)
 - :mod:`~gpt2ft.classify.baseline`   the bag-of-words baseline (``03_baseline``); loads without the engine
 - :mod:`~gpt2ft.classify.metrics`    accuracy/precision/recall/F1, confusion matrix, predictions
   file (``03_baseline``, ``04_finetune``)
@@ -27,7 +27,7 @@ import importlib
 # Where each public name lives. Read on first use (PEP 562), so that
 # `from gpt2ft.classify import baseline` loads scikit-learn only, not the training engine.
 _HOMES = {
-    **dict.fromkeys(["LossAccuracyPlot", "run_folder", "train_classifier"], "finetune"),
+    **dict.fromkeys(["LossAccuracyPlot", "train_classifier"], "finetune"),
     **dict.fromkeys(["MINILM_PACKAGE", "build_classifier", "check_pad_tokens", "choose_max_length", "encode",
                     "label_maps", "minilm_dir", "set_pad_token", "token_lengths"], "classifier"),
     **dict.fromkeys(["balanced_subset", "class_weights", "weighted_loss"], "imbalance"),

@@ -41,7 +41,8 @@ def set_pad_token(tokenizer: PreTrainedTokenizerBase,
     needs ``config.pad_token_id`` to find the last *real* token of each row (the
     one it classifies from). Padding goes on the right: with left padding the
     real tokens move to later positions and the logits change. A tokenizer that
-    already has a pad token (BERT's ``[PAD]``) keeps it.
+    already has a pad token (BERT's ``[PAD]``; SmolLM2's ``<|im_end|>``, which is
+    also its end-of-text) keeps it, and the config gets the same id.
     """
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -121,7 +122,9 @@ def build_classifier(model_name: str, label_names: Sequence[str], tokenizer=None
 
     ``model_name`` is :data:`~gpt2ft.session.settings.TINY_MODEL` (a random tiny
     ``GPT2ForSequenceClassification``), a hub name or a local folder (any
-    architecture ``AutoModelForSequenceClassification`` knows: GPT-2, BERT, ...).
+    architecture ``AutoModelForSequenceClassification`` knows: GPT-2, BERT, a
+    Llama-family causal LM such as the small profile's SmolLM2, which gets a new
+    ``score`` head as GPT-2 does).
     ``pretrained=False`` builds the same architecture with random weights. The new
     classification head is initialised from ``seed``. With a ``tokenizer`` the
     config's ``pad_token_id`` is set to the tokenizer's (see :func:`set_pad_token`).

@@ -4,19 +4,18 @@ Introduced in ``sprints/sprint11_classification/04_finetune``, which writes the
 recipe out as a :class:`gpt2ft.training.TrainConfig` (AdamW with weight decay,
 warm-up then linear decay, clipping, evaluation every epoch, the best weights
 kept and loaded back). :func:`train_classifier` runs it with the classification
-scores at every evaluation; :class:`LossAccuracyPlot` draws them live;
-:func:`run_folder` gives each run a folder named after its identity.
+scores at every evaluation; :class:`LossAccuracyPlot` draws them live. The run
+names its own folder (``TrainConfig.run_name``, see ``Settings.train_config``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from gpt2ft.classify.classifier import check_pad_tokens
 from gpt2ft.classify.metrics import metrics_fn
-from gpt2ft.core import paths
-from gpt2ft.training import LivePlot, TrainConfig, TrainResult, runs, train
+from gpt2ft.training import LivePlot, TrainConfig, TrainResult, train
+from gpt2ft.training.callbacks import history_pairs
 
 
 def train_classifier(model, train_dataset, eval_dataset, label_names: Sequence[str],
@@ -25,40 +24,38 @@ def train_classifier(model, train_dataset, eval_dataset, label_names: Sequence[s
                      about: dict | None = None) -> TrainResult:
     """Fine-tune a classifier with :func:`gpt2ft.training.train` and the settings in ``cfg``.
 
-    With ``cfg.resume=False`` each call is a fresh run (an earlier run of the same
-    identity in ``cfg.output_dir`` is replaced; another run is kept aside). The loss is
+    A rerun of the same identity resumes from its last checkpoint (``cfg.resume``, on by
+    default); with ``cfg.resume=False`` each call is a fresh run (an earlier run of the same
+    identity is replaced; another run is kept aside). The loss is
     cross-entropy, or ``loss_fn(outputs, batch)`` (a class-weighted loss, see
     :func:`gpt2ft.classify.weighted_loss`); every evaluation reports loss,
     accuracy, macro-F1 and recall per class (:func:`gpt2ft.classify.metrics_fn`).
     With the ``tokenizer`` (its pad token checked against the model's first), the
-    checkpoints load with ``from_pretrained`` and ``pipeline``.
+    checkpoints load with ``from_pretrained`` and ``pipeline``. Without a tokenizer
+    the model's config must still name its pad token (``pad_token_id``): it is
+    refused before any work otherwise.
     """
     if tokenizer is not None:
         check_pad_tokens(tokenizer, model)
+    elif getattr(model.config, "pad_token_id", None) is None:
+        raise ValueError(
+            "The model's config has no pad_token_id and no tokenizer was passed: a GPT-2 classifier "
+            "finds the last real token of each row by its pad id, so batches of more than one row "
+            "cannot be classified (transformers: 'Cannot handle batch sizes > 1'). Nothing was trained. "
+            "Fix: classify.set_pad_token(tokenizer, model) before training, and pass "
+            "tokenizer=tokenizer to train_classifier (its pad token is then checked against the model's).")
     return train(model, train_dataset, eval_dataset, cfg, metrics_fn=metrics_fn(label_names),
                  loss_fn=loss_fn, callbacks=list(callbacks), max_length=max_length,
                  tokenizer=tokenizer, about=about)
 
 
-def run_folder(run, name: str, model=None, train_data=None, *, sprint: str = "sprint11") -> Path:
-    """The folder of one training run: ``<runs>/<sprint>/<profile>/<name>-<8 hex>``.
-
-    The hex digits name the run's identity: where the data came from
-    (``run.data_source``) and a fingerprint of its token ids and labels, the model
-    name and a fingerprint of its starting weights, and every setting of the
-    notebook's parameters cell (``run.parameters``). A changed ``DATA_DIR``,
-    ``MODEL`` or setting therefore gets a folder of its own and never lands in (or
-    resumes) another run's.
-    """
-    identity = {"data": run.data_source, "model": run.model,
-                "data_fp": runs.data_fingerprint(train_data) if train_data is not None else None,
-                "model_fp": runs.weights_fingerprint(model) if model is not None else None,
-                "settings": {p.name: p.value for p in run.parameters}}
-    return runs.run_folder(paths.runs_dir(sprint, run.profile), name, identity)
-
-
 class LossAccuracyPlot(LivePlot):
-    """The engine's live loss plot plus eval accuracy and macro-F1 on a second axis."""
+    """The engine's live loss plot plus eval accuracy and macro-F1 on a second axis.
+
+    At the end it is drawn from the run's whole history, so a resumed run's plot
+    shows the steps trained before the interruption too (a finished run, resumed,
+    trains none).
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,6 +66,12 @@ class LossAccuracyPlot(LivePlot):
             self.scores.append((record["step"], record["eval_accuracy"],
                                 record.get("eval_macro_f1", float("nan"))))
         super().on_eval(record)
+
+    def on_end(self, result):
+        h = result.history  # all of it: a resumed run logged only the steps after its checkpoint
+        f1 = dict(history_pairs(h, "eval_macro_f1"))
+        self.scores = [(step, acc, f1.get(step, float("nan"))) for step, acc in history_pairs(h, "eval_accuracy")]
+        super().on_end(result)
 
     def figure(self):
         fig = super().figure()
@@ -82,3 +85,4 @@ class LossAccuracyPlot(LivePlot):
             ax.legend(loc="center right")
             fig.tight_layout()
         return fig
+

@@ -57,8 +57,17 @@ def gpt2_pipeline(config, n_prompt_tokens: int | None = None):
     blocks -> final layer norm. Bottom row (right to left): the LM head (the
     token-embedding matrix again, tied) -> logits -> softmax of the last
     position -> the decoding choice -> one new token, appended to the ids.
+    A Llama-family config (SmolLM2) gets its own names: rotary positions, RMSNorm.
     """
-    d, vocab, layers = config.n_embd, config.vocab_size, config.n_layer
+    d = getattr(config, "n_embd", None) or config.hidden_size
+    layers = getattr(config, "n_layer", None) or config.num_hidden_layers
+    vocab = config.vocab_size
+    gpt2 = getattr(config, "model_type", "gpt2") == "gpt2"
+    tied = getattr(config, "tie_word_embeddings", True)
+    embeddings = "token (wte) + position (wpe)" if gpt2 else "token (embed_tokens);\nrotary positions"
+    norm = "final layer norm\n(ln_f)" if gpt2 else "final RMSNorm\n(norm)"
+    head = (f"= {'wte' if gpt2 else 'embed_tokens'}ᵀ{' ' if gpt2 else chr(10)}(tied weights)" if tied
+            else "(lm_head, own weights)")  # Llama's longer name: the note on a line of its own
     t = "T" if n_prompt_tokens is None else str(n_prompt_tokens)
     fig, ax = plt.subplots(figsize=(11, 4.1))
     ax.set(xlim=(0, 11), ylim=(0, 4.1))
@@ -69,16 +78,16 @@ def gpt2_pipeline(config, n_prompt_tokens: int | None = None):
     top_boxes = [
         ("text\n(the prompt)", grey),
         (f"tokenizer\n(byte-level BPE)\n{t} token ids", grey),
-        (f"embeddings\ntoken (wte) + position (wpe)\n({t}, {d})", blue),
+        (f"embeddings\n{embeddings}\n({t}, {d})", blue),
         (f"{layers} × transformer block\nattention + MLP\n({t}, {d})", blue),
-        (f"final layer norm\n(ln_f)\n({t}, {d})", blue),
+        (f"{norm}\n({t}, {d})", blue),
     ]
     bottom_boxes = [
         ("next token\nappended to the ids", grey),
         ("decoding choice\ngreedy = argmax, or sample\n(temperature, top-k, top-p,\nrepetition penalty)", orange),
         (f"softmax of the\nlast position\n→ next-token distribution\n({vocab:,} probabilities)", green),
         (f"logits\none score per token\n({t}, {vocab:,})", green),
-        (f"LM head\n= wteᵀ (tied weights)\n({d} → {vocab:,})", blue),
+        (f"LM head\n{head}\n({d} → {vocab:,})", blue),
     ]
     for x, (text, color) in zip(xs, top_boxes, strict=True):
         _box(ax, x, top, text, color)

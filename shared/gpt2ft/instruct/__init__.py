@@ -3,12 +3,11 @@
 Introduced across ``sprints/sprint13_instructions/``, one module per concept:
 
 - ``records``: :func:`split_records` (seeded train/validation/test), :func:`token_lengths`
-  (``01_data``); :func:`records_fingerprint`, :func:`save_finetuned`,
-  :func:`find_finetuned` (the model ``03_finetune`` writes and ``04_evaluate`` reads);
+  (``01_data``);
 - ``template``: :func:`format_prompt`, :func:`encode`, :func:`encode_records`,
   :func:`masking_figure` (the diagram of which labels carry the loss),
   :func:`extract_response` (``02_format_and_batch``);
-- ``model``: :func:`label_loss` (the loss on the tokens that carry a label,
+- ``responses``: :func:`label_loss` (the loss on the tokens that carry a label,
   ``03_finetune``), :func:`generate_responses` (same template, greedy, stops at
   end-of-text, says whether it stopped), :func:`evaluate_responses` (``04_evaluate``);
 - ``scoring``: :func:`score`, :func:`token_f1`, :func:`rouge_l`, :func:`adherence`,
@@ -17,16 +16,7 @@ Introduced across ``sprints/sprint13_instructions/``, one module per concept:
 Every public name is here too: ``from gpt2ft import instruct; instruct.format_prompt(...)``.
 """
 
-from gpt2ft.instruct.records import (
-           ABOUT,
-           FINETUNED,
-           SPLITS,
-           find_finetuned,
-           records_fingerprint,
-           save_finetuned,
-           split_records,
-           token_lengths,
-)
+from gpt2ft.instruct.records import SPLITS, split_records, token_lengths
 from gpt2ft.instruct.responses import Generation, evaluate_responses, generate_responses, label_loss
 from gpt2ft.instruct.scoring import ADHERENCE, adherence, normalise, rouge_l, score, summarise, token_f1
 from gpt2ft.instruct.template import (
@@ -42,8 +32,8 @@ from gpt2ft.instruct.template import (
            masking_figure,
 )
 
-__all__ = ["ABOUT", "ADHERENCE", "FINETUNED", "IGNORE_INDEX", "PREAMBLE", "RESPONSE_HEADER", "SPLITS",
+__all__ = ["ADHERENCE", "IGNORE_INDEX", "PREAMBLE", "RESPONSE_HEADER", "SPLITS",
            "TEMPLATE_MARKERS", "Encoded", "Generation", "adherence", "encode", "encode_records", "evaluate_responses",
-           "extract_response", "find_finetuned", "format_prompt", "generate_responses", "label_loss",
-           "masking_figure", "normalise", "records_fingerprint", "rouge_l", "save_finetuned", "score",
+           "extract_response", "format_prompt", "generate_responses", "label_loss",
+           "masking_figure", "normalise", "rouge_l", "score",
            "split_records", "summarise", "token_f1", "token_lengths"]

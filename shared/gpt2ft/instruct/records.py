@@ -1,26 +1,20 @@
-"""Instruction records: seeded splits, token lengths, a fingerprint, the saved model.
+"""Instruction records: seeded splits and token lengths.
 
-Introduced in ``sprints/sprint13_instructions/01_data`` (splits, lengths) and
-``03_finetune`` (the fingerprint and the model notebook 04 reads).
+Introduced in ``sprints/sprint13_instructions/01_data``. The fine-tuned model of
+``03_finetune`` is saved and found again by the training engine
+(``runs.export``, ``Settings.find_finetuned``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pandas as pd
 
-from gpt2ft.core.processes import is_main_process, wait_for_everyone
 from gpt2ft.instruct.template import format_prompt
-from gpt2ft.training.runs import text_fingerprint
 
 SPLITS = ("train", "validation", "test")
-FINETUNED = "finetuned"  # the folder name, inside a run folder of 03_finetune
-ABOUT = "training.json"  # beside the weights: how the model was trained
 
 
 def split_records(records: Sequence[dict], seed: int = 0,
@@ -53,54 +47,3 @@ def token_lengths(records: Sequence[dict], tokenizer) -> pd.DataFrame:
         "has input": [bool(r.get("input")) for r in records],
     }).assign(**{"total tokens": lambda d: d["prompt tokens"] + d["response tokens"]})
 
-
-def records_fingerprint(records: Sequence[dict]) -> str:
-    """SHA-256 of the records' instruction, input and output, in order.
-
-    Part of a run's identity in ``03_finetune`` (so a changed file or
-    ``DATA_SOURCE`` never lands in another run's folder) and how ``04_evaluate``
-    finds the model fine-tuned on the same records.
-    """
-    return text_fingerprint(*(json.dumps([r["instruction"], r.get("input") or "", r["output"]])
-                              for r in records))
-
-
-def save_finetuned(model, tokenizer, folder: str | os.PathLike, about: Mapping) -> Path:
-    """Save ``model`` and ``tokenizer`` (``save_pretrained``) with ``training.json`` beside them.
-
-    ``about`` should hold ``data fingerprint`` and ``base weights fingerprint``
-    (:func:`records_fingerprint`, ``runs.weights_fingerprint`` of the starting
-    weights): :func:`find_finetuned` matches on them. Under ``accelerate
-    launch`` only the main process writes; every process returns the folder.
-    """
-    folder = Path(folder)
-    if is_main_process():
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        (folder / ABOUT).write_text(json.dumps(dict(about), indent=2, default=str) + "\n")
-    wait_for_everyone()
-    return folder
-
-
-def find_finetuned(parent: str | os.PathLike, *, data_fp: str, model_fp: str) -> Path:
-    """The newest ``*/finetuned/`` below ``parent`` trained on these records from these weights.
-
-    Raises ``FileNotFoundError`` saying what to run when there is none (a
-    changed ``DATA_DIR``, ``DATA_SOURCE``, ``MODEL`` or ``SEED`` changes the
-    fingerprints, so a model trained on other data is never picked up).
-    """
-    found = []
-    for about_file in Path(parent).glob(f"*/{FINETUNED}/{ABOUT}"):
-        try:
-            about = json.loads(about_file.read_text())
-        except ValueError:
-            continue
-        if (about.get("data fingerprint") == data_fp and about.get("base weights fingerprint") == model_fp
-                and (about_file.parent / "config.json").is_file()):
-            found.append(about_file.parent)
-    if not found:
-        raise FileNotFoundError(
-            f"No fine-tuned model below {parent} was trained on these records from these starting "
-            "weights. Run 03_finetune first with the same PROFILE, MODEL, DATA_DIR, DATA_SOURCE "
-            "and SEED (e.g. make sprint13 runs 01-05 in order).")
-    return max(found, key=lambda folder: (folder / ABOUT).stat().st_mtime)

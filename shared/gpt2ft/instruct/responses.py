@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import pandas as pd
 import torch
@@ -44,12 +45,16 @@ def label_loss(model, dataset, pad_token_id: int, batch_size: int = 16) -> float
     return total / max(1, count)
 
 
+MIN_PROMPT_ROOM = 8  # positions a prompt keeps at least: the response header and a little before it
+
+
 @dataclass
 class Generation:
     raw: str  # the decoded new tokens, up to (not including) end-of-text
     response: str  # extract_response(raw)
     stopped: bool  # end-of-text came before the token limit
     new_tokens: int  # tokens generated before end-of-text (or the limit)
+    prompt_tokens_cut: int = 0  # tokens cut from the prompt's start to leave room (0: the whole prompt)
 
 
 @torch.no_grad()
@@ -60,19 +65,35 @@ def generate_responses(model, tokenizer, records: Sequence[dict], *, max_new_tok
     Prompts are left-padded into batches (GPT-2 then gets position ids from the
     attention mask, so a padded prompt is answered as if alone). A prompt that
     leaves fewer than ``max_new_tokens`` positions of the context is cut from
-    its start, as in training.
+    its start, as in training; a printed note says how many were cut (and each
+    :class:`Generation` by how much). ``max_new_tokens`` that leaves fewer than
+    :data:`MIN_PROMPT_ROOM` positions for the prompt is refused before any work.
     """
     eos = tokenizer.eos_token_id
     context = context_length(model)
-    room = context - max_new_tokens
-    if room < 8:
-        raise ValueError(f"max_new_tokens={max_new_tokens} leaves {room} of the model's "
-                         f"{context} positions for the prompt; use fewer new tokens.")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, Integral) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} is not allowed: use a whole number >= 1 "
+                         f"(MAX_NEW_TOKENS), e.g. 64.")
+    room = None if context is None else context - max_new_tokens
+    if room is not None and room < MIN_PROMPT_ROOM:
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} on a model whose context (n_positions) is {context} "
+            f"leaves {room} positions for the prompt (at least {MIN_PROMPT_ROOM} are needed). Nothing was "
+            f"generated. Fix: use fewer new tokens: MAX_NEW_TOKENS <= {context - MIN_PROMPT_ROOM} (max_new_tokens=), "
+            f"or a model with a longer context.")
+    encoded = [tokenizer.encode(format_prompt(r)) for r in records]
+    cut = [max(0, len(ids) - room) if room is not None else 0 for ids in encoded]
+    if any(cut):
+        print(f"Note: {sum(1 for c in cut if c)} of {len(records)} prompts are longer than the {room} "
+              f"positions max_new_tokens={max_new_tokens} leaves of the model's {context}: their first "
+              f"tokens were cut (up to {max(cut)}), keeping the end with the response header, as in "
+              f"training. Fix, to keep them whole: a smaller MAX_NEW_TOKENS, or shorter records.")
     was_training = model.training
     model.eval()
     out: list[Generation] = []
     for start in range(0, len(records), batch_size):
-        prompts = [tokenizer.encode(format_prompt(r))[-room:] for r in records[start:start + batch_size]]
+        prompts = [ids[c:] for ids, c in zip(encoded[start:start + batch_size], cut[start:start + batch_size],
+                                              strict=True)]
         width = max(map(len, prompts))
         input_ids = torch.tensor([[eos] * (width - len(p)) + p for p in prompts], device=model.device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=model.device)
@@ -82,7 +103,7 @@ def generate_responses(model, tokenizer, records: Sequence[dict], *, max_new_tok
             stopped = eos in row
             tokens = row[: row.index(eos)] if stopped else row
             raw = tokenizer.decode(tokens, skip_special_tokens=True)
-            out.append(Generation(raw, extract_response(raw), stopped, len(tokens)))
+            out.append(Generation(raw, extract_response(raw), stopped, len(tokens), cut[len(out)]))
     model.train(was_training)
     return out
 

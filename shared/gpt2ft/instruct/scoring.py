@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from gpt2ft.instruct.template import TEMPLATE_MARKERS, extract_response
+from gpt2ft.session.data.instructions import template_markers
 
 NEW_INSTRUCTION = "### Instruction"
 ECHO_MARKERS = tuple(m for m in TEMPLATE_MARKERS if m != NEW_INSTRUCTION)
@@ -59,13 +60,16 @@ def adherence(raw_generation: str, stopped: bool) -> dict:
     ``has response``: something is left after extraction; ``stopped``: the model
     emitted end-of-text before the token limit; ``no template echo``: no preamble,
     ``### Input`` or ``### Response`` header repeated; ``no new instruction``: it
-    did not invent a further ``### Instruction``. ``adheres``: all four.
+    did not invent a further ``### Instruction``. ``adheres``: all four. A header
+    counts only as the template writes it (:func:`template_markers`): a markdown
+    heading such as ``### Step 1`` in an answer is neither.
     """
+    found = template_markers(raw_generation)
     checks = {
         "has response": bool(extract_response(raw_generation)),
         "stopped": bool(stopped),
-        "no template echo": not any(m in raw_generation for m in ECHO_MARKERS),
-        "no new instruction": NEW_INSTRUCTION not in raw_generation,
+        "no template echo": not any(m.startswith(ECHO_MARKERS) for m in found),
+        "no new instruction": not any(m.startswith(NEW_INSTRUCTION) for m in found),
     }
     return {**checks, "adheres": all(checks.values())}
 

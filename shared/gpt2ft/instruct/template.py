@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from datasets import Dataset
 
+from gpt2ft.session.data.instructions import TEMPLATE_END
+
 IGNORE_INDEX = -100  # what torch's cross-entropy skips
 PREAMBLE = ("Below is an instruction that describes a task{extra}. "
             "Write a response that appropriately completes the request.")
@@ -130,8 +132,17 @@ def masking_figure(record: dict, tokenizer, title: str | None = None):
     return fig
 
 
+
 def extract_response(generated: str) -> str:
-    """The answer part of a generation: up to a new template section, if any."""
-    for marker in ("\n### ", "### Instruction", "### Input", "### Response"):
-        generated = generated.split(marker)[0]
-    return generated.strip()
+    """The answer part of a generation: up to the template's own end of a response.
+
+    That end is the end-of-text token (generation stops there) or, for a model
+    that goes on instead of stopping, the start of a new section of the template
+    exactly as :func:`format_prompt` writes it (``### Instruction:`` alone on its
+    line, the preamble, an echoed ``### Input:`` / ``### Response:`` header). Any
+    other ``### `` (a markdown heading in the answer) is part of the answer.
+    """
+    found = TEMPLATE_END.search(generated)
+    return (generated[: found.start()] if found else generated).strip()
+
+

@@ -4,7 +4,10 @@ Introduced in ``sprints/sprint12_book/01_prepare_data`` (the blocks cut by hand
 there are checked equal to :func:`pack_blocks` and :func:`prepare_corpus`).
 
 - The whole text is tokenized once and cached (keyed by the text and the
-  tokenizer), so re-running a notebook or a script does not re-tokenize.
+  tokenizer), so re-running a notebook or a script does not re-tokenize. The
+  cache file records the hash of the text, the tokenizer and its own tokens; one
+  that does not match them (replaced, edited, truncated) is rebuilt, and a line
+  says so, naming the file.
 - Train and validation are *contiguous* ranges of the token stream (the last
   ``validation_fraction`` is validation): a random split of blocks from one book
   would put neighbouring sentences on both sides and flatter validation loss.
@@ -16,7 +19,9 @@ there are checked equal to :func:`pack_blocks` and :func:`prepare_corpus`).
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
@@ -31,16 +36,47 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
+def _ids_sha256(ids: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int32).tobytes()).hexdigest()
+
+
+def _read_cache(path: Path, text_sha256: str, tokenizer: str) -> tuple[np.ndarray | None, str]:
+    """The cached ids, or None and why they cannot be used (the file is then rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ids = data["ids"]
+            made = {key: str(data[key]) for key in ("text_sha256", "tokenizer", "ids_sha256")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        return None, f"could not be read ({type(err).__name__}: {err}): it is truncated or corrupt"
+    if made["text_sha256"] != text_sha256:
+        return None, "was made from another text"
+    if made["tokenizer"] != tokenizer:
+        return None, "was made by another tokenizer"
+    if ids.ndim != 1 or ids.dtype != np.int32 or _ids_sha256(ids) != made["ids_sha256"]:
+        return None, "holds other tokens than the ones it was written with"
+    return ids, ""
+
+
 def tokenize_cached(text: str, tokenizer) -> tuple[np.ndarray, bool]:
-    """Token ids of ``text`` (int32) and whether they came from the cache."""
-    key = hashlib.sha256(text.encode()).hexdigest()[:16] + "-" + tokenizer_fingerprint(tokenizer)
-    path = cache_dir("tokens") / f"{key}.npy"
+    """Token ids of ``text`` (int32) and whether they came from the cache.
+
+    The cache file (``<cache>/tokens/<key>.npz``) holds the ids with the hash of
+    the text, the tokenizer's fingerprint and the ids' own hash; a file that does
+    not match them (copied from another text, tokens changed, truncated) is
+    rebuilt from the text, and a printed line names it and why.
+    """
+    text_sha256, fingerprint = hashlib.sha256(text.encode()).hexdigest(), tokenizer_fingerprint(tokenizer)
+    path = cache_dir("tokens") / f"{text_sha256[:16]}-{fingerprint}.npz"
     if path.exists():
-        return np.load(path), True
+        ids, why = _read_cache(path, text_sha256, fingerprint)
+        if ids is not None:
+            return ids, True
+        print(f"Note: the token cache {path} {why}; it is rebuilt from the text.")
     # One call over the whole text: the tokenizer sees real word boundaries everywhere.
     ids = np.asarray(tokenizer(text, verbose=False)["input_ids"], dtype=np.int32)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, ids)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, ids=ids, text_sha256=np.array(text_sha256), tokenizer=np.array(fingerprint),
+             ids_sha256=np.array(_ids_sha256(ids)))
     tmp.replace(path)  # a crash mid-write never leaves a truncated cache entry
     return ids, False
 

@@ -1,6 +1,6 @@
 """What a notebook starts with: its settings, its model and tokenizer, its data, its result tables.
 
-- ``settings``   the parameters cell settled: profile tiny/full/auto, every setting checked once,
+- ``settings``   the parameters cell settled: profile tiny/small/full/auto, every setting checked once,
   and :meth:`~gpt2ft.session.settings.Settings.train_config`, the run's ``TrainConfig``
   (``sprints/sprint10_generation/01_load_and_inspect``)
 - ``loading``    tokenizer and model: hub, local folder or tiny; the offline GPT-2 BPE fallback (sprint 10 ``01``)

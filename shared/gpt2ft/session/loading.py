@@ -1,6 +1,13 @@
-"""GPT-2 tokenizer and model: from the hub by name, from a local folder, or tiny.
+"""Tokenizer and causal LM: GPT-2 (the default) or any causal LM, by hub name, local folder, or tiny.
 
 Introduced in ``sprints/sprint10_generation/01_load_and_inspect``.
+
+Loading goes through the ``Auto*`` classes, so a local folder of another causal
+LM (the small profile's SmolLM2-135M-Instruct, a ``LlamaForCausalLM`` fetched by
+``gpt2ft fetch-model``) loads the same way as GPT-2; the tokenizer's limit is the
+model's context, and a tokenizer's own pad token (SmolLM2: ``<|im_end|>``, the
+same as its end-of-text) is given to the model's config (:func:`match_pad_token`).
+GPT-2 has none and keeps none here (``classify.set_pad_token`` gives it one).
 
 The tokenizer never needs the network: when the hub can't be reached it falls
 back to the real GPT-2 byte-level BPE files that ship inside the
@@ -10,6 +17,7 @@ back to the real GPT-2 byte-level BPE files that ship inside the
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
 import os
@@ -22,12 +30,12 @@ from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
-    GPT2LMHeadModel,
     GPT2TokenizerFast,
+    PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 
-from gpt2ft.core.models import name_the_loss, tiny_config, tiny_model
+from gpt2ft.core.models import causal_problem, context_length, name_the_loss, tiny_config, tiny_model
 from gpt2ft.core.paths import cache_dir
 from gpt2ft.session.settings import TINY_MODEL, Settings
 
@@ -61,13 +69,56 @@ def _looks_like_path(name: str) -> bool:
 
 
 def check_model_name(name: str) -> None:
-    """A ``MODEL`` that names a folder must be one; says where it resolved."""
+    """A ``MODEL`` that names a folder must be one; says where it resolved.
+
+    Offline (``HF_HUB_OFFLINE=1``), a name that is neither a local folder, nor a
+    GPT-2 name, nor in the local hub cache cannot load: it is refused here as
+    "not found locally", with the nearest known name (a typo such as ``gtp2``),
+    rather than blamed on the hub.
+    """
     if name != TINY_MODEL and _looks_like_path(name) and not _is_local(name):
         where = Path(name).expanduser().resolve()
         raise ModelLoadError(
             f"MODEL={name!r} is not a folder: from {Path.cwd()} it resolves to {where}, which does "
             "not exist. Point MODEL at a folder written by save_pretrained (an absolute path avoids "
             "surprises, since notebooks run in their sprint folder), or at a hub name like gpt2.")
+    if (name != TINY_MODEL and name not in GPT2_FAMILY and not _is_local(name) and _offline()
+            and not _in_hub_cache(name)):
+        where = Path(name).expanduser().resolve()
+        raise ModelLoadError(
+            f"MODEL={name!r} not found locally{_did_you_mean(name) or '.'} There is no folder of that name "
+            f"(from {Path.cwd()} it would be {where}) and the hub name {name!r} is not in the local hub "
+            "cache; with HF_HUB_OFFLINE=1 the hub was not asked, so it is not to blame.\n"
+            + (f"How to fix: MODEL={_near_name(name)} if that is the model you meant; or " if _near_name(name)
+               else "How to fix: ")
+            + "set MODEL=<folder with the model's files> (model.save_pretrained(dir); MODEL=<dir>), "
+            "unset HF_HUB_OFFLINE to download it from the hub, or run the small offline version with "
+            "PROFILE=tiny.")
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether the local hub cache holds ``name``'s config (what an offline load needs first)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # an invalid repository name, an unreadable cache: not there
+        return False
+
+
+def _near_name(name: str) -> str | None:
+    """The known model name closest to ``name`` (a typo such as ``gtp2``), if one is close."""
+    known = (*GPT2_FAMILY, TINY_MODEL)
+    near = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.6)
+    return near[0] if near and near[0] != name else None
+
+
+def _did_you_mean(name: str) -> str:
+    near = _near_name(name)
+    return f"; did you mean {near!r}?" if near else ""
 
 
 def _hub_endpoint() -> str:
@@ -138,11 +189,19 @@ def _has_tokenizer_files(folder: Path) -> bool:
     return any((folder / f).exists() for f in ("tokenizer.json", "vocab.json", "tokenizer_config.json"))
 
 
-def _finish_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    # GPT-2 ships without a sensible max length in some copies; its context is 1024.
+def _finish_tokenizer(tokenizer: PreTrainedTokenizerBase, context: int | None = None) -> PreTrainedTokenizerBase:
+    # Some copies ship without a sensible max length: the model's context (GPT-2's is 1024).
     if tokenizer.model_max_length > 10**6:
-        tokenizer.model_max_length = GPT2_CONTEXT
+        tokenizer.model_max_length = context or GPT2_CONTEXT
     return tokenizer
+
+
+def _folder_config(folder: Path):
+    """The config saved in ``folder`` (None when it has none, or it cannot be read)."""
+    try:
+        return AutoConfig.from_pretrained(str(folder)) if (folder / "config.json").is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def bundled_tokenizer() -> GPT2TokenizerFast:
@@ -160,8 +219,15 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
         return bundled_tokenizer()
     if _is_local(name):
         folder = Path(name).expanduser()
+        config = _folder_config(folder)
         if _has_tokenizer_files(folder):
-            return _finish_tokenizer(AutoTokenizer.from_pretrained(str(folder)))
+            return _finish_tokenizer(AutoTokenizer.from_pretrained(str(folder)), context_length(config))
+        kind = getattr(config, "model_type", "gpt2")
+        if kind != "gpt2":
+            raise ModelLoadError(
+                f"The folder {name} holds a {kind!r} model but no tokenizer files (tokenizer.json, "
+                "tokenizer_config.json), and only GPT-2's tokenizer is bundled. Fix: save the model's "
+                "own tokenizer beside it (tokenizer.save_pretrained(folder)).")
         return bundled_tokenizer()
     check_model_name(name)
     try:
@@ -174,7 +240,8 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
             return bundled_tokenizer()
         raise ModelLoadError(
             f"Could not load a tokenizer for {name!r}: not a local folder, and the hub "
-            f"did not answer ({err}). Set MODEL=<folder with the model's files>.") from err
+            f"did not answer ({err}). Set MODEL=<folder with the model's files>"
+            f"{_did_you_mean(name).replace(';', ',')}.") from err
 
 
 def load_error(name: str, err: Exception) -> ModelLoadError:
@@ -189,11 +256,11 @@ def load_error(name: str, err: Exception) -> ModelLoadError:
             f"({err.__class__.__name__}: {str(err)[:300]}).\nHow to fix: save the model again "
             "with save_pretrained, or point MODEL at another folder (or PROFILE=tiny).")
     return ModelLoadError(
-        f"Could not load model weights: tried the hub name {name!r} (no local folder of that name "
-        f"exists) and got {err.__class__.__name__}: {err}\n{FIX}")
+        f"Could not load model weights: tried the hub name {name!r}{_did_you_mean(name)} (no local "
+        f"folder of that name exists) and got {err.__class__.__name__}: {err}\n{FIX}")
 
 
-def load_causal_lm(settings: Settings, **kwargs) -> GPT2LMHeadModel:
+def load_causal_lm(settings: Settings, **kwargs) -> PreTrainedModel:
     """The language model for these settings, in eval mode on ``settings.device``."""
     if settings.model == TINY_MODEL:
         model = tiny_model(settings.seed)
@@ -204,6 +271,10 @@ def load_causal_lm(settings: Settings, **kwargs) -> GPT2LMHeadModel:
             model = AutoModelForCausalLM.from_pretrained(settings.model, **kwargs)
         except Exception as err:  # OSError, ValueError, SafetensorError: all the same fix
             raise load_error(settings.model, err) from err
+        problem = causal_problem(model)
+        if problem is not None:
+            raise ModelLoadError(f"MODEL={settings.model!r} cannot be used as a causal language "
+                                 f"model: it is {problem}")
     return name_the_loss(model).to(settings.device).eval()
 
 
@@ -220,5 +291,40 @@ def load_config(settings: Settings):
 
 
 def load(settings: Settings):
-    """``(tokenizer, model)`` for these settings."""
-    return load_tokenizer(settings.model), load_causal_lm(settings)
+    """``(tokenizer, model)`` for these settings; a tokenizer with ids past the model's
+    embeddings is refused here, before any work."""
+    tokenizer, model = load_tokenizer(settings.model), load_causal_lm(settings)
+    check_vocabulary(tokenizer, model, settings.model)
+    return tokenizer, match_pad_token(tokenizer, model)
+
+
+def match_pad_token(tokenizer, model):
+    """Give the model's config the tokenizer's own pad token, where the config names none.
+
+    SmolLM2's tokenizer pads with ``<|im_end|>``, its end-of-text too (pad == eos):
+    the labels of padding are -100 (``DynamicPadding``), so an end-of-text the model
+    must learn to write is never mistaken for padding. GPT-2's tokenizer has no pad
+    token: nothing changes (``classify.set_pad_token`` teaches it one). A config
+    whose pad id differs from the tokenizer's is left as it is (``check_pad_tokens``
+    refuses it where it matters: classification).
+    """
+    pad = tokenizer.pad_token_id
+    config = getattr(model, "config", None)
+    if pad is not None and config is not None and getattr(config, "pad_token_id", None) is None:
+        config.pad_token_id = pad
+        generation = getattr(model, "generation_config", None)
+        if generation is not None and generation.pad_token_id is None:
+            generation.pad_token_id = pad
+    return model
+
+
+def check_vocabulary(tokenizer, model, name: str = "MODEL") -> None:
+    """The tokenizer's ids must all have a row in the model's embedding matrix."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ModelLoadError(
+            f"MODEL={name!r}: its tokenizer has {len(tokenizer):,} tokens but the model's embedding "
+            f"matrix has only {rows:,} rows, so any token id from {rows:,} up would fail inside the "
+            "model (IndexError). Fix: use the tokenizer the model was trained with (save it beside "
+            "the weights), or grow the embeddings with model.resize_token_embeddings("
+            "len(tokenizer)) and save the model again.")

@@ -3,7 +3,8 @@
 Introduced in ``sprints/sprint10_generation/03_decoding_strategies``.
 
 Every file says which profile made it; a ``tiny`` file is headed as a smoke
-run so that nobody quotes its numbers as results.
+run so that nobody quotes its numbers as results, and a ``small`` file as the
+real numbers of SmolLM2-135M-Instruct on a CPU (not GPT-2's).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def provenance(settings: Settings, command: str | None = None) -> dict:
     return {
         "profile": settings.profile,
         "smoke_run": settings.is_tiny,
-        "model": settings.model,
+        "label": settings.label,
+        "model": settings.model_shown,
         "data": settings.data_source,
         "seed": settings.seed,
         "device": torch.cuda.get_device_name() if settings.device == "cuda" else platform.processor() or "cpu",
@@ -44,7 +46,10 @@ def _header(title: str, meta: dict) -> str:
         lines += ["> **Smoke run (PROFILE=tiny)**: a small randomly initialised GPT-2 on "
                   f"{meta['data']}. These numbers check that the pipeline runs; they are not "
                   "results.", ""]
-    lines += [f"- {key}: `{value}`" for key, value in meta.items() if key != "smoke_run"]
+    elif meta["profile"] == "small":
+        lines += [f"> **Small profile (PROFILE=small)**: {meta['label']}. Real numbers from a "
+                  "pre-trained model run on a CPU, but that model's, not GPT-2's.", ""]
+    lines += [f"- {key}: `{value}`" for key, value in meta.items() if key not in ("smoke_run", "label")]
     return "\n".join(lines) + "\n\n"
 
 

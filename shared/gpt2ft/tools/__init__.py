@@ -3,4 +3,5 @@
 - ``notebooks``  run a sprint's notebooks (``make sprintNN``), check the ``.py``/``.ipynb`` pairs
 - ``cli``        the ``gpt2ft`` command: run, check-pairs, lab, book (what ``make`` calls)
 - ``book``       the notebooks, cards and notes as a static site (``make book``)
+- ``fetch``      the small profile's model (SmolLM2-135M-Instruct), fetched once and checked
 """

@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -288,11 +289,41 @@ def build(root: Path | None = None, out: Path | None = None, quiet: bool = True)
     return {"out": out, "documents": len(docs), "pages": pages, "seconds": seconds, "warnings": warnings}
 
 
+def out_problem(out: Path) -> str | None:
+    """Why the book cannot be written to ``out`` (and beside it), or None: checked before any work.
+
+    The build writes ``out`` and, in the same parent folder, ``<name>-src`` and
+    ``<name>-doctrees``: the parent must be (or become) a folder this user can write.
+    """
+    out = out.expanduser().resolve()
+    beside = f"{out.name}-src and {out.name}-doctrees"
+    fix = "Fix: pass --out a folder in a place you can write, e.g. --out .cache/book (the default)."
+    if not out.name:
+        return f"--out {out}: the book needs a named folder (it writes <name>-src and <name>-doctrees beside it). {fix}"
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder. Nothing was written. {fix}"
+    above = out.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        return f"--out {out} lies below {above}, which is a file, not a folder. Nothing was written. {fix}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}-check-", dir=out.parent)).rmdir()
+    except OSError as err:
+        return (f"--out {out}: the book goes to {out} and, beside it, {beside}, but the folder "
+                f"{out.parent} cannot be written ({err.strerror or err}). The book was not built. {fix}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gpt2ft book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="default: .cache/book")
     args = parser.parse_args(argv)
+    problem = out_problem(args.out) if args.out else None
+    if problem:
+        parser.error(problem)
     report = build(out=args.out.resolve() if args.out else None)
     for warning in report["warnings"]:
         print(warning, file=sys.stderr)

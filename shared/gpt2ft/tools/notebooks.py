@@ -9,29 +9,47 @@ Used by ``make sprintNN`` and ``make pairs`` through the ``gpt2ft`` command
 ``run`` reads each ``NN_name.py`` (the source), executes it as a notebook with
 the current Python, and writes the executed notebook: in place for the tiny
 profile (the committed ``.ipynb`` outputs come from tiny runs), under
-``results/<sprint>/<profile>/notebooks/`` for the others so a GPU run never
-overwrites the committed pair. Executed notebooks carry no kernelspec, no
-per-cell timing metadata and no fresh random cell or widget ids, so rerunning
-a notebook changes only what its outputs say.
+``results/<sprint>/<profile>/notebooks/`` for the others (``results/sprint10/full/notebooks/``,
+beside the sprint's tables; ``results/custom/<profile>-<hash>/<sprint>/<profile>/notebooks/``
+for a run with settings of its own) so a GPU run never overwrites the committed pair.
+
+Before any notebook runs, the settings given in the environment are checked against
+the notebooks' parameters cells (:func:`refused_settings`). A notebook that fails
+prints its own error (type and message, no traceback) and where the whole traceback
+and the notebook as far as it ran were written; Ctrl-C stops with one line saying
+which notebook stopped, its last checkpoint, and that the same command resumes; the
+kernel's TCP-transport warning is kept off the terminal.
+
+Executed notebooks carry no kernelspec, no per-cell timing metadata and no fresh
+random cell or widget ids, so rerunning a notebook changes only what its outputs say.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import asyncio
+import atexit
 import hashlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from gpt2ft.core.paths import results_dir, results_root
+from gpt2ft.core.paths import results_dir, results_root, runs_dir
+from gpt2ft.session import settings as session_settings
 from gpt2ft.session.settings import choose_profile
+from gpt2ft.tools.cli import existing_folder, timeout_seconds
 
 KERNEL = "python3"
 
@@ -112,15 +130,161 @@ def stable_ids(notebook, previous=None, name: str = "") -> None:
                 view["model_id"] = new[view["model_id"]]
 
 
-def execute(source: Path, target: Path, timeout: int) -> float:
-    """Execute ``source`` (a percent .py) as a notebook and write it to ``target``."""
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# What ipykernel logs at every start when it listens on TCP on 127.0.0.1 (jupyter_client's
+# default transport): one line on the kernel's own stderr, dropped by KernelStderr.
+TCP_WARNING = "Kernel is running over TCP without encryption"
+
+
+def plain(text: str) -> str:
+    """``text`` without ANSI colour codes (IPython colours its tracebacks)."""
+    return ANSI.sub("", text)
+
+
+class NotebookFailed(Exception):
+    """A notebook stopped on an error: ``line`` is its own error, ``saved`` where the rest went."""
+
+    def __init__(self, source: Path, line: str, saved: list[Path], seconds: float):
+        super().__init__(line)
+        self.source, self.line, self.saved, self.seconds = source, line, saved, seconds
+
+
+class NotebookInterrupted(Exception):
+    """The notebook was stopped by Ctrl-C (SIGINT) or SIGTERM; its kernel was shut down."""
+
+    def __init__(self, source: Path, signum: int, seconds: float):
+        super().__init__(f"{source.name} stopped by {signal.Signals(signum).name}")
+        self.source, self.signum, self.seconds = source, signum, seconds
+
+
+class KernelStderr:
+    """The kernel process's own stderr (its log; the cells' output goes into the notebook),
+    passed on line by line without ipykernel's TCP-transport warning, and silenced once the
+    kernel is being stopped on purpose (a zmq traceback from its shutdown says nothing)."""
+
+    def __init__(self, sink=None):
+        self.sink = sink if sink is not None else sys.stderr
+        self.quiet = False
+        read, self.fd = os.pipe()
+        self._thread = threading.Thread(target=self._pump, args=(read,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, read: int) -> None:
+        with os.fdopen(read, "r", errors="replace") as lines:
+            for line in lines:
+                if not self.quiet and TCP_WARNING not in line:
+                    self.sink.write(line)
+                    self.sink.flush()
+
+    def close(self) -> None:
+        """Close our end; the pump ends once the kernel (the other writer) has exited."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            self._thread.join(timeout=5)
+
+
+class _Client(NotebookClient):
+    """nbclient's client, stopping on SIGINT/SIGTERM in a way the runner can tell apart.
+
+    nbclient shuts the kernel down on a signal and then fails with ``DeadKernelError`` (and an
+    ``AssertionError`` from cleaning up twice). This one records the signal, quiets the kernel's
+    stderr first, and cleans up once, so the runner can say in one line what happened.
+    """
+
+    def __init__(self, *args, on_stop=None, **kwargs):
+        super().__init__(*args, on_notebook_start=self._take_signals, **kwargs)
+        self.stopped_by: int | None = None
+        self._on_stop = on_stop
+
+    def _take_signals(self, **_) -> None:
+        loop = asyncio.get_event_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:  # replaces nbclient's own handler (installed just before the kernel started)
+                loop.add_signal_handler(signum, self._stop, signum)
+            except (RuntimeError, NotImplementedError, ValueError):  # not the main thread; Windows
+                pass
+
+    def _stop(self, signum: int) -> None:
+        if self.stopped_by is not None:
+            return
+        self.stopped_by = signum
+        if self._on_stop:
+            self._on_stop()
+        atexit.unregister(self._cleanup_kernel)
+        self._async_cleanup_kernel_future = asyncio.ensure_future(self._async_cleanup_kernel())
+
+    async def _async_cleanup_kernel(self) -> None:
+        if self.km is not None:  # already cleaned up after a signal: nothing left to stop
+            await super()._async_cleanup_kernel()
+
+
+def _error_line(err: BaseException, timeout: int) -> str:
+    """The notebook's own error as ``Type: message``, without colours or traceback."""
+    if isinstance(err, CellTimeoutError):
+        return (f"a cell ran longer than --timeout {timeout} s and was stopped. Fix: give it more time "
+                f"(gpt2ft run ... --timeout {timeout * 4}), or lower the caps (MAX_STEPS, MAX_EXAMPLES).")
+    if isinstance(err, DeadKernelError):
+        return ("the kernel died (the Python process running the notebook ended without an error: "
+                "often out of memory, or killed from outside). Fix: lower BATCH_SIZE or "
+                "MAX_BATCH_TOKENS, or free memory, then run the same command again.")
+    if isinstance(err, CellExecutionError):
+        return plain(f"{err.ename}: {err.evalue}".strip())
+    return plain(f"{type(err).__name__}: {err}".strip())
+
+
+def _save_failure(notebook, err: BaseException, failed: Path) -> list[Path]:
+    """The notebook as far as it ran (``failed``, .ipynb) and its traceback as plain text
+    (``failed`` with .txt); returns what could be written."""
+    saved = []
+    try:
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        text = str(err) if isinstance(err, CellExecutionError) else "".join(
+            traceback.format_exception(type(err), err, err.__traceback__))
+        log = failed.with_suffix(".txt")
+        log.write_text(plain(text).rstrip() + "\n")
+        saved.append(log)
+        notebook.metadata.pop("kernelspec", None)
+        strip_timing(notebook)
+        nbformat.write(notebook, failed)
+        saved.append(failed)
+    except (OSError, ValueError):  # a full disk must not hide the error itself
+        pass
+    return saved
+
+
+def execute(source: Path, target: Path, timeout: int, failed: Path | None = None) -> float:
+    """Execute ``source`` (a percent .py) as a notebook and write it to ``target``.
+
+    On an error raises :class:`NotebookFailed` with the notebook's own error in one line; with
+    ``failed`` (``<name>.failed.ipynb``) the notebook as far as it ran goes there and its
+    traceback beside it (``.failed.txt``). On SIGINT/SIGTERM the kernel is shut down and
+    :class:`NotebookInterrupted` is raised. A success removes an earlier run's ``failed`` files.
+    """
     notebook = jupytext.read(source)
     previous = next((nbformat.read(p, as_version=4) for p in (target, source.with_suffix(".ipynb"))
                      if p.exists()), None)
     notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL, record_timing=False,
-                   resources={"metadata": {"path": str(source.parent)}}).execute()
+    stderr = KernelStderr()
+    client = _Client(notebook, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                     resources={"metadata": {"path": str(source.parent)}},
+                     on_stop=lambda: setattr(stderr, "quiet", True))
+    try:
+        client.execute(stderr=stderr.fd)
+    except BaseException as err:
+        stderr.quiet = True
+        signum = client.stopped_by or (signal.SIGINT if isinstance(err, KeyboardInterrupt) else None)
+        if signum is None and getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            signum = signal.SIGINT  # nbclient's own handler took it (before the kernel was ready)
+        if signum is not None:
+            raise NotebookInterrupted(source, signum, time.perf_counter() - start) from None
+        if not isinstance(err, Exception):
+            raise
+        saved = _save_failure(notebook, err, failed) if failed is not None else []
+        raise NotebookFailed(source, _error_line(err, timeout), saved, time.perf_counter() - start) from err
+    finally:
+        stderr.close()
     notebook.metadata.pop("kernelspec")  # keep the committed pair free of machine details
     strip_timing(notebook)  # and free of per-cell timestamps and fresh random ids,
     stable_ids(notebook, previous, name=source.stem)  # so a rerun changes only what the outputs say
@@ -129,6 +293,9 @@ def execute(source: Path, target: Path, timeout: int) -> float:
         jupytext.write(notebook, target, fmt="ipynb")
     else:
         nbformat.write(notebook, target)
+    if failed is not None:  # an earlier failure of this notebook is no longer the news
+        for old in (failed, failed.with_suffix(".txt")):
+            old.unlink(missing_ok=True)
     return time.perf_counter() - start
 
 
@@ -149,11 +316,90 @@ def absolute_env_paths(env=os.environ) -> None:
             env[name] = os.path.abspath(value)
 
 
-def parameter_names(source: Path) -> list[str]:
-    """The UPPERCASE settings of a notebook's parameters cell."""
+NOT_A_LITERAL = object()  # a setting whose value is computed (PROFILE = os.environ.get(...))
+_SETTING = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def cell_settings(source: Path) -> dict[str, object]:
+    """The UPPERCASE names the parameters cell (the cell tagged ``parameters``) assigns at top
+    level, each with its literal value, or :data:`NOT_A_LITERAL` where it is computed."""
     cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", ())]
-    names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", cells[0].source, flags=re.M) if cells else []
-    return [n for n in names if n != "PROFILE"]
+    if not cells:
+        return {}
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError:  # IPython syntax (a magic): the names only, by their lines
+        names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", cells[0].source, flags=re.M)
+        return dict.fromkeys(names, NOT_A_LITERAL)
+    found: dict[str, object] = {}
+    for node in tree.body:
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+        for target in targets:
+            if isinstance(target, ast.Name) and _SETTING.match(target.id):
+                try:
+                    found[target.id] = ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    found[target.id] = NOT_A_LITERAL
+    return found
+
+
+def parameter_names(source: Path) -> list[str]:
+    """The UPPERCASE settings of a notebook's parameters cell (but PROFILE)."""
+    return [n for n in cell_settings(source) if n != "PROFILE"]
+
+
+def refused_settings(sprint: str, sources: list[Path], env=os.environ) -> str | None:
+    """Why the environment's settings would fail the sprint, before any notebook runs, or None.
+
+    :func:`gpt2ft.session.settings.configure` itself, run here on every notebook's parameters
+    cell (its literals) before any kernel starts: a value the cell's literal (its type) or the
+    setting's rule refuses (``EPOCHS=abc``, ``LEARNING_RATE=-1``, a ``DATA_DIR`` that is not a
+    folder); a shared training knob (:data:`~gpt2ft.session.settings.SHARED_TRAINING_KNOBS`)
+    that no notebook of the sprint sets; and one that a notebook that trains (its cell sets
+    EPOCHS or MAX_STEPS) does not set, which that notebook would refuse after the ones before
+    it had run. The text ends with the fix.
+    """
+    cells = {source: cell_settings(source) for source in sources}
+
+    def refuses(found: dict, given: dict) -> str | None:
+        """What configure() says of this cell with these environment settings, or None."""
+        namespace = {n: v for n, v in found.items() if v is not NOT_A_LITERAL and n != "PROFILE"}
+        try:  # profile full: its rules, without the tiny profile's library set-up
+            session_settings.configure(namespace, env={**given, "PROFILE": "full"}, cuda=False,
+                                       show=False, sprint=sprint)
+        except (ValueError, OSError) as err:  # SettingError, DATA_DIR not a folder, output roots
+            return str(err)
+        return None
+
+    for source, found in cells.items():
+        given = {n: env[n] for n in found if n != "PROFILE" and env.get(n, "") != ""}
+        said = refuses(found, given) if given else None
+        if said:
+            return f"{sprint}: refused before any notebook ran ({source.stem}): {said}"
+    problems, refused = [], []
+    for knob in session_settings.SHARED_TRAINING_KNOBS:
+        if env.get(knob, "") == "":
+            continue
+        given = f"{knob}={env[knob]} (from the environment)"
+        setters = [s.stem for s, found in cells.items() if knob in found]
+        refusing = [source.stem for source, found in cells.items()  # configure() stops there
+                    if knob not in found and refuses(found, {knob: env[knob]})]
+        if not setters:
+            problems.append(f"{given} applies to no notebook of {sprint}: no parameters cell there sets it.")
+        elif refusing:
+            problems.append(f"{given} is not a setting of {sprint}'s training notebook"
+                            f"{'s' if len(refusing) > 1 else ''} {', '.join(refusing)}: "
+                            f"{'their parameters cells do' if len(refusing) > 1 else 'its parameters cell does'}"
+                            f" not set it (only {', '.join(setters)} {'do' if len(setters) > 1 else 'does'}).")
+        else:
+            continue
+        refused.append(knob)
+    if not problems:
+        return None
+    named = " and ".join([", ".join(refused[:-1]), refused[-1]] if len(refused) > 1 else refused)
+    return "\n".join([f"{sprint}: refused before any notebook ran; nothing was run.", *problems,
+                      f"Fix: unset {named}, then run the same command again."])
 
 
 def overrides(sources: list[Path], env=os.environ) -> dict[str, str]:
@@ -162,15 +408,34 @@ def overrides(sources: list[Path], env=os.environ) -> dict[str, str]:
     return {n: env[n] for n in names if env.get(n, "") != ""}
 
 
+def committed_profile(folder: Path) -> str | None:
+    """The profile the sprint's committed notebooks were executed at (``small`` or ``tiny``), read
+    from the first notebook's outputs, where ``settings.configure`` prints ``profile=...``."""
+    for source in notebook_sources(folder)[:1]:
+        executed = source.with_suffix(".ipynb")
+        try:
+            cells = json.loads(executed.read_text()).get("cells", [])
+        except (OSError, ValueError):
+            return None
+        for cell in cells:
+            for output in cell.get("outputs", []):
+                text = output.get("text", "")
+                found = re.search(r"^profile=(\w+)", "".join(text) if isinstance(text, list) else text, re.M)
+                if found:
+                    return found.group(1)
+    return None
+
+
 def output_place(folder: Path, profile: str, changed: dict[str, str]) -> Path | None:
-    """Where executed notebooks go: ``None`` = in place (the committed tiny run), else a folder.
+    """Where executed notebooks go: ``None`` = in place (a run at the profile the committed
+    notebooks were executed at, with the cells' own settings), else a folder.
 
     A run with other settings (``DATA_DIR``, ``MODEL``, ``EPOCHS=1`` ...) never writes
     over the committed notebooks or tables: its results go below
     ``results/custom/<profile>-<hash of the settings>/`` (unless RESULTS_DIR is set),
     its notebooks beside them.
     """
-    if profile == "tiny" and not changed:
+    if profile == (committed_profile(folder) or "tiny") and not changed:  # none yet: tiny's are made here
         return None
     if changed and not os.environ.get("RESULTS_DIR"):
         tag = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
@@ -178,29 +443,92 @@ def output_place(folder: Path, profile: str, changed: dict[str, str]) -> Path | 
         root.mkdir(parents=True, exist_ok=True)
         (root / "settings.json").write_text(json.dumps(changed, indent=1) + "\n")
         os.environ["RESULTS_DIR"] = str(root)
-    return results_dir(folder.name, profile) / "notebooks"
+    return results_dir(sprint_name(folder), profile) / "notebooks"
 
 
-def run_sprint(folder: Path, timeout: int) -> None:
-    profile, reason = choose_profile(os.environ.get("PROFILE", "auto"))
+def sprint_name(folder: Path) -> str:
+    """``sprint12`` for ``sprints/sprint12_book``: the name the notebooks' tables and runs use."""
+    return folder.name.split("_")[0]
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder where it lies below it (what a user types)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def checkpoints_since(sprint: str, since: float) -> list[str]:
+    """The runs of ``sprint`` (below RUNS_DIR) that wrote a checkpoint after ``since`` (epoch
+    seconds), as ``sprint12/full/train-1a2b3c4d at step 3 of 60``."""
+    from gpt2ft.training import checkpointing, runs
+
+    try:
+        root = runs_dir(sprint)
+    except OSError:
+        return []
+    found = []
+    for identity in sorted(root.rglob(runs.IDENTITY_FILE)):
+        newest = checkpointing.list_checkpoints(identity.parent)[-1:]
+        if newest and newest[0].stat().st_mtime >= since:
+            steps = runs.describe_run(identity.parent).steps
+            found.append(f"{identity.parent.relative_to(root.parent)} at step {steps}")
+    return found
+
+
+def run_sprint(folder: Path, timeout: int) -> int:
+    """Run the sprint's notebooks in order; the exit status: 0, 1 (a notebook failed),
+    2 (a setting refused before any notebook ran), 128 + the signal (Ctrl-C: 130)."""
+    try:
+        profile, reason = choose_profile(os.environ.get("PROFILE", "auto"))
+    except ValueError as err:
+        print(err, file=sys.stderr, flush=True)
+        return 2
     sources = notebook_sources(folder)
     if not sources:
         raise SystemExit(f"No NN_name.py notebooks in {folder}.")
+    sprint = sprint_name(folder)
+    absolute_env_paths()
+    refused = refused_settings(sprint, sources)
+    if refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 2
     print(f"== {folder.name}: {len(sources)} notebooks, profile {profile} ({reason})", flush=True)
     # Pin the resolved profile so every notebook agrees with what was printed here.
     os.environ["PROFILE"] = profile
-    absolute_env_paths()
     changed = overrides(sources)
     place = output_place(folder, profile, changed)
     if place is not None:
         given = " ".join(f"{k}={v}" for k, v in changed.items()) or "(none)"
-        print(f"   settings from the environment: {given}; executed notebooks go to {place}, "
-              "never over the committed ones", flush=True)
+        print(f"   settings from the environment: {given}; tables, figures and executed notebooks go to "
+              f"{shown(place.parent)}/, never over the committed ones", flush=True)
+    failures = place if place is not None else results_dir(sprint, profile) / "notebooks"
     for source in sources:
         target = source.with_suffix(".ipynb") if place is None else place / source.with_suffix(".ipynb").name
         print(f"-- {source.name} ...", end=" ", flush=True)
-        seconds = execute(source, target, timeout)
-        print(f"{seconds:.1f} s -> {target}", flush=True)
+        started = time.time()
+        try:
+            seconds = execute(source, target, timeout, failed=failures / f"{source.stem}.failed.ipynb")
+        except NotebookInterrupted as stop:
+            how = "Ctrl-C" if stop.signum == signal.SIGINT else signal.Signals(stop.signum).name
+            saved = checkpoints_since(sprint, started)
+            where = (f"last checkpoint: {'; '.join(saved)}" if saved else "no checkpoint was written in it")
+            command = os.environ.get("GPT2FT_COMMAND") or f"gpt2ft run {sprint}"
+            print(f"stopped ({how}) after {stop.seconds:.0f} s; {where}. Run the same command again "
+                  f"({command} with the same settings): it resumes training runs from their last checkpoint.",
+                  flush=True)
+            return 128 + stop.signum
+        except NotebookFailed as failed:
+            print(f"FAILED after {failed.seconds:.1f} s", flush=True)
+            print(failed.line, file=sys.stderr, flush=True)
+            if failed.saved:
+                print(f"   the whole traceback: {shown(failed.saved[0])}"
+                      + (f"; the notebook as far as it ran: {shown(failed.saved[1])}" if len(failed.saved) > 1 else ""),
+                      file=sys.stderr, flush=True)
+            return 1
+        print(f"{seconds:.1f} s -> {shown(target)}", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,14 +536,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="execute a sprint's notebooks in order")
-    run.add_argument("folder", type=Path)
-    run.add_argument("--timeout", type=int, default=7200, help="seconds per cell")
+    run.add_argument("folder", type=existing_folder)
+    run.add_argument("--timeout", type=timeout_seconds, default=7200, help="seconds per cell (>= 1)")
     check = commands.add_parser("check-pairs", help="every .py/.ipynb pair in sync")
-    check.add_argument("folder", type=Path)
+    check.add_argument("folder", type=existing_folder)
     args = parser.parse_args(argv)
     if args.command == "run":
-        run_sprint(args.folder, args.timeout)
-        return 0
+        return run_sprint(args.folder, args.timeout)
+    if not notebook_sources(args.folder) and not list(args.folder.rglob("[0-9][0-9]_*.ipynb")):
+        check.error(f"argument folder: {str(args.folder)!r} holds no NN_name.py or .ipynb notebooks, so "
+                    "there is nothing to check; give the folder holding them, e.g. sprints")
     problems = unsynced_pairs(args.folder)
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -13,14 +13,23 @@ what the engine adds. Usage::
 
 The package, in the order a run uses it (details in ``notes/training_engine.md``):
 
-- ``config``      :class:`TrainConfig` and its checks, :class:`TrainResult`, :class:`NonFiniteLossError`
-- ``batches``     the data checked against the model, the resumable per-process order, step counts
-- ``runtime``     device, precision (autocast, fp16 scaler), loss path, processes, AdamW, schedule
-- ``state``       :class:`RunState` (step, epoch, best loss...), checkpoints written and resumed
-- ``loop``        :func:`train`: set-up once, then the loop in one body
-- ``evaluation``  one pass over the eval set: token-weighted loss, perplexity, metrics
-- ``records``     running loss sums, the history table, the lines printed
-- ``callbacks``   the progress bar and the live loss plot
+- ``config``         :class:`TrainConfig` and its checks, :class:`TrainResult`, :class:`NonFiniteLossError`
+- ``runs``           a run's identity (settings, model and data fingerprints), claimed in its folder
+- ``inputs``         the data checked against the model, the resumable per-process order, step
+  counts, long batches cut into micro-batches
+- ``batching``       dynamic padding, length grouping, the resumable batch sampler
+- ``strategies``     which parameters train: full, head, last_k, LoRA
+- ``lm_loss``        the causal-LM loss in chunks, without the full logits
+- ``runtime``        device, precision (autocast, fp16 scaler), loss path, processes, AdamW, schedule
+- ``state``          :class:`RunState` (step, epoch, best loss...), checkpoints written and resumed
+- ``checkpointing``  the checkpoint files: atomic writes, verified reads, fallback
+- ``step``           one optimizer step in one screen: micro-batches forward and backward, clip,
+  optimizer step, schedule
+- ``loop``           :func:`train`: set-up once, then epochs, logging, evaluation, the best, saving
+- ``evaluation``     one pass over the eval set: token-weighted loss, perplexity, metrics
+- ``reporting``      running loss sums, the history table, the lines printed
+- ``callbacks``      the progress bar and the live loss plot
+- ``memory``         what training costs in memory: computed, and the peak measured
 
 What it does, and why:
 

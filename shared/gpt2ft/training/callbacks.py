@@ -123,12 +123,23 @@ class LivePlot(Callback):
         plt.close(fig)
 
     def on_end(self, result):
+        # Drawn from the run's whole history: a resumed run logged only the steps after its
+        # checkpoint (a finished run, resumed, logs none).
+        self.train, self.eval = history_pairs(result.history, "train_loss"), history_pairs(result.history, "eval_loss")
         self._draw()
         if self.save_to is not None:
             import matplotlib.pyplot as plt
             fig = self.figure()
             fig.savefig(self.save_to, dpi=120)
             plt.close(fig)
+
+
+def history_pairs(history, column: str) -> list[tuple[int, float]]:
+    """``(step, value)`` for every row of a run's ``history`` table that has ``column``."""
+    if "step" not in history or column not in history:
+        return []
+    rows = history.dropna(subset=[column])
+    return list(zip(rows["step"].astype(int), rows[column].astype(float), strict=True))
 
 
 def run_hooks(callbacks: Iterable, hook: str, *args) -> None:

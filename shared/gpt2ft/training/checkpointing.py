@@ -24,9 +24,16 @@ warns and falls back to the one before it.
 
 Files of a training checkpoint: ``model.safetensors`` (all weights, tied
 tensors once), ``optimizer.pt``, ``scheduler.pt``, ``scaler.pt`` (fp16 only),
-``rng.pt`` (Python, NumPy, torch CPU/CUDA states of every process) and
+``rng.pt`` (Python, NumPy, torch CPU/CUDA states of every process),
 ``trainer_state.json`` (step, epoch, position in the epoch, history, best eval
-loss, early-stopping count). With ``config.json`` and the tokenizer's files
+loss, early-stopping count) and ``identity.json`` (the identity of the run that
+wrote it: a checkpoint of another run is refused, never resumed).
+
+**Resume is all or nothing**: :func:`read_training_checkpoint` reads every part
+into memory and checks it against this run (identity, weight names and shapes,
+optimizer groups and state shapes, schedule, RNG states, counters) before
+:func:`apply_training_checkpoint` touches the model, optimizer or schedule; a
+checkpoint that fails leaves them exactly as they were. With ``config.json`` and the tokenizer's files
 beside the weights, ``from_pretrained(<checkpoint>)`` and ``pipeline`` load any
 checkpoint, ``best/`` included, as they load an exported model.
 
@@ -39,6 +46,7 @@ from a shared disk or a download is refused, never executed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -49,6 +57,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +68,7 @@ from gpt2ft.core.paths import writing
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.json"
+IDENTITY_FILE = "identity.json"  # the identity of the run that wrote it (training.runs)
 STEP_PATTERN = re.compile(r"^step-(\d+)$")
 BEST = "best"
 
@@ -200,19 +210,22 @@ def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
 def valid_checkpoints(output_dir: str | os.PathLike, checksums: bool = True,
                       warn: bool = True) -> Iterator[Path]:
     """The checkpoints that verify, newest first; each bad one on the way gets a warning."""
-    for path in reversed(list_checkpoints(output_dir)):
+    newest_first = list(reversed(list_checkpoints(output_dir)))
+    for i, path in enumerate(newest_first):
         try:
             verify_checkpoint(path, checksums=checksums)
         except CheckpointError as err:
             if warn:
-                skipped(path, err)
+                skipped(path, err, newest_first[i + 1] if i + 1 < len(newest_first) else None)
             continue
         yield path
 
 
-def skipped(path: Path, err: Exception) -> None:
-    warnings.warn(f"Skipping checkpoint {path.name}: {err} Using the one before it.",
-                  CheckpointWarning, stacklevel=3)
+def skipped(path: Path, err: Exception, older: Path | None) -> None:
+    """Warn that ``path`` is skipped, and say truthfully what comes next."""
+    then = (f"Trying the one before it, {older.name}." if older is not None else
+            "It was the oldest checkpoint: none is left to resume from.")
+    warnings.warn(f"Skipping checkpoint {path.name}: {err} {then}", CheckpointWarning, stacklevel=3)
 
 
 def latest_valid_checkpoint(output_dir: str | os.PathLike, checksums: bool = True,
@@ -244,6 +257,20 @@ def best_checkpoint(output_dir: str | os.PathLike, checksums: bool = True) -> Pa
         warnings.warn(f"{problems[0]} No other copy of the best weights verifies: the run's final "
                       "weights are used instead.", CheckpointWarning, stacklevel=2)
     return None
+
+
+def run_best(output_dir: str | os.PathLike, identity: Mapping | None,
+             checksums: bool = True) -> Path | None:
+    """:func:`best_checkpoint`, refused (with a warning) when another run wrote it."""
+    best = best_checkpoint(output_dir, checksums)
+    if best is not None:
+        try:
+            check_identity(best, identity)
+        except CheckpointError as err:
+            warnings.warn(f"{err} The run's final weights are used instead of {best.name}.",
+                          CheckpointWarning, stacklevel=2)
+            return None
+    return best
 
 
 def prune_checkpoints(output_dir: str | os.PathLike, keep: int) -> list[Path]:
@@ -364,19 +391,195 @@ def _torch_load(file: Path):
             "Fix: resume from another checkpoint (delete this one), or start over.") from err
 
 
-def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> tuple[dict,
-                                                                                      list]:
-    """Load everything but the RNG from a verified checkpoint; return ``(trainer_state, rng_states)``."""
-    load_weights(model, path, verified=True)
-    optimizer.load_state_dict(_torch_load(path / "optimizer.pt"))
-    scheduler.load_state_dict(_torch_load(path / "scheduler.pt"))
-    if scaler is not None and (path / "scaler.pt").is_file():
-        scaler.load_state_dict(_torch_load(path / "scaler.pt"))
+def identity_writer(identity: Mapping | None) -> dict[str, Callable[[Path], None]]:
+    """``identity.json``: the identity of the run writing the checkpoint (none if unknown)."""
+    if identity is None:
+        return {}
+    data = json.dumps(identity, indent=1, sort_keys=True, default=str).encode()
+    return {IDENTITY_FILE: lambda p: write_bytes(p, data)}
+
+
+def check_identity(path: Path, identity: Mapping | None) -> None:
+    """Refuse a checkpoint written by a run other than ``identity`` (the run folder's)."""
+    if identity is None:  # a folder without an identity: nothing to compare with
+        return
+    from gpt2ft.training.runs import differences, short
+    file = path / IDENTITY_FILE
+    fix = f"Fix: move {path.name} out of {path.parent} (or delete it)."
+    if not file.is_file():
+        raise CheckpointError(
+            f"{path.name} records no run identity ({IDENTITY_FILE}): it was copied in from elsewhere "
+            "or written by an older version, so it may belong to another run; it is not used. "
+            + fix)
     try:
-        state = json.loads((path / STATE_FILE).read_text())
+        theirs = json.loads(file.read_text())
     except ValueError as err:
-        raise CheckpointError(f"{path / STATE_FILE} is not valid JSON ({err}).") from None
-    return state, _torch_load(path / "rng.pt")
+        raise CheckpointError(f"{file} is not valid JSON ({err}); it is not used. {fix}") from None
+    ours = json.loads(json.dumps(identity, default=str))
+    if theirs != ours:
+        what = (differences(theirs, ours) if isinstance(theirs, dict) else
+                [f"{IDENTITY_FILE} holds {type(theirs).__name__}"])
+        raise CheckpointError(
+            f"{path.name} was written by another run (identity {short(theirs)}; this run folder's "
+            f"is {short(ours)}), so it is not used. What differs: {'; '.join(what[:4])}. {fix}")
+
+
+@dataclass
+class TrainingCheckpoint:
+    """Every part of a training checkpoint, read into memory and checked; nothing applied yet."""
+
+    path: Path
+    weights: dict
+    optimizer: dict
+    scheduler: dict
+    scaler: dict | None
+    state: dict
+    rng_states: list
+
+
+def read_training_checkpoint(path: Path, model, optimizer, scheduler, scaler,
+                             identity: Mapping | None = None) -> TrainingCheckpoint:
+    """Read and check every part of a verified checkpoint; the model and the rest are not touched.
+
+    Raises :class:`CheckpointError` naming the first part that is unreadable or does not
+    fit this run (its identity, weight names and shapes, optimizer groups and state
+    shapes, schedule, counters, RNG states).
+    """
+    path = Path(path)
+    check_identity(path, identity)
+    weights = _read_weights(path / MODEL_FILE, model)
+    optim = _torch_load(path / "optimizer.pt")
+    _check_optimizer(path / "optimizer.pt", optim, optimizer)
+    sched = _torch_load(path / "scheduler.pt")
+    _check_scheduler(path / "scheduler.pt", sched, scheduler)
+    scaler_state = None
+    if scaler is not None and (path / "scaler.pt").is_file():
+        scaler_state = _torch_load(path / "scaler.pt")
+        if not isinstance(scaler_state, dict) or "scale" not in scaler_state:
+            raise CheckpointError(f"{path / 'scaler.pt'} is not a GradScaler state.")
+    state = _read_counters(path / STATE_FILE)
+    rng_states = _torch_load(path / "rng.pt")
+    _check_rng(path / "rng.pt", rng_states)
+    return TrainingCheckpoint(path, weights, optim, sched, scaler_state, state, rng_states)
+
+
+def apply_training_checkpoint(loaded: TrainingCheckpoint, model, optimizer, scheduler,
+                              scaler) -> None:
+    """Put a checked checkpoint into the model, optimizer, schedule and scaler.
+
+    The optimizer, schedule and scaler go first and are put back as they were if
+    any of them refuses; the weights go last (their names and shapes were checked).
+    """
+    before = (copy.deepcopy(optimizer.state_dict()), copy.deepcopy(scheduler.state_dict()),
+              None if scaler is None else copy.deepcopy(scaler.state_dict()))
+    try:
+        optimizer.load_state_dict(loaded.optimizer)
+        scheduler.load_state_dict(loaded.scheduler)
+        if scaler is not None and loaded.scaler is not None:
+            scaler.load_state_dict(loaded.scaler)
+    except Exception as err:
+        optimizer.load_state_dict(before[0])
+        scheduler.load_state_dict(before[1])
+        if scaler is not None:
+            scaler.load_state_dict(before[2])
+        raise CheckpointError(
+            f"{loaded.path} could not be applied ({type(err).__name__}: {str(err)[:200]}); the "
+            "model, optimizer and schedule are as they were.") from err
+    model.load_state_dict(loaded.weights, strict=False)
+
+
+def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler,
+                             identity: Mapping | None = None) -> tuple[dict, list]:
+    """Read and check all of a verified checkpoint, then load it (all or nothing; the RNG is
+    the caller's); return ``(trainer_state, rng_states)``."""
+    loaded = read_training_checkpoint(path, model, optimizer, scheduler, scaler, identity)
+    apply_training_checkpoint(loaded, model, optimizer, scheduler, scaler)
+    return loaded.state, loaded.rng_states
+
+
+def _read_weights(file: Path, model) -> dict:
+    """The tensors of ``model.safetensors``, checked name by name and shape by shape."""
+    from safetensors.torch import load_file
+    try:
+        tensors = load_file(str(file))
+    except Exception as err:
+        raise CheckpointError(f"{file} could not be read: {err}") from err
+    expected = model.state_dict()
+    saved_ptrs = {expected[k].data_ptr() for k in tensors if k in expected}
+    unexpected = sorted(set(tensors) - set(expected))
+    missing = sorted(k for k, t in expected.items()  # a tied weight is saved once, by one name
+                     if k not in tensors and t.data_ptr() not in saved_ptrs)
+    if missing or unexpected:
+        raise CheckpointError(f"{file} does not fit this model: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}.")
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise CheckpointError(f"{file} does not fit this model: {name} has shape "
+                                  f"{tuple(tensor.shape)}, the model's {tuple(expected[name].shape)}.")
+    return tensors
+
+
+def _check_optimizer(file: Path, saved, optimizer) -> None:
+    if not isinstance(saved, dict) or not isinstance(saved.get("param_groups"), list) \
+            or not isinstance(saved.get("state"), dict):
+        raise CheckpointError(f"{file} is not an optimizer state (state, param_groups).")
+    mine = [len(g["params"]) for g in optimizer.param_groups]
+    theirs = [len(g.get("params", ())) if isinstance(g, dict) else -1 for g in saved["param_groups"]]
+    if mine != theirs:
+        raise CheckpointError(f"{file} is for other parameters: groups of {theirs} parameters, "
+                              f"this run's optimizer has {mine}.")
+    for s_group, group in zip(saved["param_groups"], optimizer.param_groups, strict=True):
+        for pid, param in zip(s_group["params"], group["params"], strict=True):
+            for key, value in (saved["state"].get(pid) or {}).items():
+                if torch.is_tensor(value) and value.dim() > 0 and value.shape != param.shape:
+                    raise CheckpointError(f"{file}: the {key} of parameter {pid} has shape "
+                                          f"{tuple(value.shape)}, the parameter {tuple(param.shape)}.")
+
+
+def _check_scheduler(file: Path, saved, scheduler) -> None:
+    keys = set(scheduler.state_dict())
+    if not isinstance(saved, dict) or not keys <= set(saved):
+        found = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise CheckpointError(f"{file} is not this run's schedule: expected {sorted(keys)}, "
+                              f"found {found}.")
+    if not isinstance(saved.get("last_epoch"), int) or len(saved.get("base_lrs") or ()) != len(
+            scheduler.base_lrs):
+        raise CheckpointError(f"{file} is not this run's schedule (last_epoch "
+                              f"{saved.get('last_epoch')!r}, base_lrs {saved.get('base_lrs')!r}).")
+
+
+def _read_counters(file: Path) -> dict:
+    try:
+        state = json.loads(file.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{file} is not valid JSON ({err}).") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} holds {type(state).__name__}, not the run's counters.")
+    for name in ("step", "epoch", "batch_in_epoch"):
+        value = state.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise CheckpointError(f"{file}: {name}={value!r} is not a count (a whole number >= 0).")
+    if not isinstance(state.get("records", []), list):
+        raise CheckpointError(f"{file}: records is not a list.")
+    return state
+
+
+def _check_rng(file: Path, states) -> None:
+    """Each process's RNG state set on throwaway generators: the global ones are not touched."""
+    if not isinstance(states, list) or not states:
+        raise CheckpointError(f"{file} holds no RNG states.")
+    try:
+        for state in states:
+            random.Random().setstate(state["python"])
+            name, keys, pos, has_gauss, gauss = state["numpy"]
+            np.random.RandomState().set_state((name, keys.numpy().astype(np.uint32), pos,
+                                               has_gauss, gauss))
+            torch.Generator().set_state(state["torch"])
+            if not all(torch.is_tensor(s) for s in state.get("cuda", [])):
+                raise TypeError("the CUDA states are not tensors")
+    except Exception as err:
+        raise CheckpointError(f"{file} is not a valid RNG state ({type(err).__name__}: "
+                              f"{str(err)[:200]}).") from err
 
 
 def read_state(path: str | os.PathLike) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,9 @@ class TrainConfig:
     Steps (``max_steps``, ``eval_every``, ``save_every``, ``log_every``,
     ``warmup``) count optimizer steps. ``batch_size`` is per process and per
     micro-batch: the global batch is ``batch_size * grad_accum_steps *
-    processes``. ``max_steps`` caps the run (it never trains past ``num_epochs``).
-    A batch of more than ``max_batch_tokens`` (rows x longest row)
+    processes``. ``max_steps`` caps the run (it never trains past ``num_epochs``;
+    0 = no cap). A batch of more than ``max_batch_tokens`` (rows x longest row; 0 =
+    the engine's choice by the device's memory)
     is cut into micro-batches whose gradients add up to the batch's own, so a
     long-text batch fits in memory and the step is the same (exactly without
     dropout; with dropout each micro-batch draws its own masks, the same step
@@ -60,6 +62,12 @@ class TrainConfig:
     ``eval_every``/``save_every``: a number of steps, ``"epoch"`` (the end of
     every epoch) or ``None`` (only at the end). ``strategy=None``
     trains the parameters as the model has them.
+
+    ``run_name``: the run names its own folder. With it, ``output_dir`` is the
+    parent and the run goes to ``<output_dir>/<run_name>-<8 hex digits of its
+    identity>`` (:func:`gpt2ft.training.runs.run_dir`): another model, other data
+    or another setting that changes the result gets another folder, so no run
+    resumes or overwrites another. Without it, ``output_dir`` is the run folder.
     """
 
     output_dir: str | os.PathLike
@@ -69,7 +77,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     grad_accum_steps: int = 1
     num_epochs: int = 1
-    max_steps: int | None = None
+    max_steps: int = 0  # 0 = no cap
     warmup_ratio: float = 0.1
     warmup_steps: int | None = None
     scheduler: str = "linear"
@@ -77,7 +85,7 @@ class TrainConfig:
     eval_every: int | str | None = 50
     save_every: int | str | None = 50
     log_every: int = 10
-    early_stopping_patience: int | None = None
+    early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0 = never
     early_stopping_min_delta: float = 0.0
     load_best_at_end: bool = False
     mixed_precision: str = "auto"
@@ -96,12 +104,13 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     pad_to_multiple_of: int | None = None
-    max_batch_tokens: int | str | None = "auto"  # split longer batches into micro-batches
+    max_batch_tokens: int = 0  # split longer batches into micro-batches; 0 = by the device's memory
     num_workers: int = 0
     device: str = "auto"
     lm_loss: str = "auto"
     progress_bar: bool = True
     verbose: bool = True
+    run_name: str | None = None
 
     def __post_init__(self):
         self.validate()
@@ -110,9 +119,25 @@ class TrainConfig:
         """Raise ``ValueError`` saying what is allowed, for the first bad setting."""
         for name, ok, allowed in _rules(self):
             if not ok:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} is not allowed: "
-                                 f"{allowed}.")
+                raise ConfigError(name, getattr(self, name), allowed)
         check_strategy(self.strategy, self.last_k)
+
+
+class ConfigError(ValueError):
+    """A :class:`TrainConfig` setting is not allowed; ``allowed`` says what is."""
+
+    def __init__(self, field: str, value, allowed: str):
+        super().__init__(f"TrainConfig.{field}={value!r} is not allowed: {allowed}.")
+        self.field, self.value, self.allowed = field, value, allowed
+
+
+def check_setting(field: str, value) -> None:
+    """Check one setting by the rule of :class:`TrainConfig` (the only place it is written).
+
+    Raises :class:`ConfigError`; ``gpt2ft.session.settings.configure`` calls it for
+    the parameters cell's training knobs before any work.
+    """
+    TrainConfig(output_dir=".", **{field: value})
 
 
 def _whole(value, low: int, optional: bool = False) -> bool:
@@ -139,8 +164,8 @@ def _rules(c: TrainConfig) -> list[tuple[str, bool, str]]:
         ("grad_accum_steps", _whole(c.grad_accum_steps, 1),
          "use a whole number >= 1 (1 = no accumulation)"),
         ("num_epochs", _whole(c.num_epochs, 1), "use a whole number >= 1"),
-        ("max_steps", _whole(c.max_steps, 1, optional=True),
-         "use None (run num_epochs) or a whole number >= 1 (a cap: at most num_epochs are run)"),
+        ("max_steps", _whole(c.max_steps, 0),
+         "use 0 (no cap: num_epochs decide) or a whole number >= 1 (a cap: at most num_epochs are run)"),
         ("warmup_ratio", _is_number(c.warmup_ratio) and 0 <= c.warmup_ratio < 1,
          "use a fraction in [0, 1), e.g. 0.1"),
         ("warmup_steps", _whole(c.warmup_steps, 0, optional=True),
@@ -154,8 +179,8 @@ def _rules(c: TrainConfig) -> list[tuple[str, bool, str]]:
         ("save_every", _steps_or_epoch(c.save_every),
          "use None (only at the end), 'epoch' or a whole number of steps >= 1"),
         ("log_every", _whole(c.log_every, 1), "use a whole number of steps >= 1"),
-        ("early_stopping_patience", _whole(c.early_stopping_patience, 1, optional=True),
-         "use None (no early stopping) or a whole number of evaluations >= 1"),
+        ("early_stopping_patience", _whole(c.early_stopping_patience, 0),
+         "use 0 (no early stopping) or a whole number of evaluations >= 1"),
         ("mixed_precision", c.mixed_precision in MIXED_PRECISION,
          f"use one of {', '.join(MIXED_PRECISION)}"),
         ("compile", c.compile in COMPILE_MODES, "use False, True, or a torch.compile mode: "
@@ -167,14 +192,17 @@ def _rules(c: TrainConfig) -> list[tuple[str, bool, str]]:
          f"use None or one of {', '.join(STRATEGIES)}"),
         ("pad_to_multiple_of", _whole(c.pad_to_multiple_of, 1, optional=True),
          "use None or a whole number >= 1, e.g. 8"),
-        ("max_batch_tokens", c.max_batch_tokens in (None, "auto") or _whole(c.max_batch_tokens, 1),
-         "use 'auto' (by the device's memory), None (never split a batch) or a whole number of "
-         "tokens >= 1, e.g. 4096"),
+        ("max_batch_tokens", _whole(c.max_batch_tokens, 0),
+         "use 0 (the engine's choice: by the device's memory) or a whole number of tokens >= 1, "
+         "e.g. 4096"),
         ("num_workers", _whole(c.num_workers, 0),
          "use a whole number >= 0 (0 = load in the main process)"),
         ("device", c.device in DEVICES, f"use one of {', '.join(DEVICES)}"),
         ("lm_loss", c.lm_loss in LM_LOSSES,
          "use 'auto' (chunked on a CPU, the model's own loss on a GPU), 'model' or 'chunked'"),
+        ("run_name", c.run_name is None or (isinstance(c.run_name, str)
+                                            and re.fullmatch(r"[\w.+-]+", c.run_name) is not None),
+         "use None (output_dir is the run folder) or a folder-safe name: letters, digits, . _ + -"),
     ]
 
 
@@ -196,12 +224,17 @@ class TrainResult:
     steps: int = 0
     last_checkpoint: Path | None = None
     resumed_from: Path | None = None
+    run_dir: Path | None = None  # the run's folder (named by its identity when run_name is set)
+    diverged: str | None = None  # why the final eval loss is above the uniform baseline, if it is
 
 
 # Settings that do not change what a run computes: left out of its identity, so a run
 # resumes after a change of these (where checkpoints go, how often, how it is shown).
+# Its length (max_steps, num_epochs) is left out too: a longer run of the same identity
+# extends the shorter one where the schedule allows it (runtime.check_new_length).
 NOT_IDENTITY = ("output_dir", "resume", "save_every", "save_final", "keep_checkpoints", "log_every",
-                "num_workers", "eval_batch_size", "compile", "progress_bar", "verbose")
+                "num_workers", "eval_batch_size", "compile", "progress_bar", "verbose", "run_name",
+                "max_steps", "num_epochs")
 
 
 def identity_settings(cfg: TrainConfig) -> dict:

@@ -7,13 +7,17 @@ of the loop by hand); each process evaluates its share and the sums are combined
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
 from gpt2ft.training.reporting import concat, loss_weight
 
+if TYPE_CHECKING:
+    from gpt2ft.training.runtime import Runtime
 
-def eval_pass(rt, eval_loader, metrics_fn, step: int, epoch: float) -> dict:
+
+def eval_pass(rt: Runtime, eval_loader, metrics_fn, step: int, epoch: float) -> dict:
     """An eval record: ``eval_loss`` (mean over every target token or row), perplexity, metrics."""
     from accelerate.utils import gather_object
     device = rt.accelerator.device

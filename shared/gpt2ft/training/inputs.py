@@ -14,7 +14,7 @@ import torch
 
 from gpt2ft.core.models import context_length
 from gpt2ft.training.batching import DynamicPadding, ResumableBatchSampler, sequence_lengths
-from gpt2ft.training.config import TrainConfig, _is_int
+from gpt2ft.training.config import TrainConfig
 from gpt2ft.training.reporting import loss_weight
 
 
@@ -23,13 +23,13 @@ def check_data(model, train_dataset, eval_dataset, cfg: TrainConfig,
     """Refuse data the model cannot take, before any work. Returns (limit, lengths)."""
     if train_dataset is None or len(train_dataset) == 0:
         raise ValueError("train_dataset is empty; give at least one example.")
-    if cfg.early_stopping_patience is not None and eval_dataset is None:
+    if cfg.early_stopping_patience and eval_dataset is None:
         raise ValueError("early_stopping_patience needs an eval_dataset to measure eval loss.")
     if cfg.load_best_at_end and eval_dataset is None:
         raise ValueError("load_best_at_end needs an eval_dataset to pick the best weights.")
     context = context_length(model)
     if max_length is not None:
-        if not _is_int(max_length) or max_length < 1:
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be a whole number >= 1, got {max_length!r}.")
         if context is not None and max_length > context:
             raise ValueError(f"max_length={max_length} is over the model's context of {context} "
@@ -50,7 +50,46 @@ def check_data(model, train_dataset, eval_dataset, cfg: TrainConfig,
         what = "max_length" if max_length else "the model's context (n_positions)"
         raise ValueError(f"A training example has {max(sample)} tokens, over {what} = {limit}. "
                          f"Use blocks/rows of at most {limit} tokens.")
+    check_token_ids(model, train_dataset, eval_dataset)
     return limit, lengths
+
+
+def check_token_ids(model, train_dataset, eval_dataset=None) -> None:
+    """Every token id of the data must have a row in the model's input embedding matrix."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    size = getattr(embeddings, "num_embeddings", None)
+    if size is None:
+        return
+    for name, dataset in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)):
+        if dataset is None or len(dataset) == 0:
+            continue
+        low, high = token_id_range(dataset)
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"{name} holds the token id {bad:,}, but the model's input embedding matrix has "
+                f"{size:,} rows (ids 0 to {size - 1:,}): the data was tokenized with another "
+                f"vocabulary than the model's ({high + 1:,} ids or more). Fix: tokenize with the "
+                "model's own tokenizer, or grow the model's embeddings with "
+                "model.resize_token_embeddings(len(tokenizer)).")
+
+
+def token_id_range(dataset, key: str = "input_ids") -> tuple[int, int]:
+    """The smallest and the largest ``input_ids`` of every row (a ``datasets.Dataset`` is read
+    by column, in blocks)."""
+    if hasattr(dataset, "iter") and key in (getattr(dataset, "column_names", None) or ()):
+        rows = (r for part in dataset.select_columns([key]).iter(batch_size=4096) for r in part[key])
+    else:
+        rows = (row[key] for row in dataset)
+    low, high = 0, -1
+    for ids in rows:
+        if isinstance(ids, list) and ids and isinstance(ids[0], int):  # the common case: fast
+            low, high = min(low, min(ids)), max(high, max(ids))
+            continue
+        ids = torch.as_tensor(ids)  # a tensor, an array, nested lists
+        if ids.numel():
+            low, high = min(low, int(ids.min())), max(high, int(ids.max()))
+    return low, high
 
 
 @dataclass
@@ -66,6 +105,8 @@ class TrainData:
     num_workers: int
     pin: bool
     max_batch_tokens: int | None = None  # a longer batch is cut into micro-batches
+    batch_size: int = 0  # per process: cfg.batch_size, clamped to the data (0 = not known)
+    rows: int = 0  # training rows
 
     def loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
         """This process's micro-batches of ``epoch`` from global batch ``start_batch`` on."""
@@ -90,7 +131,10 @@ def make_train_data(cfg: TrainConfig, model, train_dataset, eval_dataset, collat
     collate = collate_fn or DynamicPadding(
         pad_token_id=pad_id, max_length=limit,
         pad_to_multiple_of=cfg.pad_to_multiple_of or (8 if device == "cuda" else None))
-    sampler = ResumableBatchSampler(len(train_dataset), cfg.batch_size, seed=cfg.seed,
+    # A batch larger than the data is the whole data: clamped (the same batches), and the
+    # start line says so rather than print a global batch the run never has.
+    batch_size = min(cfg.batch_size, math.ceil(len(train_dataset) / world))
+    sampler = ResumableBatchSampler(len(train_dataset), batch_size, seed=cfg.seed,
                                     lengths=lengths, num_replicas=world, rank=rank)
     per_epoch = sampler.num_batches(0)
     if per_epoch == 0:
@@ -109,15 +153,16 @@ def make_train_data(cfg: TrainConfig, model, train_dataset, eval_dataset, collat
                      eval_loader=eval_loader, steps_per_epoch=steps_per_epoch,
                      total_steps=min(cfg.max_steps or math.inf, steps_per_epoch * cfg.num_epochs),
                      num_workers=cfg.num_workers, pin=pin,
-                     max_batch_tokens=token_budget(cfg.max_batch_tokens, device))
+                     max_batch_tokens=token_budget(cfg.max_batch_tokens, device),
+                     batch_size=batch_size, rows=len(train_dataset))
 
 
 # --------------------------------------------------------------------------- micro-batches
 
-def token_budget(setting, device: str) -> int | None:
-    """``max_batch_tokens`` in tokens: 'auto' is 1,024 tokens per GiB of GPU memory
-    (16,384 on a 16 GB card), 4,096 on a CPU (about 10 GB for GPT-2 small at 512+ tokens)."""
-    if setting != "auto":
+def token_budget(setting: int, device: str) -> int:
+    """``max_batch_tokens`` in tokens: 0 (the engine's choice) is 1,024 tokens per GiB of GPU
+    memory (16,384 on a 16 GB card), 4,096 on a CPU (about 10 GB for GPT-2 small at 512+ tokens)."""
+    if setting:
         return setting
     if device == "cuda":
         return int(torch.cuda.get_device_properties(0).total_memory / 2**30) * 1024

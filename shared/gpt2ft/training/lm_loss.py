@@ -92,13 +92,26 @@ def chunked_lm_loss(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Te
                                             grad_on and weight.requires_grad)
 
 
+# Config fields that change the logits after the head (a cap, a scale): the chunked loss
+# computes ``hidden @ W.T`` only, so a model that sets one keeps its own loss.
+LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+
+
 def supports_chunked_loss(model: torch.nn.Module) -> bool:
-    """A causal LM whose output layer is a plain linear map (GPT-2: the tied embeddings)."""
+    """A causal LM whose logits are its final hidden states times a bias-free linear output layer.
+
+    Read from the model, not its name: the output layer is ``get_output_embeddings()``
+    (GPT-2's and SmolLM2's are tied to the token embeddings), the hidden states are
+    its body's (``base_model``: GPT-2 ``transformer``, Llama ``model``) last ones,
+    after the final norm. A config that caps or scales the logits is refused.
+    """
     lm = without_adapters_wrapper(model)
     head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
     body = getattr(lm, "base_model", None)
+    config = getattr(lm, "config", None)
+    transformed = any(getattr(config, name, None) not in (None, 1, 1.0) for name in LOGIT_TRANSFORMS)
     return (isinstance(head, torch.nn.Linear) and head.bias is None and body is not None
-            and body is not lm)
+            and body is not lm and not transformed)
 
 
 class ChunkedLossLM(torch.nn.Module):
@@ -113,7 +126,8 @@ class ChunkedLossLM(torch.nn.Module):
         super().__init__()
         if not supports_chunked_loss(model):
             raise ValueError(f"lm_loss='chunked' needs a causal LM with a linear output layer "
-                             f"without bias (GPT-2 has one); {type(model).__name__} has not. "
+                             f"without bias (GPT-2 and Llama-family models have one); "
+                             f"{type(model).__name__} has not. "
                              "Use lm_loss='model'.")
         self.model = model
         self.chunk_rows = chunk_rows
@@ -123,6 +137,7 @@ class ChunkedLossLM(torch.nn.Module):
         lm = without_adapters_wrapper(self.model)
         if labels is None:  # nothing to learn from: let the model say so
             return self.model(input_ids=input_ids, **inputs)
+        inputs.setdefault("use_cache", False)  # training: no key/value cache to keep
         hidden = lm.base_model(input_ids=input_ids, **inputs).last_hidden_state
         loss = chunked_lm_loss(hidden, lm.get_output_embeddings().weight, labels,
                                self.chunk_rows)

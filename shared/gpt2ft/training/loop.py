@@ -23,25 +23,28 @@ from gpt2ft.training import runs
 from gpt2ft.training.callbacks import ProgressBar, run_hooks
 from gpt2ft.training.config import TrainConfig, TrainResult, identity_settings
 from gpt2ft.training.evaluation import eval_pass
-from gpt2ft.training.inputs import TrainData, check_data, make_train_data, split_batch
+from gpt2ft.training.inputs import TrainData, check_data, make_train_data
 from gpt2ft.training.reporting import Meter, eval_line, records_frame, say, start_line
 from gpt2ft.training.runtime import Runtime, build_runtime, make_accelerator, plan
 from gpt2ft.training.state import FiniteCheck, RunState, resume, save_best, save_checkpoint
+from gpt2ft.training.step import optimizer_step
 
 
 def train(model: torch.nn.Module, train_dataset, eval_dataset=None,
           cfg: TrainConfig | None = None, collate_fn: Callable | None = None,
           loss_fn: Callable | None = None, metrics_fn: Callable | None = None,
           callbacks: Sequence = (), max_length: int | None = None, tokenizer=None,
-          about: dict | None = None) -> TrainResult:
+          source=None, about: dict | None = None) -> TrainResult:
     """Train ``model`` on ``train_dataset``; see the package docstring.
 
     ``loss_fn(outputs, batch)`` replaces ``outputs.loss`` (labels are then not
     passed to the model); ``metrics_fn(preds, labels)`` gets NumPy arrays of
     the whole eval set (logits for classifiers, argmax token ids for language
     models) and returns a dict of numbers. With a ``tokenizer`` every checkpoint
-    also loads with ``from_pretrained``/``pipeline``. ``about`` (the data source,
-    the command...) is written beside the run's identity, not compared. TF32
+    also loads with ``from_pretrained``/``pipeline``. ``source`` is the data as the
+    notebook holds it (a book's text, the records...): part of the run's identity, so a
+    later notebook finds this run from the same data (``runs.find_finetuned``).
+    ``about`` (the data source, the command...) is written beside the identity, not compared. TF32
     matmuls are switched on for the run on a GPU and the previous setting restored.
     """
     from accelerate.utils import set_seed
@@ -53,7 +56,9 @@ def train(model: torch.nn.Module, train_dataset, eval_dataset=None,
     identity = {"settings": identity_settings(cfg), "device": chosen.device,
                 "precision": chosen.precision, "model": runs.weights_fingerprint(model),
                 "train_data": runs.data_fingerprint(train_dataset),
-                "eval_data": runs.data_fingerprint(eval_dataset)}
+                "eval_data": runs.data_fingerprint(eval_dataset),
+                "source": None if source is None else runs.source_fingerprint(source),
+                "loss": runs.callable_fingerprint(loss_fn)}
     with _tf32_restored():
         acc = make_accelerator(chosen.device)
         out_dir = _claim_output_dir(cfg, identity, about, acc)
@@ -86,27 +91,15 @@ def _fit(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, hooks: li
             epoch, n_batches = state.epoch, data.batches_in(state.epoch)
             batches = iter(data.loader(epoch, state.batch_in_epoch))
             while state.epoch == epoch and state.step < state.total_steps and not state.stopped_early:
-                # 1. forward and backward over the micro-batches of one optimizer step
-                #    (an accumulation window never crosses the end of an epoch)
+                # 1-2. one optimizer step (training/step.py): forward and backward over its
+                #      micro-batches, clip, step, schedule (a window never crosses an epoch's end)
                 first = state.batch_in_epoch
                 end = min((first // cfg.grad_accum_steps + 1) * cfg.grad_accum_steps, n_batches)
-                lr = rt.scheduler.get_last_lr()[0]
-                for b in range(first, end):
-                    batch, batch_loss = rt.to_device(next(batches)), 0.0
-                    parts = split_batch(batch, data.max_batch_tokens, rt.causal)  # one, if it fits
-                    for i, (part, share) in enumerate(parts):
-                        if rt.cudagraphs:
-                            torch.compiler.cudagraph_mark_step_begin()
-                        with rt.sync_gradients(now=b == end - 1 and i == len(parts) - 1):
-                            # only the loss leaves: the logits (B x T x vocab) are freed before backward
-                            loss = rt.compute_loss(rt.train_model, part)[1]
-                            rt.backward(loss * share / (end - first))
-                        batch_loss = batch_loss + loss.detach().float() * share
+                done = optimizer_step(rt, batches, first, end, data.max_batch_tokens)
+                for b, batch_loss, batch in done.batch_losses:
                     meter.add(batch_loss, batch)
                     finite.add(batch_loss, state.step + 1, epoch, b)
-                # 2. clip, optimizer step, schedule
-                grad_norm = rt.clip_gradients()
-                rt.step()
+                lr, grad_norm = done.lr, done.grad_norm
                 state.advance(end, n_batches)
                 # 3. log, evaluate, keep the best, save: only when due (the host reads the device here)
                 step, last_step = state.step, state.step >= state.total_steps
@@ -157,22 +150,30 @@ def _finish(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, meter:
     tokens, samples = meter.tokens, meter.samples
     if rt.world > 1:
         tokens, samples = rt.accelerator.reduce(tokens, "sum"), samples * rt.world
+    from gpt2ft.training.reporting import divergence
     best, best_loss = None, state.best_eval_loss
     if data.eval_loader is not None:
-        best = ckpt.best_checkpoint(out_dir)  # verified; a corrupt best/ is named in a warning
+        # verified, and this run's; a corrupt best/ or another run's is named in a warning
+        best = ckpt.run_best(out_dir, runs.read_identity(out_dir))
         if rt.cfg.load_best_at_end and best is not None:
             ckpt.load_weights(rt.model, best, verified=True)  # best_checkpoint verified it
         elif rt.cfg.load_best_at_end:  # no copy of the best weights verifies: score these instead
             best_loss = eval_pass(rt, data.eval_loader, metrics_fn, state.step,
                                  state.epoch_float(data.batches_in(state.epoch)))["eval_loss"]
     rt.accelerator.wait_for_everyone()
+    # the eval loss of the weights returned: above the uniform baseline, the run diverged
+    evals = [r["eval_loss"] for r in state.records if r.get("eval_loss") is not None]
+    final = best_loss if rt.cfg.load_best_at_end else (evals[-1] if evals else None)
+    diverged = divergence(rt.model, rt.causal, final, rt.cfg.learning_rate)
+    if diverged and rt.is_main and rt.cfg.verbose:
+        say(diverged)
     train_time = clock.training_time()
     result = TrainResult(
         history=records_frame(state.records), best_checkpoint=best,
         best_eval_loss=best_loss, stopped_early=state.stopped_early, model=rt.model,
         elapsed_s=clock.elapsed(), tokens_per_s=float(tokens.item()) / train_time,
         samples_per_s=samples / train_time, steps=state.step, last_checkpoint=last_checkpoint,
-        resumed_from=resumed_from)
+        resumed_from=resumed_from, run_dir=out_dir, diverged=diverged)
     run_hooks(hooks, "on_end", result)
     return result
 
@@ -183,7 +184,9 @@ def _claim_output_dir(cfg: TrainConfig, identity: dict, about: dict | None, acc)
     ``resume=False`` starts over: an earlier run of the same identity is replaced
     (it is this run); a folder holding any other run is kept under a new name.
     """
-    out_dir = Path(cfg.output_dir)
+    out_dir = runs.run_dir(cfg.output_dir, cfg.run_name, identity)
+    if acc.is_main_process and cfg.verbose and cfg.run_name and not out_dir.exists():
+        _name_the_others(out_dir)
     if acc.is_main_process:
         with writing(out_dir.parent, f"the run folder {out_dir.name}", "every file already there"):
             if not cfg.resume and out_dir.is_dir() and any(out_dir.iterdir()):
@@ -198,14 +201,25 @@ def _claim_output_dir(cfg: TrainConfig, identity: dict, about: dict | None, acc)
     return out_dir
 
 
+def _name_the_others(out_dir: Path) -> None:
+    """A new run beside older runs of the same name: say where they are and what they take."""
+    others = runs.others_of(out_dir)
+    if others:
+        listed = "; ".join(f"{o.folder.name} ({o.state}{', step ' + o.steps if o.steps else ''}, "
+                           f"{runs.human_size(o.size)})" for o in others)
+        say(f"new run {out_dir.name}: this model, data or a setting differs from the other "
+            f"{out_dir.name.rsplit('-', 1)[0]!r} runs beside it, kept in {out_dir.parent}: {listed}. "
+            f"`gpt2ft runs` lists every run; `gpt2ft runs --remove <run>` deletes one.")
+
+
 def _start_over(out_dir: Path, identity: dict, verbose: bool) -> None:
     try:
         same = runs.claim(out_dir, identity, write=False)  # False where the folder holds no identity
     except runs.RunMismatchError:
         same = False
     if same:  # this very run again: its old checkpoints go
-        for path in out_dir.iterdir():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in out_dir.iterdir():  # a link is removed, never followed: its target is kept
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         return
     kept = runs.keep_aside(out_dir)
     if verbose:

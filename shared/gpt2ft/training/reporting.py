@@ -6,7 +6,13 @@ Introduced in ``sprints/sprint12_book/05_appendix_engine``; the loop by hand in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:  # annotations only: inputs imports this module
+    from gpt2ft.training.inputs import TrainData
+    from gpt2ft.training.runtime import Runtime
 
 
 class Meter:
@@ -89,12 +95,51 @@ def eval_line(record: dict, improved: bool, stopped: bool) -> str:
     return line + (" - early stopping" if stopped else "")
 
 
-def start_line(rt, data, resumed_from, step: int) -> str:
+def uniform_baseline(model, causal: bool) -> tuple[float, str] | None:
+    """The loss of a model that gives every outcome the same probability: ln(vocabulary size)
+    for a causal LM, ln(number of labels) for a classifier; ``None`` for anything else."""
+    import math
+    config = getattr(model, "config", None)
+    if causal:
+        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        n = getattr(head, "out_features", None) or getattr(config, "vocab_size", None)
+        what = "token"
+    elif type(model).__name__.endswith("Classification") and getattr(
+            config, "problem_type", None) in (None, "single_label_classification"):
+        n, what = getattr(config, "num_labels", None), "class"
+    else:
+        return None
+    if not isinstance(n, int) or n < 2:
+        return None
+    return math.log(n), f"ln({n:,}), what a model that gives every {what} the same probability scores"
+
+
+def divergence(model, causal: bool, final_eval_loss: float | None, learning_rate: float) -> str | None:
+    """Why a run's final eval loss says it diverged (above the uniform baseline), or None."""
+    import math
+    baseline = uniform_baseline(model, causal)
+    if baseline is None or final_eval_loss is None:
+        return None
+    value, meaning = baseline
+    if math.isfinite(final_eval_loss) and final_eval_loss <= value:
+        return None
+    return (f"Diverged: the final eval loss {final_eval_loss:.4f} is above the uniform baseline "
+            f"{value:.4f} = {meaning}, so the model predicts worse than not knowing anything. Try a "
+            f"lower learning rate (this run: {learning_rate:g}), a warm-up, or fewer epochs.")
+
+
+def start_line(rt: Runtime, data: TrainData, resumed_from, step: int) -> str:
     cfg, world = rt.cfg, rt.world
-    accum = cfg.grad_accum_steps
-    return (f"Training {data.total_steps} optimizer steps ({data.steps_per_epoch}/epoch, global "
-            f"batch {cfg.batch_size * accum * world} = {cfg.batch_size} x {accum} accumulation x "
-            f"{world} process{'es' if world > 1 else ''}) on {rt.device}, precision {rt.precision}"
+    accum, size = cfg.grad_accum_steps, data.batch_size or cfg.batch_size
+    full = size * accum * world
+    parts = f"{size} x {accum} accumulation x {world} process{'es' if world > 1 else ''}"
+    batch = (f"global batch {full} = {parts}" if not data.rows or full <= data.rows else
+             f"global batch {data.rows} = all the training rows, fewer than {parts}")
+    if size < cfg.batch_size:
+        batch += (f"; batch_size={cfg.batch_size} is more than the {data.rows} training rows"
+                  f"{f' of {world} processes' if world > 1 else ''}: clamped to {size}")
+    return (f"Training {data.total_steps} optimizer steps ({data.steps_per_epoch}/epoch, "
+            f"{batch}) on {rt.device}, precision {rt.precision}"
             f"{', compiled' if cfg.compile else ''}"
             f"{', chunked LM loss' if rt.lm_loss == 'chunked' else ''}"
             + (f"; resuming from {resumed_from.name} (step {step})" if resumed_from else "") + ".")

@@ -13,11 +13,15 @@ folders carry a short hash of the identity, so changing ``DATA_DIR``,
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +92,43 @@ def short(identity: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- run folders
 
-def run_folder(parent: str | os.PathLike, name: str, identity: Mapping[str, Any]) -> Path:
-    """``<parent>/<name>-<hash of identity>``: one folder per identity, never shared."""
-    return Path(parent) / f"{name}-{short(identity)}"
+def source_fingerprint(source) -> str:
+    """SHA-256 of what a run was made from, as the learner holds it.
+
+    A text (a book), a list of records (instructions), a dataset of token ids, or an
+    object holding one of them as ``.text`` or ``.records`` (``data.load_corpus``,
+    ``data.load_instructions``). It is part of the run's identity, so a later notebook
+    can find the run again from the same data (:func:`find_finetuned`).
+    """
+    for attr in ("text", "records"):
+        if hasattr(source, attr):
+            source = getattr(source, attr)
+            break
+    if isinstance(source, str):
+        return text_fingerprint(source)
+    if hasattr(source, "column_names"):  # a datasets.Dataset of tokens
+        return data_fingerprint(source)
+    return text_fingerprint(json.dumps(source, sort_keys=True, default=str))
+
+
+def callable_fingerprint(fn) -> str | None:
+    """SHA-256 naming a loss function: its qualified name and the values it closes over
+    (a class-weighted loss's weights), so another loss is another run (``None``: the model's)."""
+    if fn is None:
+        return None
+    cells = [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ())]
+    values = [c.tolist() if isinstance(c, torch.Tensor) else repr(c) for c in cells]
+    name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    return text_fingerprint(name, json.dumps(values, default=str))
+
+
+def run_dir(output_dir: str | os.PathLike, run_name: str | None, identity: Mapping[str, Any]) -> Path:
+    """The run's folder: ``<output_dir>/<run_name>-<8 hex digits of its identity>``.
+
+    One folder per identity, never shared: another model, other data or a setting that
+    changes the result gets its own. Without a ``run_name``, ``output_dir`` itself.
+    """
+    return Path(output_dir) / f"{run_name}-{short(identity)}" if run_name else Path(output_dir)
 
 
 def keep_aside(folder: str | os.PathLike) -> Path | None:
@@ -111,10 +149,16 @@ def read_identity(folder: str | os.PathLike) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        identity = json.loads(path.read_text())
     except ValueError as err:
         raise RunMismatchError(f"{path} is not valid JSON ({err}); the run's identity is unknown. "
                                "Move that folder away, or use another output folder.") from None
+    if not isinstance(identity, dict):
+        raise RunMismatchError(
+            f"{path} holds {type(identity).__name__} {_brief(identity)}, not a run's identity (a JSON "
+            "object of settings, model and data): the run in that folder is unknown, and nothing "
+            "in it was changed. Fix: move that folder away, or use another output folder.")
+    return identity
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -164,3 +208,205 @@ def claim(folder: str | os.PathLike, identity: Mapping[str, Any], write: bool = 
             "notebooks name theirs by identity), or start over with resume off (RESUME=0), which "
             "keeps the old run under a new name.")
     return True
+
+
+# --------------------------------------------------------------------------- exports
+
+EXPORT = "finetuned"  # the trained model, inside its run folder
+HISTORY = "history.csv"
+ABOUT = "training.json"  # beside the exported weights: the run that made them
+
+
+def export(result, tokenizer=None, about: Mapping[str, Any] | None = None, name: str = EXPORT) -> Path:
+    """Save a finished run's model (and tokenizer) as ``<run folder>/<name>/``, with its history.
+
+    The export lives in the run folder, so no run overwrites another's. It is written
+    to a temporary folder and swapped in whole: a full disk leaves the previous export
+    (or none), never half of one. ``about`` (the data source, the command...) goes to
+    ``training.json`` beside the weights with the run's identity. Under ``accelerate
+    launch`` only the main process writes; every process returns the folder.
+    """
+    from gpt2ft.core.processes import is_main_process, wait_for_everyone
+
+    folder = Path(result.run_dir) / name
+    if is_main_process():
+        tmp = folder.with_name(f".{name}.tmp-{os.getpid()}")
+        with writing(folder.parent, f"the exported model {name}/", f"the previous {name}/ (if any)"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            _plain(result.model).save_pretrained(tmp)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(tmp)
+            facts = {"run": folder.parent.name, "identity": read_identity(folder.parent),
+                     "steps": result.steps, "best_eval_loss": result.best_eval_loss, **dict(about or {})}
+            (tmp / ABOUT).write_text(json.dumps(facts, indent=1, default=str) + "\n")
+            result.history.to_csv(tmp / HISTORY, index=False)
+            _swap_in(tmp, folder)
+    wait_for_everyone()
+    return folder
+
+
+def _plain(model: torch.nn.Module) -> torch.nn.Module:
+    """The model as ``from_pretrained`` loads it: a LoRA (peft) model merged into a copy."""
+    if hasattr(model, "merge_and_unload"):
+        return copy.deepcopy(model).merge_and_unload()
+    return model
+
+
+def _swap_in(tmp: Path, folder: Path) -> None:
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def find_finetuned(parent: str | os.PathLike, run_name: str, model: torch.nn.Module, source,
+                   name: str = EXPORT) -> Path:
+    """The exported model of the run ``<run_name>-*`` below ``parent`` that started from
+    ``model``'s weights and was made from ``source`` (the same data the training notebook
+    passed to ``train(..., source=)``).
+
+    Prints which run it found, with its settings. Where several runs match (other
+    settings), the newest export wins and the others are counted. Where none does,
+    raises ``FileNotFoundError`` saying what is there instead and what to run.
+    """
+    want = {"model": weights_fingerprint(model), "source": source_fingerprint(source)}
+    found, other = [], {"model": 0, "source": 0, "unfinished": 0}
+    for folder in sorted(Path(parent).glob(f"{run_name}-*")):
+        named = _NAMED.match(folder.name)
+        if not named or named["name"] != run_name:  # "train-kept-..." or "train-long-...": other runs
+            continue
+        identity = read_identity(folder) if folder.is_dir() else None
+        if identity is None:
+            continue
+        wrong = [key for key in want if identity.get(key) != want[key]]
+        if wrong:
+            other[wrong[0]] += 1
+        elif not (folder / name / "config.json").is_file():
+            other["unfinished"] += 1
+        else:
+            about = folder / name / ABOUT
+            found.append((about.stat().st_mtime if about.is_file() else 0.0, folder, identity))
+    if not found:
+        raise FileNotFoundError(
+            f"No exported model of a {run_name!r} run below {parent} started from these weights and "
+            f"this data ({other['model']} runs started from other weights, {other['source']} used other "
+            f"data, {other['unfinished']} did not finish). Fix: run the training notebook first with the "
+            "same PROFILE, MODEL, DATA_DIR and data settings (make sprintNN runs the notebooks in order).")
+    _, folder, identity = max(found, key=lambda item: item[0])
+    settings = identity.get("settings", {})
+    shown = {k: settings[k] for k in ("learning_rate", "num_epochs", "max_steps", "batch_size") if k in settings}
+    more = f"; {len(found) - 1} older run(s) of the same model and data have other settings" if len(found) > 1 else ""
+    print(f"fine-tuned model: {folder.name}/{name} ({', '.join(f'{k}={v}' for k, v in shown.items())}){more}")
+    return folder / name
+
+
+# --------------------------------------------------------------------------- the runs on disk
+
+_NAMED = re.compile(r"^(?P<name>.+)-(?P<hash>[0-9a-f]{8})$")
+
+
+@dataclass
+class RunInfo:
+    """One run folder as ``gpt2ft runs`` lists it."""
+
+    folder: Path
+    name: str  # the run name (the folder's name without its identity hash)
+    state: str  # finished | interrupted | not started | superseded | kept aside
+    steps: str  # "6 of 6" (the newest checkpoint), or "" without one
+    size: int  # bytes on disk
+    settings: str  # the settings a reader tells runs apart by
+    modified: float
+
+    def row(self, root: Path) -> dict[str, str]:
+        return {"run": str(self.folder.relative_to(root)), "state": self.state, "steps": self.steps,
+                "size": human_size(self.size), "settings": self.settings}
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def describe_run(folder: Path) -> RunInfo:
+    """A run folder's state from its identity, newest checkpoint and export."""
+    from gpt2ft.training import checkpointing as ckpt
+
+    identity = read_identity(folder) or {}
+    settings = identity.get("settings", {}) if isinstance(identity, dict) else {}
+    shown = ", ".join(f"{k}={settings[k]}" for k in ("learning_rate", "num_epochs", "max_steps", "batch_size")
+                      if k in settings)
+    steps, state = "", "not started"
+    checkpoints = ckpt.list_checkpoints(folder)
+    if checkpoints:
+        done = ckpt.read_state(checkpoints[-1])
+        steps = f"{done.get('step')} of {done.get('total_steps')}"
+        finished = done.get("step", 0) >= done.get("total_steps", 1) or done.get("stopped_early")
+        state = "finished" if finished else "interrupted"
+    if (folder / EXPORT / "config.json").is_file():
+        state = "finished"
+    match = _NAMED.match(folder.name)
+    if "-kept-" in folder.name:
+        state = "kept aside"
+    return RunInfo(folder=folder, name=match["name"] if match else folder.name, state=state, steps=steps,
+                   size=folder_size(folder), settings=shown,
+                   modified=(folder / IDENTITY_FILE).stat().st_mtime if (folder / IDENTITY_FILE).exists() else 0.0)
+
+
+def list_runs(root: str | os.PathLike) -> list[RunInfo]:
+    """Every run folder below ``root`` (a folder holding ``identity.json``), oldest first.
+
+    A run is *superseded* when a newer run of the same name sits beside it (another
+    ``MAX_STEPS``, learning rate, model or book): it is kept, and takes disk space.
+    """
+    found = [describe_run(f.parent) for f in sorted(Path(root).rglob(IDENTITY_FILE))
+             if not _is_checkpoint(f.parent)]
+    newest: dict[tuple[Path, str], float] = {}
+    for info in found:
+        key = (info.folder.parent, info.name)
+        newest[key] = max(newest.get(key, 0.0), info.modified)
+    for info in found:
+        if info.state != "kept aside" and info.modified < newest[(info.folder.parent, info.name)]:
+            info.state = f"superseded ({info.state})"
+    return sorted(found, key=lambda info: info.modified)
+
+
+def _is_checkpoint(folder: Path) -> bool:
+    """A checkpoint inside a run (``step-*``, ``best``...) holds a copy of its run's identity."""
+    from gpt2ft.training import checkpointing as ckpt
+    return (folder.parent / IDENTITY_FILE).is_file() and (
+        ckpt.STEP_PATTERN.match(folder.name) is not None or folder.name.startswith(ckpt.BEST))
+
+
+def others_of(folder: Path) -> list[RunInfo]:
+    """The other runs of the same name beside ``folder`` (what a new run supersedes)."""
+    match = _NAMED.match(folder.name)
+    if not match:
+        return []
+    return [describe_run(p) for p in sorted(folder.parent.glob(f"{match['name']}-*"))
+            if p != folder and (m := _NAMED.match(p.name)) and m["name"] == match["name"]
+            and (p / IDENTITY_FILE).is_file()]
+
+
+def remove_run(root: str | os.PathLike, folder: str | os.PathLike) -> int:
+    """Delete one run folder below ``root``; returns the bytes freed.
+
+    Refuses anything that is not a run folder (no ``identity.json``) or lies outside
+    ``root``, so a typo never deletes what a user made. Links are removed, never followed.
+    """
+    root = Path(root).resolve()
+    path = Path(folder)
+    path = (path if path.is_absolute() else root / path)
+    if path.is_symlink() or not path.resolve().is_relative_to(root) or not (path / IDENTITY_FILE).is_file():
+        raise ValueError(f"{folder} is not a run folder below {root} (none holds {IDENTITY_FILE} there); "
+                         "nothing was deleted. Fix: name a run as `gpt2ft runs` lists it.")
+    size = folder_size(path)
+    shutil.rmtree(path)
+    return size

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from gpt2ft.core.models import name_the_loss
+from gpt2ft.core.models import causal_problem, name_the_loss
 from gpt2ft.training.config import TrainConfig
 from gpt2ft.training.lm_loss import ChunkedLossLM, supports_chunked_loss
 from gpt2ft.training.strategies import STRATEGIES, apply_strategy, without_adapters_wrapper
@@ -176,6 +176,39 @@ def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:
     return cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
 
 
+class RunLengthError(ValueError):
+    """A run's length changed in a way its learning-rate schedule cannot follow; nothing was loaded."""
+
+
+def check_new_length(cfg: TrainConfig, done: int, old_total: int, new_total: int) -> str:
+    """Whether a run that planned ``old_total`` steps (``done`` of them trained) can go on to
+    ``new_total``: only when every step so far had the learning rate a ``new_total``-step run
+    from the start gives it. Returns the line that says what happens; raises
+    :class:`RunLengthError` naming the first step that differs, and the fix, otherwise.
+    """
+    if new_total < done:
+        raise RunLengthError(
+            f"This run already trained {done} optimizer steps; the settings now ask for {new_total}. "
+            "Nothing was loaded. Fix: raise MAX_STEPS/EPOCHS to at least that, use the finished run as "
+            "it is, or start over with RESUME=0.")
+    old = schedule(cfg.scheduler, warmup_steps(cfg, old_total), old_total)
+    new = schedule(cfg.scheduler, warmup_steps(cfg, new_total), new_total)
+    for step in range(done + 1):  # the rates of the steps trained, and of the next one
+        if not math.isclose(old(step), new(step), rel_tol=1e-9, abs_tol=1e-12):
+            raise RunLengthError(
+                f"This run planned {old_total} optimizer steps and trained {done}; the settings now "
+                f"ask for {new_total}. Its {cfg.scheduler} schedule (warm-up {warmup_steps(cfg, old_total)} "
+                f"steps) gave step {step + 1} the learning rate {cfg.learning_rate * old(step):.3g}, a "
+                f"{new_total}-step run from the start gives it {cfg.learning_rate * new(step):.3g}, so "
+                "going on would not be that run. Nothing was loaded. Fix: RESUME=0 trains "
+                f"{new_total} steps from the start (the {old_total}-step run is replaced), or train with "
+                "scheduler='constant' and warmup_steps set, whose runs can be extended.")
+    verb = "extends" if new_total > old_total else "keeps"
+    return (f"this run planned {old_total} optimizer steps and the settings now ask for {new_total}: "
+            f"it {verb} from step {done}, with the learning rate a {new_total}-step run from the start "
+            f"has at every step ({cfg.scheduler} schedule)")
+
+
 # --------------------------------------------------------------------------- the runtime
 
 def _forward_keys(model) -> set[str] | None:
@@ -201,6 +234,7 @@ class Runtime:
     ``model`` is the plain model: what is evaluated, saved and returned.
     ``train_model`` is what the training forward pass calls: the same weights,
     maybe in a chunked-loss wrapper, a DDP wrapper and ``torch.compile``.
+    One optimizer step with all of it is :func:`gpt2ft.training.step.optimizer_step`.
     """
 
     cfg: TrainConfig
@@ -255,34 +289,6 @@ class Runtime:
                              "loss_fn(outputs, batch).")
         return outputs, loss
 
-    def sync_gradients(self, now: bool):
-        """Gradients are averaged across processes once per step, on its last micro-batch."""
-        return contextlib.nullcontext() if now else self.accelerator.no_sync(self.train_model)
-
-    def backward(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-
-    def clip_gradients(self) -> torch.Tensor | None:
-        if self.cfg.max_grad_norm is None:
-            return None
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
-        return torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
-
-    def step(self) -> None:
-        """Optimizer step (skipped by the fp16 scaler on an overflow), schedule, zero_grad."""
-        if self.scaler is None:
-            self.optimizer.step()
-            stepped = True
-        else:
-            scale = self.scaler.get_scale()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            stepped = self.scaler.get_scale() >= scale  # a lowered scale means: skipped
-        if stepped:  # an fp16 overflow keeps the learning rate where it was
-            self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -297,7 +303,17 @@ def plan(cfg: TrainConfig, model, loss_fn) -> Plan:
     device = resolve_device(cfg)
     precision = resolve_precision(cfg, device)
     check_compile(cfg, device)
+    check_causal(model, loss_fn)
     return Plan(device, precision, resolve_lm_loss(cfg, model, device, loss_fn))
+
+
+def check_causal(model, loss_fn) -> None:
+    """The causal-LM loss (the model's own, or chunked) only for a model that is causal."""
+    if loss_fn is not None or not is_causal_lm(model):
+        return
+    problem = causal_problem(without_adapters_wrapper(model))
+    if problem is not None:
+        raise ValueError(f"This model cannot be trained with the causal-LM loss: it is {problem}")
 
 
 def build_runtime(cfg: TrainConfig, chosen: Plan, accelerator, model, loss_fn,

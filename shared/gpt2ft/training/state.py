@@ -15,7 +15,10 @@ from pathlib import Path
 import torch
 
 from gpt2ft.training import checkpointing as ckpt
+from gpt2ft.training import runs
 from gpt2ft.training.config import NonFiniteLossError
+from gpt2ft.training.reporting import say
+from gpt2ft.training.runtime import check_new_length
 
 
 @dataclass
@@ -44,7 +47,7 @@ class RunState:
             self.epoch += 1
             self.batch_in_epoch = 0
 
-    def track(self, eval_loss: float, min_delta: float, patience: int | None) -> bool:
+    def track(self, eval_loss: float, min_delta: float, patience: int) -> bool:
         """Count an evaluation; True when it is the best so far. Sets ``stopped_early``."""
         improved = self.best_eval_loss is None or eval_loss < self.best_eval_loss - min_delta
         if improved:
@@ -52,7 +55,7 @@ class RunState:
             self.evals_without_improvement = 0
         else:
             self.evals_without_improvement += 1
-            if patience is not None and self.evals_without_improvement >= patience:
+            if patience and self.evals_without_improvement >= patience:
                 self.stopped_early = True
         return improved
 
@@ -63,7 +66,8 @@ class RunState:
 # --------------------------------------------------------------------------- checkpoints
 
 def save_checkpoint(rt, state: RunState, out_dir: Path, tokenizer_files=None) -> Path:
-    """A full training checkpoint ``step-NNNNNN`` (every process's RNG state in it)."""
+    """A full training checkpoint ``step-NNNNNN`` (every process's RNG state in it), with the
+    identity of the run folder it belongs to."""
     from accelerate.utils import gather_object
     rng = ckpt.rng_state()
     rng_states = gather_object([rng]) if rt.world > 1 else [rng]
@@ -71,7 +75,8 @@ def save_checkpoint(rt, state: RunState, out_dir: Path, tokenizer_files=None) ->
     if rt.is_main:
         writers = ckpt.training_writers(rt.model, rt.optimizer, rt.scheduler, rt.scaler, rng_states,
                                         state.to_json())
-        ckpt.write_checkpoint(step_dir, {**writers, **ckpt.pretrained_writers(rt.model, tokenizer_files)})
+        ckpt.write_checkpoint(step_dir, {**writers, **ckpt.identity_writer(runs.read_identity(out_dir)),
+                                         **ckpt.pretrained_writers(rt.model, tokenizer_files)})
         ckpt.prune_checkpoints(out_dir, rt.cfg.keep_checkpoints)
     rt.accelerator.wait_for_everyone()
     return step_dir
@@ -83,15 +88,22 @@ def save_best(rt, state: RunState, out_dir: Path, tokenizer_files=None) -> None:
         ckpt.write_checkpoint(out_dir / ckpt.BEST, {
             ckpt.MODEL_FILE: lambda p: ckpt.save_weights(p, rt.model),
             ckpt.STATE_FILE: lambda p: ckpt.write_bytes(p, info.encode()),
+            **ckpt.identity_writer(runs.read_identity(out_dir)),
             **ckpt.pretrained_writers(rt.model, tokenizer_files)})
     rt.accelerator.wait_for_everyone()
 
 
 def resume(rt, state: RunState, out_dir: Path) -> Path | None:
-    """Load the newest checkpoint of ``out_dir`` that verifies and loads (a bad one falls back)."""
+    """Load the newest checkpoint of ``out_dir`` that is this run's and loads whole.
+
+    All or nothing: a checkpoint is read and checked completely before any part of
+    it touches the model (:func:`ckpt.read_training_checkpoint`); one that fails,
+    or was written by another run, changes nothing and the one before it is tried.
+    When none loads the run starts from step 0 with its original weights, and says so.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = _load_newest(rt, out_dir)
+        found = _load_newest(rt, out_dir, runs.read_identity(out_dir), state.total_steps)
     for w in caught:  # said once, by the main process
         if rt.is_main:
             warnings.warn(w.message, w.category, stacklevel=4)
@@ -108,17 +120,48 @@ def resume(rt, state: RunState, out_dir: Path) -> Path | None:
     return path
 
 
-def _load_newest(rt, out_dir: Path):
-    """The newest checkpoint that verifies *and* loads (a pickle that is not plain data does not)."""
-    for path in ckpt.valid_checkpoints(out_dir):
+def _load_newest(rt, out_dir: Path, identity: dict | None, total_steps: int):
+    """The newest checkpoint that verifies, is this run's *and* reads whole (a pickle that is
+    not plain data does not); nothing of a failing one reaches the model."""
+    newest_first = list(reversed(ckpt.list_checkpoints(out_dir)))
+    for i, path in enumerate(newest_first):
         try:
-            saved, rng_states = ckpt.load_training_checkpoint(path, rt.model, rt.optimizer,
-                                                              rt.scheduler, rt.scaler)
+            ckpt.verify_checkpoint(path)
+            loaded = ckpt.read_training_checkpoint(path, rt.model, rt.optimizer, rt.scheduler,
+                                                   rt.scaler, identity)
+            _check_length(rt, loaded.state, total_steps)  # before anything is loaded
+            ckpt.apply_training_checkpoint(loaded, rt.model, rt.optimizer, rt.scheduler, rt.scaler)
         except ckpt.CheckpointError as err:
-            ckpt.skipped(path, err)
+            ckpt.skipped(path, err, newest_first[i + 1] if i + 1 < len(newest_first) else None)
             continue
-        return path, saved, rng_states
+        return path, loaded.state, loaded.rng_states
+    if newest_first:
+        checked = _still_original(rt, identity, out_dir)
+        warnings.warn(
+            f"No checkpoint in {out_dir} could be resumed ({len(newest_first)} skipped, each named "
+            "above): nothing of them was loaded, and the run starts from step 0 with its original "
+            f"weights{checked}.", ckpt.CheckpointWarning, stacklevel=3)
     return None
+
+
+def _still_original(rt, identity: dict | None, out_dir: Path) -> str:
+    """Check the weights against the identity's fingerprint of the starting weights."""
+    if identity is None or hasattr(rt.model, "get_base_model"):  # a LoRA wrapper renames them
+        return ""
+    if runs.weights_fingerprint(rt.model) != identity.get("model"):
+        raise RuntimeError(f"The weights of the run in {out_dir} are not its starting "
+                           "weights although no checkpoint was loaded; please report this.")
+    return " (checked against the run's identity)"
+
+
+def _check_length(rt, saved: dict, total_steps: int) -> None:
+    """A run whose length changed (``MAX_STEPS``/``EPOCHS``; not part of its identity) goes on
+    only where its schedule allows it: said in one line, or refused before anything loads."""
+    planned = saved.get("total_steps", total_steps)
+    if planned != total_steps:
+        line = check_new_length(rt.cfg, saved["step"], planned, total_steps)  # raises on every process
+        if rt.is_main and rt.cfg.verbose:
+            say(line)
 
 
 # --------------------------------------------------------------------------- non-finite losses

@@ -10,6 +10,11 @@ Introduced in ``sprints/sprint11_classification/05_strategies``.
 - ``lora``    low-rank adapters (``peft``) on the attention projections; the
               classifier head (if any) trains fully, the rest is frozen.
 
+The blocks, the final norm and the head are the model's own (GPT-2
+``transformer.h``/``ln_f``/``lm_head``, Llama-family ``model.layers``/``norm``/
+``lm_head`` or ``score``: :func:`gpt2ft.core.models.transformer_blocks`), and the
+LoRA targets are chosen per architecture (:func:`lora_targets`).
+
 :func:`apply_strategy` returns the model to train (the same object, except for
 ``lora``, which wraps it in a ``peft`` model). Anything else is refused with
 the list of what is allowed.
@@ -22,9 +27,20 @@ from collections.abc import Sequence
 
 import torch
 
+from gpt2ft.core.models import final_norm, transformer_blocks, unwrapped
+
 STRATEGIES = ("full", "head", "last_k", "lora")
 # GPT-2's fused query/key/value projection; its Conv1D stores weights transposed.
 DEFAULT_LORA_TARGETS = ("c_attn",)
+# The attention projections LoRA adapts, per architecture: the first set whose every name is
+# a module of the model is used when no lora_target_modules are given.
+LORA_TARGETS = (
+    ("c_attn",),  # GPT-2, GPT-BigCode (fused q/k/v)
+    ("q_proj", "k_proj", "v_proj", "o_proj"),  # Llama, Mistral, Qwen2, SmolLM2, Gemma, Phi-3 ...
+    ("q_proj", "k_proj", "v_proj", "out_proj"),  # OPT, GPT-J-style
+    ("query_key_value",),  # GPT-NeoX, Falcon, BLOOM
+    ("query", "key", "value"),  # BERT-style encoders
+)
 
 
 def check_strategy(strategy: str | None, k: int | None = None) -> None:
@@ -45,25 +61,30 @@ def without_adapters_wrapper(model: torch.nn.Module) -> torch.nn.Module:
 
     The LoRA layers stay in it: peft injects them into the wrapped model's modules.
     """
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+    return unwrapped(model)
 
 
-def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
-    for path in ("transformer.h", "model.layers", "gpt_neox.layers", "h"):
-        obj = model
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                break
-        if isinstance(obj, torch.nn.ModuleList):
-            return obj
-    raise ValueError(f"Cannot find the transformer blocks of {type(model).__name__} "
-                     "(looked for transformer.h).")
+def lora_targets(model: torch.nn.Module) -> tuple[str, ...]:
+    """The modules LoRA adapts in ``model``: its attention projections, by architecture.
+
+    GPT-2: ``c_attn`` (query, key and value in one); Llama-family: ``q_proj``,
+    ``k_proj``, ``v_proj``, ``o_proj``. The first set of :data:`LORA_TARGETS` whose
+    every name is a module of the model.
+    """
+    names = {name.rsplit(".", 1)[-1] for name, _ in unwrapped(model).named_modules()}
+    for targets in LORA_TARGETS:
+        if all(t in names for t in targets):
+            return targets
+    raise ValueError(f"No known attention projections in {type(unwrapped(model)).__name__} for LoRA "
+                     f"(looked for {' / '.join(', '.join(t) for t in LORA_TARGETS)}). Fix: pass "
+                     "lora_target_modules=[...] with the names of its attention projections.")
 
 
-def _final_norm(model: torch.nn.Module) -> torch.nn.Module | None:
-    transformer = getattr(model, "transformer", None)
-    return getattr(transformer, "ln_f", None) if transformer is not None else None
+def _is_conv1d(model: torch.nn.Module, targets: Sequence[str]) -> bool:
+    """Whether the targets are GPT-2-style ``Conv1D`` layers (weights stored transposed)."""
+    from transformers.pytorch_utils import Conv1D
+    return any(isinstance(m, Conv1D) for name, m in unwrapped(model).named_modules()
+               if name.rsplit(".", 1)[-1] in targets)
 
 
 def head_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -101,12 +122,12 @@ def apply_strategy(model: torch.nn.Module, strategy: str | None, k: int | None =
     model.requires_grad_(False)
     chosen = head_modules(model)
     if strategy == "last_k":
-        blocks = _blocks(model)
+        blocks = transformer_blocks(model)
         if k > len(blocks):
             raise ValueError(f"strategy='last_k' with k={k}, but the model has only "
                              f"{len(blocks)} blocks; use 1 <= k <= {len(blocks)}.")
         chosen += list(blocks[-k:])
-        norm = _final_norm(model)
+        norm = final_norm(model)
         if norm is not None:
             chosen.append(norm)
     _set_trainable(chosen)
@@ -124,9 +145,9 @@ def _apply_lora(model, r, alpha, dropout, targets):
         return model  # already wrapped
     is_classifier = any(hasattr(model, n) for n in ("score", "classifier"))
     task = TaskType.SEQ_CLS if is_classifier else TaskType.CAUSAL_LM
+    targets = list(targets or lora_targets(model))
     config = LoraConfig(task_type=task, r=r, lora_alpha=alpha, lora_dropout=dropout,
-                        target_modules=list(targets or DEFAULT_LORA_TARGETS),
-                        fan_in_fan_out=True)
+                        target_modules=targets, fan_in_fan_out=_is_conv1d(model, targets))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # peft notes that GPT-2's Conv1D needs fan_in_fan_out
         return get_peft_model(model, config)

@@ -12,6 +12,10 @@ came from, and refuses a set it cannot train on (one class only, zero records).
   the general-text control (``sprints/sprint12_book/01_prepare_data``)
 - :mod:`~gpt2ft.session.data.instructions`    alpaca_instruction, alpaca, alpaca-gpt4, a local
   JSON/JSONL file (``sprints/sprint13_instructions/01_data``)
+- :mod:`~gpt2ft.session.data.sources`         where a set comes from: the rule above, downloads
+  pinned by sha256, one way of writing every data error (what, file, where, found, expected, fix)
+- :mod:`~gpt2ft.session.data.splitting`       stratified train/validation/test splits of a
+  classification set (``sprints/sprint11_classification/01_data``)
 """
 
 from gpt2ft.session.data.classification import NAMES as CLASSIFICATION_NAMES

@@ -171,7 +171,7 @@ def reference_baseline(name: str) -> float:
 
 def load_classification(name: str, settings: Settings, *,
                         validation_size: float | int | None = None,
-                        max_examples: int | None = None) -> ClassificationData:
+                        max_examples: int = 0) -> ClassificationData:
     """Load ``name`` (one of :data:`NAMES`) for ``settings``, split train/validation/test.
 
     ``validation_size``: a fraction or a row count of the training portion;

@@ -11,14 +11,19 @@ the tiny profile the bundled Alpaca-format sample stands in); or a local ``.json
 (a list of objects) or ``.jsonl`` (one object a line). Every record is checked; an
 invalid one is never dropped silently: it is listed in ``problems``
 (``on_invalid="skip"``) or raised. A file without a single record is refused.
+A record whose fields hold the template's own markers (``### Response:``,
+``<|endoftext|>``, ...: they would end or start a section of the prompt the model
+is trained and scored on) is kept with a printed note naming how many and which
+markers (listed in ``marked``), or raised with ``on_invalid="raise"``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt2ft.session.data.sources import (
@@ -61,6 +66,28 @@ MAX_LISTED = 20  # problems shown in an error message; all stay in .problems
 MIN_RECORDS = 1
 
 
+# The Alpaca prompt format's own markers (instruct.template writes them): its section headers,
+# its preamble, end-of-text. Defined with the data so the loader can report records holding them.
+_HEADERS = r"(### (?:Instruction|Input|Response):)"
+_PREAMBLE = r"(Below is an instruction)"
+_EOS = r"(<\|endoftext\|>)"
+TEMPLATE_END = re.compile(rf"(?m)^{_HEADERS}[ \t]*$|^{_PREAMBLE}|{_EOS}")
+_ANY_MARKER = re.compile(rf"{_HEADERS}|{_PREAMBLE}|{_EOS}")
+
+
+def template_markers(text: str, anywhere: bool = False) -> list[str]:
+    """The template's own markers in ``text``, as ``gpt2ft.instruct.template.format_prompt`` writes them.
+
+    A section header (``### Instruction:``, ``### Input:``, ``### Response:``)
+    counts alone on its line, the preamble (``Below is an instruction``) at the
+    start of a line, the end-of-text token's text anywhere; a markdown heading
+    such as ``### Step 1`` is never a marker. ``anywhere=True`` (checking data
+    records) also counts a header or the preamble in the middle of a line.
+    """
+    pattern = _ANY_MARKER if anywhere else TEMPLATE_END
+    return sorted({next(g for g in m.groups() if g) for m in pattern.finditer(text)})
+
+
 @dataclass(frozen=True)
 class InstructionData:
     """Valid records (each with instruction, input, output), their source, and what was wrong."""
@@ -68,6 +95,7 @@ class InstructionData:
     records: list[dict]
     source: str
     problems: list[str]
+    marked: list[str] = field(default_factory=list)  # records holding the template's own markers
 
     def __len__(self) -> int:
         return len(self.records)
@@ -93,7 +121,35 @@ def load_instructions(name_or_path: str | os.PathLike, settings: Settings, *,
             found="\n    " + "\n    ".join(listed), expected=JSON_FMT,
             fix="fix or remove those records, or pass on_invalid='skip' to drop them "
                 "(they stay listed in .problems)"))
-    return InstructionData(records=records, source=source, problems=problems)
+    marked = _marked(rows, where)
+    if marked:
+        markers = sorted({m for line in marked for m in line.split(": ", 1)[1].split(", ")})
+        what = (f"{len(marked)} instruction record(s) of {len(records)} in {source} hold the "
+                f"template's own markers ({', '.join(markers)})")
+        fix = ("remove or reword those markers in the records: inside a field they start or end a "
+               "section of the prompt the model is trained on and its answers are cut at")
+        if on_invalid == "raise":
+            listed = marked[:MAX_LISTED] + ([f"... and {len(marked) - MAX_LISTED} more"]
+                                            if len(marked) > MAX_LISTED else [])
+            raise ValueError(message(what, found="\n    " + "\n    ".join(listed),
+                                     expected="fields without the template's markers", fix=fix))
+        print(f"Note: {what}; they are kept (listed in .marked). Fix: {fix}.")
+    return InstructionData(records=records, source=source, problems=problems, marked=marked)
+
+
+def _marked(rows: list, where: Where) -> list[str]:
+    """``record i (fields): m1, m2`` for each valid record whose fields hold the template's markers."""
+    lines = []
+    for i, row in enumerate(rows):
+        if _what_is_wrong(row):
+            continue  # invalid: already listed in problems
+        found = {key: template_markers(row.get(key) or "", anywhere=True)
+                 for key in ("instruction", "input", "output")}
+        fields = [key for key, markers in found.items() if markers]
+        if fields:
+            markers = sorted({m for key in fields for m in found[key]})
+            lines.append(f"record {i}{where(i)} ({', '.join(fields)}): {', '.join(markers)}")
+    return lines
 
 
 Where = Callable[[int], str]  # extra location text for record i (a JSONL line number)

@@ -44,7 +44,7 @@ def require_both_classes(labels: list[int], label_names: tuple[str, str], what: 
 
 
 def make_splits(parts: Parts, test_name: str, seed: int, validation_size: float | int | None,
-                max_examples: int | None, label_names: tuple[str, str]) -> tuple[Parts, str]:
+                max_examples: int, label_names: tuple[str, str]) -> tuple[Parts, str]:
     """Our three splits of ``parts`` ("all", or "train" + "test") and a note on how they were made."""
     if "all" in parts:
         texts, labels = parts["all"]
@@ -63,7 +63,7 @@ def make_splits(parts: Parts, test_name: str, seed: int, validation_size: float 
               "test": test}
     note = (f"{test_note}; validation = a stratified {n_val:,}-row slice of the training "
             f"portion (SEED={seed}); train = the other {len(train_idx):,} rows.")
-    if max_examples is not None:
+    if max_examples:  # 0 = every row
         splits = {name: _cap(split, max_examples, TEST_SEED if name == "test" else seed)
                   for name, split in splits.items()}
         note += f" Each split then capped at {max_examples:,} rows (stratified draw)."
