@@ -53,7 +53,7 @@ def fake_run(root: Path, name: str, when: float, size: int = 1000, step: tuple[i
     """A run folder as the engine leaves one: identity.json (its settings), a checkpoint, an export."""
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / "identity.json").write_text(json.dumps({"settings": {"learning_rate": 5e-5, "max_steps": 6}}))
+    (folder / "identity.json").write_text(json.dumps({"settings": {"learning_rate": 5e-5, "batch_size": 8}}))
     (folder / "weights.bin").write_bytes(b"\0" * size)
     if step:
         (folder / f"step-{step[0]:06d}").mkdir()
@@ -88,7 +88,7 @@ def test_runs_lists_every_run_with_its_state_steps_size_and_settings(tmp_path, m
     assert "interrupted" in rows["sprint12/full/train-00000002"] and "3 of 12" in rows["sprint12/full/train-00000002"]
     assert "kept aside" in rows["sprint12/full/train-00000001-kept-20261201-120000"]
     assert "not started" in rows["sprint13/full/train-00000003"]
-    assert "learning_rate=5e-05, max_steps=6" in rows["sprint13/full/train-00000003"]
+    assert "learning_rate=5e-05, batch_size=8" in rows["sprint13/full/train-00000003"]
     assert lines[5].startswith("4 runs, 5.5 MB in all below ") and "2 superseded or kept aside (2.5 MB)" in lines[5]
     assert "gpt2ft runs --remove-superseded" in lines[6]
 

@@ -360,11 +360,15 @@ plt.show()
 #
 # The run names its own folder, `runs/sprint11/<profile>/finetune-<set>-<8 hex
 # digits>`: the digits stand for what it trains from (the starting weights,
-# the data, every setting that changes the result), so another model, data
-# set or setting gets a folder of its own. A checkpoint every `SAVE_EVERY`
-# steps and one at the end: run the notebook again and the same run resumes
-# from its last checkpoint (a finished one loads its best weights without
-# training again); `RESUME=0` starts it over.
+# the data, the settings that change the result: the learning rate does,
+# `SAVE_EVERY` does not), so another model, data set or such setting gets a
+# folder of its own. The run's length (`EPOCHS`, `MAX_STEPS`) is not in the
+# digits: with a new one the run goes on in the same folder only where its
+# learning-rate schedule allows it, and otherwise stops and says so. A
+# checkpoint every `SAVE_EVERY` steps and one at the end: run the notebook
+# again and the same run resumes from its last checkpoint (a finished one
+# loads its best weights without training again); `RESUME=0` starts it over
+# in the same folder (its old checkpoints are deleted).
 
 # %%
 steps_per_epoch = math.ceil(len(encoded["train"]) / BATCH_SIZE)

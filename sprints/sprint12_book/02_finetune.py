@@ -211,10 +211,15 @@ plt.show()
 # linear decay, clipping at 1.0).
 #
 # `train` names the run's folder after what makes the run: the model's starting
-# weights, the book (`source=book`), the blocks and the settings. Rerunning the
-# same run with `RESUME = True` continues from its last checkpoint; any change
-# gets a new folder, so no run overwrites or resumes another (`RESUME=0` starts
-# this run over).
+# weights, the book (`source=book`), the blocks and the settings that change
+# the result (the learning rate does; `SAVE_EVERY` does not). Rerunning the
+# same run with `RESUME = True` continues from its last checkpoint; another
+# model, book or such setting gets a new folder, so no run overwrites or
+# resumes another. The run's length is not part of the name: with another
+# `EPOCHS` or `MAX_STEPS` the run goes on in the same folder only where its
+# learning-rate schedule allows it, and otherwise stops and says so.
+# `RESUME=0` starts this run over in the same folder (its old checkpoints and
+# export are deleted).
 
 # %%
 cfg = run.train_config("train", warmup_ratio=0.05, log_every=5, load_best_at_end=True)
@@ -236,7 +241,7 @@ print("run folder:", paths.shown(result.run_dir))
 # each validation pass prints its loss and
 # [perplexity](../../notes/glossary.md#perplexity) (the exponential of the
 # loss), marked "best so far" when it improves. At tiny the random model's
-# loss falls from about 10.8 (a uniform guess) towards 4, mostly by learning
+# loss falls from about 10.8 (a uniform guess) to about 3.8, mostly by learning
 # which tokens the sample uses at all. A full run starts from pre-trained
 # GPT-2, already far below the unigram line, and lowers the validation loss
 # further as it picks up the book's vocabulary and layout (speaker names,

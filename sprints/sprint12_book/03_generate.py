@@ -50,9 +50,10 @@ original = loading.load_causal_lm(run)
 # The fine-tuned model is the one `02_finetune` made from *this* original
 # model and *this* book: `run.find_finetuned` looks among the sprint's `train`
 # runs for one that started from `original`'s weights and trained on `book`,
-# and prints which run it found, with its settings. Where there is none (02
-# not run yet, or run with another `BOOK`, `MODEL` or `DATA_DIR`), it says so
-# and what to run.
+# and prints which run it found, with its learning rate and batch size. Where
+# several match (02 run again with other settings), it takes the newest export
+# and says how many others there are. Where there is none (02 not run yet, or
+# run with another `BOOK`, `MODEL` or `DATA_DIR`), it says so and what to run.
 
 # %%
 finetuned_dir = run.find_finetuned("train", model=original, source=book)

@@ -2,9 +2,9 @@
 # # Sprint 12 · 05 — Appendix: what the engine adds
 #
 # `02_finetune` trains with one call, `train(model, train_blocks,
-# validation_blocks, cfg)`. This appendix opens the parts of the engine
-# (`gpt2ft.training`) that a learner does not need for a first run but a
-# practitioner meets soon: memory, interrupted runs, several GPUs.
+# validation_blocks, cfg, source=book)`. This appendix opens the parts of
+# the engine (`gpt2ft.training`) that a learner does not need for a first run
+# but a practitioner meets soon: memory, interrupted runs, several GPUs.
 #
 # **You will learn**
 # - where the compute of a language-model step goes (the 50,257-wide output
@@ -118,9 +118,13 @@ print("same gradient of the output layer (largest difference below 1e-5 of its s
 # A run is defined by what changes its result: the starting weights, the data
 # and the settings. When `train` starts it fingerprints exactly that, the run's
 # *identity*: a hash of every weight, of every training and validation block,
-# of the data the notebook passes as `source` (the book), and every setting
-# that changes the result (the learning rate does; how often checkpoints are
-# written, `save_every`, or `compile` do not). It writes the identity into the
+# of the data the notebook passes as `source` (the book), the device and
+# precision, and every setting that changes the result (the learning rate
+# does; how often checkpoints are written, `save_every`, or `compile` do not).
+# The run's length (`num_epochs`, `max_steps`) is left out too: asked to
+# train longer or shorter, the run goes on in its own folder where its
+# learning-rate schedule allows it, and otherwise stops before loading
+# anything and says why. It writes the identity into the
 # run's folder (`identity.json`) and names the folder
 # `<run name>-<8 hex digits of the identity>`, below `runs/sprint12/<profile>/`;
 # `result.run_dir` says which. So `02_finetune` never names a folder: it gives
@@ -135,7 +139,8 @@ print("same gradient of the output layer (largest difference below 1e-5 of its s
 # matches to rounding only. `EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
 # `MAX_STEPS` and `MAX_BATCH_TOKENS` come from the parameters cell; the
 # keyword arguments are what this demonstration needs. `resume=False` starts
-# each run over, so the notebook shows the same thing every time it runs.
+# each run over in its folder (the old checkpoints are deleted), so the
+# notebook shows the same thing every time it runs.
 
 # %%
 class Crash(RuntimeError):
@@ -293,10 +298,11 @@ print("another identity was refused:", isinstance(refused, runs.RunMismatchError
 #
 # and `processes.wait_for_everyone()` after a write that other processes then read.
 #
-# Resuming on several machines needs an `output_dir` on a file system they all
-# share. One pitfall: creating accelerate's `PartialState()` before `train` in
-# a CPU launch makes each process train alone on all the data; `train` refuses
-# to start then and says so.
+# Resuming on several machines needs the run folders (`runs/`, or wherever
+# `RUNS_DIR` points) on a file system they all share. One pitfall: creating
+# accelerate's `PartialState()` before `train` in a CPU launch makes each
+# process train alone on all the data; `train` refuses to start then and says
+# so.
 
 # %%
 print("this process is the main one:", processes.is_main_process(),

@@ -22,9 +22,9 @@
 # epochs with batch 8 and learning rate 5e-5, on a GPU when there is one. `tiny`
 # trains the random 2-block GPT-2 for 2 epochs of the 68 bundled training
 # records (34 steps) at a high learning rate: its losses fall, but it learns
-# little more than the shape of an answer (smoke numbers). `MAX_STEPS` sets
-# the exact number of steps instead (`MAX_STEPS=40` for a quick smoke run on
-# the real file).
+# little more than the shape of an answer (smoke numbers). `MAX_STEPS` caps
+# the number of steps (never more than `EPOCHS` give; `MAX_STEPS=40` for a
+# quick smoke run on the real file).
 
 # %% tags=["parameters"]
 import os
@@ -38,7 +38,7 @@ MAX_LENGTH = 512  # longest training sequence in tokens
 EPOCHS = 2
 BATCH_SIZE = 8
 LEARNING_RATE = 5e-5
-MAX_STEPS = 0  # 0 = EPOCHS decide; else exactly this many optimizer steps
+MAX_STEPS = 0  # a cap on the optimizer steps (never more than EPOCHS give); 0 = EPOCHS decide
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 0  # training and validation records each; 0 = all
 EVAL_EVERY = 20  # optimizer steps between evaluations on the validation split
@@ -161,8 +161,11 @@ for name, record in records.items():
 # over, and the keyword arguments add the recipe of this lesson. The run names
 # its own folder, `instructions-` and a short hash of what it trains (the
 # starting weights, the data, the settings): a killed run resumes from its last
-# checkpoint, and a changed `DATA_DIR`, `MODEL` or setting starts in a new
-# folder and never mixes with another run.
+# checkpoint, and a changed `DATA_DIR`, `MODEL` or setting that changes the
+# result starts in a new folder and never mixes with another run. A new
+# `EPOCHS` or `MAX_STEPS` is not in the hash: the run goes on in its folder
+# only where its learning-rate schedule allows it, and otherwise stops and
+# says so (Sprint 12's `05_appendix_engine`).
 
 # %%
 config = run.train_config("instructions", weight_decay=0.1, warmup_ratio=0.1, scheduler="linear",

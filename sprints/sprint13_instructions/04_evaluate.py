@@ -63,7 +63,10 @@ test = instruct.split_records(data.records, seed=SEED)["test"][:N_EVAL]
 # the model notebook 03 exported from its `instructions` run: `run.find_finetuned`
 # looks for the run that started from these same weights and trained on these
 # same records, and says which one it found. Run notebook 03 first with the
-# same `PROFILE`, `MODEL`, `DATA_DIR`, `DATA_SOURCE` and `SEED`. Its `training.json`
+# same `PROFILE`, `MODEL`, `DATA_DIR`, `DATA_SOURCE` and `SEED` (from
+# pre-trained weights the search cannot tell the `SEED`, which picks the split:
+# with another one, 03 may have trained on records that are test records
+# here). Its `training.json`
 # says how it was trained.
 
 # %%

@@ -116,8 +116,9 @@ class Settings:
         its ``TrainConfig`` setting, already checked by :func:`configure`; ``settings``
         adds or replaces the ones this lesson is about (``warmup_ratio=0.05``). The run
         names its own folder: ``runs/<sprint>/<profile>/<run_name>-<8 hex digits of its
-        identity>`` (model, data, every setting that changes the result), so no run
-        resumes or overwrites another.
+        identity>`` (model, data, every setting that changes the result but its length), so
+        no run resumes or overwrites another; another ``EPOCHS``/``MAX_STEPS`` goes on in the
+        same folder only where the schedule allows it (``runtime.check_new_length``).
         """
         values = {field: self.value(name) for name, field in TRAINING_KNOBS.items() if self.has(name)}
         return TrainConfig(output_dir=self.runs_dir(), run_name=run_name, **{**values, **settings})

@@ -67,7 +67,10 @@ class TrainConfig:
     parent and the run goes to ``<output_dir>/<run_name>-<8 hex digits of its
     identity>`` (:func:`gpt2ft.training.runs.run_dir`): another model, other data
     or another setting that changes the result gets another folder, so no run
-    resumes or overwrites another. Without it, ``output_dir`` is the run folder.
+    resumes or overwrites another. The length (``num_epochs``, ``max_steps``) is not
+    part of the identity: a run asked to go longer extends its folder's run where the
+    schedule allows it, and is refused otherwise. Without ``run_name``, ``output_dir``
+    is the run folder.
     """
 
     output_dir: str | os.PathLike

@@ -204,9 +204,9 @@ def claim(folder: str | os.PathLike, identity: Mapping[str, Any], write: bool = 
     if changed:
         raise RunMismatchError(
             f"{folder} holds another run; nothing in it was changed. What differs:\n  "
-            + "\n  ".join(changed[:12]) + "\nFix: use another output folder for this run (the "
-            "notebooks name theirs by identity), or start over with resume off (RESUME=0), which "
-            "keeps the old run under a new name.")
+            + "\n  ".join(changed[:12]) + "\nFix: use another output folder for this run (a "
+            "TrainConfig with run_name, as the notebooks build, names its folder by identity), or "
+            "start over with resume off (RESUME=0), which keeps the other run under a new name.")
     return True
 
 
@@ -295,7 +295,11 @@ def find_finetuned(parent: str | os.PathLike, run_name: str, model: torch.nn.Mod
             "same PROFILE, MODEL, DATA_DIR and data settings (make sprintNN runs the notebooks in order).")
     _, folder, identity = max(found, key=lambda item: item[0])
     settings = identity.get("settings", {})
-    shown = {k: settings[k] for k in ("learning_rate", "num_epochs", "max_steps", "batch_size") if k in settings}
+    shown = {k: settings[k] for k in ("learning_rate", "batch_size") if k in settings}
+    about = folder / name / ABOUT  # the run's length is not part of its identity: its export says it
+    steps = json.loads(about.read_text()).get("steps") if about.is_file() else None
+    if steps is not None:
+        shown["steps"] = steps
     more = f"; {len(found) - 1} older run(s) of the same model and data have other settings" if len(found) > 1 else ""
     print(f"fine-tuned model: {folder.name}/{name} ({', '.join(f'{k}={v}' for k, v in shown.items())}){more}")
     return folder / name
@@ -341,8 +345,7 @@ def describe_run(folder: Path) -> RunInfo:
 
     identity = read_identity(folder) or {}
     settings = identity.get("settings", {}) if isinstance(identity, dict) else {}
-    shown = ", ".join(f"{k}={settings[k]}" for k in ("learning_rate", "num_epochs", "max_steps", "batch_size")
-                      if k in settings)
+    shown = ", ".join(f"{k}={settings[k]}" for k in ("learning_rate", "batch_size") if k in settings)
     steps, state = "", "not started"
     checkpoints = ckpt.list_checkpoints(folder)
     if checkpoints:
