@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from gpt2ft.core.paths import PACKAGE_DIR, repo_root, runs_dir, small_model_dir
+from gpt2ft.core.paths import PACKAGE_DIR, check_output_roots, repo_root, runs_dir, small_model_dir
 from gpt2ft.training import runs
 from gpt2ft.training.config import ConfigError, TrainConfig, check_setting
 
@@ -466,7 +466,6 @@ def configure(namespace: dict, *, tiny: Mapping[str, Any] | None = None,
     names. Prints the profile and every setting that differs from the cell.
     """
     env = os.environ if env is None else env
-    from gpt2ft.core.paths import check_output_roots
     check_output_roots(env)  # RESULTS_DIR / RUNS_DIR a file or read-only: refused before any work
     profile, _ = choose_profile(str(env.get("PROFILE") or namespace.get("PROFILE") or "auto"),
                                 cuda=cuda)
