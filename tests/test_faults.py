@@ -23,29 +23,19 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from fault_helpers import cfg, snapshot  # the fault tests' shared run settings and folder snapshot
 from transformers.utils import logging as hf_logging
 
 from gpt2ft import classify
 from gpt2ft.core import models
 from gpt2ft.core.paths import OutputError
 from gpt2ft.session import loading, results, settings
-from gpt2ft.training import NonFiniteLossError, TrainConfig, runs, train
+from gpt2ft.training import NonFiniteLossError, runs, train
 from gpt2ft.training import checkpointing as ckpt
 
 hf_logging.set_verbosity_error()
 pytestmark = pytest.mark.usefixtures("one_thread")
 LABELS = ["negative", "positive"]
-
-
-def cfg(out: Path, **kw) -> TrainConfig:
-    base = dict(output_dir=out, batch_size=4, learning_rate=1e-3, max_steps=4, save_every=2,
-                eval_every=None, log_every=1, progress_bar=False, verbose=False, warmup_ratio=0.0)
-    return TrainConfig(**{**base, **kw})
-
-
-def snapshot(folder: Path) -> dict:
-    """Every file below ``folder`` with its bytes: to show nothing was changed."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def cell(**extra) -> dict:
