@@ -306,7 +306,7 @@ def case_missing(folder: Path, env: dict[str, str], out: Path, timeout: int, nam
 
 def case_refused(folder: Path, env: dict[str, str], timeout: int) -> str:
     """``make sprint12`` with ``EPOCHS=abc``: refused before any notebook, in a few lines ending in the fix."""
-    env = sprint_environment({**env, "EPOCHS": "abc"}, folder, **CAPS["cpu"])
+    env = sprint_environment(env, folder, **CAPS["cpu"])
     env["EPOCHS"] = "abc"
     bin_dir = Path(sys.executable).parent
     command = None

@@ -104,12 +104,12 @@ def _make_folder(path: Path, setting: str) -> Path:
     return path
 
 
-def shown(path: str | os.PathLike) -> str:
-    """``path`` as a reader should see it: relative to the repository when it lies in it
-    (``results/custom/full-1a2b3c4d/sprint12/full/evaluation.md``), else as it is."""
-    path = Path(path).resolve()
-    root = repo_root().resolve()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+def shown(path: str | os.PathLike, base: str | os.PathLike | None = None) -> str:
+    """``path`` as a reader should see it: relative to ``base`` (default: the repository) when
+    it lies below it (``results/custom/full-1a2b3c4d/sprint12/full/evaluation.md``), else as it is."""
+    resolved = Path(path).resolve()
+    root = Path(base if base is not None else repo_root()).resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
 
 
 def results_root() -> Path:

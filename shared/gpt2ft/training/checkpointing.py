@@ -64,11 +64,12 @@ import numpy as np
 import torch
 
 from gpt2ft.core.paths import writing
+from gpt2ft.training import runs
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.json"
-IDENTITY_FILE = "identity.json"  # the identity of the run that wrote it (training.runs)
+IDENTITY_FILE = runs.IDENTITY_FILE  # each checkpoint holds the identity of the run that wrote it
 STEP_PATTERN = re.compile(r"^step-(\d+)$")
 BEST = "best"
 
@@ -486,15 +487,6 @@ def apply_training_checkpoint(loaded: TrainingCheckpoint, model, optimizer, sche
             f"{loaded.path} could not be applied ({type(err).__name__}: {str(err)[:200]}); the "
             "model, optimizer and schedule are as they were.") from err
     model.load_state_dict(loaded.weights, strict=False)
-
-
-def load_training_checkpoint(path: Path, model, optimizer, scheduler, scaler,
-                             identity: Mapping | None = None) -> tuple[dict, list]:
-    """Read and check all of a verified checkpoint, then load it (all or nothing; the RNG is
-    the caller's); return ``(trainer_state, rng_states)``."""
-    loaded = read_training_checkpoint(path, model, optimizer, scheduler, scaler, identity)
-    apply_training_checkpoint(loaded, model, optimizer, scheduler, scaler)
-    return loaded.state, loaded.rng_states
 
 
 def _read_weights(file: Path, model) -> dict:

@@ -24,7 +24,7 @@ from gpt2ft.training.callbacks import ProgressBar, run_hooks
 from gpt2ft.training.config import TrainConfig, TrainResult, identity_settings
 from gpt2ft.training.evaluation import eval_pass
 from gpt2ft.training.inputs import TrainData, check_data, make_train_data
-from gpt2ft.training.reporting import Meter, eval_line, records_frame, say, start_line
+from gpt2ft.training.reporting import Meter, divergence, eval_line, records_frame, say, start_line
 from gpt2ft.training.runtime import Runtime, build_runtime, make_accelerator, plan
 from gpt2ft.training.state import FiniteCheck, RunState, resume, save_best, save_checkpoint
 from gpt2ft.training.step import optimizer_step
@@ -150,7 +150,6 @@ def _finish(rt: Runtime, data: TrainData, state: RunState, out_dir: Path, meter:
     tokens, samples = meter.tokens, meter.samples
     if rt.world > 1:
         tokens, samples = rt.accelerator.reduce(tokens, "sum"), samples * rt.world
-    from gpt2ft.training.reporting import divergence
     best, best_loss = None, state.best_eval_loss
     if data.eval_loader is not None:
         # verified, and this run's; a corrupt best/ or another run's is named in a warning
