@@ -39,7 +39,7 @@ env: $(STAMP)
 
 # make sprint10 -> runs sprints/sprint10_*/NN_*.py in order as notebooks (= gpt2ft run sprint10).
 sprint%: $(STAMP)
-	@GPT2FT_COMMAND="make sprint$*" $(BIN)/gpt2ft run sprint$*
+	@GPT2FT_COMMAND="make sprint$*" $(BIN)/gpt2ft run sprint$* $(if $(ONLY),--only $(ONLY))
 
 lint: $(STAMP)
 	@echo "== ruff check"

@@ -5,26 +5,72 @@ Introduced in ``sprints/sprint10_generation/03_decoding_strategies``.
 Every file says which profile made it; a ``tiny`` file is headed as a smoke
 run so that nobody quotes its numbers as results, and a ``small`` file as the
 real numbers of SmolLM2-135M-Instruct on a CPU (not GPT-2's).
+
+Each file also says what made it: the commit, the notebook and a hash of every
+package module the run had imported (``code``), so ``make stale`` can list the
+results made before a later change to that code. No clock time goes into a
+metric file: timings and memory (``measured=``) go to a ``<name>.timings``
+file of their own, so two seeded runs of the same code write identical files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
-from datetime import datetime, timezone
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import torch
 import transformers
 
-from gpt2ft.core.paths import results_dir, writing
+from gpt2ft.core.paths import PACKAGE_DIR, repo_root, results_dir, writing
 from gpt2ft.core.processes import is_main_process
 from gpt2ft.session.settings import Settings
 
 
+NOTEBOOK_VARIABLE = "GPT2FT_NOTEBOOK"  # set by the runner: the notebook being executed
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def code_hashes(modules=None) -> dict[str, str]:
+    """``{"gpt2ft/training/loop.py": "1a2b..."}`` for every package module imported so far, plus
+    the notebook being run (``sprints/...py``, where the runner named it): the code a result ran."""
+    found = {}
+    for module in list((modules if modules is not None else sys.modules).values()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).suffix == ".py" and Path(file).resolve().is_relative_to(PACKAGE_DIR):
+            found[Path(file).resolve().relative_to(PACKAGE_DIR.parent).as_posix()] = file_hash(Path(file))
+    notebook = os.environ.get(NOTEBOOK_VARIABLE)
+    if notebook and (repo_root() / notebook).is_file():
+        found[notebook] = file_hash(repo_root() / notebook)
+    return dict(sorted(found.items()))
+
+
+def commit() -> str:
+    """The checkout's commit (``+changes`` when tracked files differ from it), or ``unknown``."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=30)
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        if head.returncode:
+            return "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "shared", "sprints").stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
+
 def provenance(settings: Settings, command: str | None = None) -> dict:
-    """What a reader needs to trust (or re-make) a number: the real data source, the command."""
+    """What a reader needs to trust (or re-make) a number: the real data source, the command,
+    the commit, the notebook and the code that ran (no clock time: see the module's docstring)."""
     return {
         "profile": settings.profile,
         "smoke_run": settings.is_tiny,
@@ -35,8 +81,10 @@ def provenance(settings: Settings, command: str | None = None) -> dict:
         "device": torch.cuda.get_device_name() if settings.device == "cuda" else platform.processor() or "cpu",
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command or settings.command,
+        "commit": commit(),
+        "notebook": os.environ.get(NOTEBOOK_VARIABLE, ""),
+        "code": code_hashes(),
     }
 
 
@@ -49,25 +97,42 @@ def _header(title: str, meta: dict) -> str:
     elif meta["profile"] == "small":
         lines += [f"> **Small profile (PROFILE=small)**: {meta['label']}. Real numbers from a "
                   "pre-trained model run on a CPU, but that model's, not GPT-2's.", ""]
-    lines += [f"- {key}: `{value}`" for key, value in meta.items() if key not in ("smoke_run", "label")]
+    lines += [f"- {key}: `{value}`" for key, value in meta.items() if key not in ("smoke_run", "label", "code")]
+    lines += [f"- code: {len(meta.get('code', {}))} files hashed in `{{name}}.json` (`make stale` compares them)"]
     return "\n".join(lines) + "\n\n"
 
 
 def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings, *,
-                title: str, command: str | None = None, index: bool = True) -> Path:
+                title: str, command: str | None = None, index: bool = True,
+                measured: Sequence[str] = ()) -> Path:
     """Write ``<name>.csv``, ``<name>.md`` and ``<name>.json`` (provenance) and return the .md path.
 
-    Under ``accelerate launch`` only the main process writes (all return the path).
+    ``measured`` names the columns that are timings or memory: they go to
+    ``<name>.timings.csv`` and ``.md`` instead (with the table's index), so the metric
+    files of two seeded runs are byte-identical. Under ``accelerate launch`` only the
+    main process writes (all return the path).
     """
+    missing = [c for c in measured if c not in table.columns]
+    if missing:
+        raise ValueError(f"write_table({name!r}, measured=...): no column {missing} in the table; it has "
+                         f"{list(table.columns)}. Fix: name the timing/memory columns as the table spells them")
     folder = results_dir(sprint, settings.profile)
     markdown = folder / f"{name}.md"
     if not is_main_process():
         return markdown
     meta = provenance(settings, command)
+    metrics, timings = table.drop(columns=list(measured)), table[list(measured)]
+    header = _header(title, meta).replace("{name}", name)
     with writing(folder, f"the table {name}", "the other result files"):
-        table.to_csv(folder / f"{name}.csv", index=index)
+        metrics.to_csv(folder / f"{name}.csv", index=index)
         (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-        markdown.write_text(_header(title, meta) + table.to_markdown(index=index) + "\n")
+        markdown.write_text(header + metrics.to_markdown(index=index) + "\n")
+        if measured:
+            timings.to_csv(folder / f"{name}.timings.csv", index=index)
+            (folder / f"{name}.timings.md").write_text(
+                f"# {title}: timings and memory\n\n> Measured on `{meta['device']}` by `{meta['command']}`; "
+                "these vary from run to run and machine to machine (the metrics are in "
+                f"`{name}.md`).\n\n" + timings.to_markdown(index=index) + "\n")
     return markdown
 
 

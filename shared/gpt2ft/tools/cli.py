@@ -2,6 +2,7 @@
 
     gpt2ft run sprint12          # = make sprint12: run the sprint's notebooks in order
     gpt2ft run 12 --timeout 600  # the same; a folder path works too
+    gpt2ft run 12 --only 02,03   # only those notebooks
     gpt2ft check-pairs           # = make pairs: every .py/.ipynb pair in sync (folder: sprints)
     gpt2ft lab                   # = make lab: JupyterLab on the repository, .py sources open as notebooks
     gpt2ft book                  # = make book: the static site of the notebooks, cards and notes
@@ -37,6 +38,16 @@ def timeout_seconds(text: str) -> int:
             f"{value} is not allowed: it is the seconds each cell may run, a whole number >= 1; "
             "use e.g. --timeout 600 (the default is 7200)")
     return value
+
+
+def numbers_list(text: str) -> list[str]:
+    """``--only 02,04``: two-digit notebook numbers, comma-separated (argparse refuses anything else)."""
+    numbers = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [n for n in numbers if not (len(n) == 2 and n.isdigit())]
+    if not numbers or bad:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of two-digit notebook numbers; use e.g. --only 02,04")
+    return numbers
 
 
 def existing_folder(text: str) -> Path:
@@ -170,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute a sprint's notebooks in order (= make sprintNN)")
     run.add_argument("sprint", help="sprint12, 12 or a folder path")
     run.add_argument("--timeout", type=timeout_seconds, default=7200, help="seconds per cell (>= 1)")
+    run.add_argument("--only", type=numbers_list, default=[], help="run only these notebooks, e.g. 02,04 "
+                     "(a later notebook may need an earlier one's fine-tuned model)")
     check = commands.add_parser("check-pairs", help="every .py/.ipynb pair in sync (= make pairs)")
     check.add_argument("folder", nargs="?", type=existing_folder, default=None, help="default: sprints")
     lab = commands.add_parser("lab", help="start JupyterLab on the repository (= make lab)")
@@ -193,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from gpt2ft.tools import notebooks
 
-        return notebooks.run_sprint(sprint_folder(args.sprint), args.timeout)
+        return notebooks.run_sprint(sprint_folder(args.sprint), args.timeout, args.only)
     if args.command == "check-pairs":
         from gpt2ft.tools import notebooks
 

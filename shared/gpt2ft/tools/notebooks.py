@@ -50,7 +50,7 @@ from gpt2ft.core import paths
 from gpt2ft.core.paths import results_dir, results_root, runs_dir
 from gpt2ft.session import settings as session_settings
 from gpt2ft.session.settings import choose_profile
-from gpt2ft.tools.cli import existing_folder, timeout_seconds
+from gpt2ft.tools.cli import existing_folder, numbers_list, timeout_seconds
 
 KERNEL = "python3"
 
@@ -427,16 +427,21 @@ def committed_profile(folder: Path) -> str | None:
     return None
 
 
+# The profile whose executed notebooks are committed (what JupyterLab and the book show): a real
+# pre-trained model on a CPU. A tiny run is a smoke test; its notebooks go beside its tables.
+COMMITTED_PROFILE = "small"
+
+
 def output_place(folder: Path, profile: str, changed: dict[str, str]) -> Path | None:
-    """Where executed notebooks go: ``None`` = in place (a run at the profile the committed
-    notebooks were executed at, with the cells' own settings), else a folder.
+    """Where executed notebooks go: ``None`` = in place (a run at :data:`COMMITTED_PROFILE`
+    with the cells' own settings), else a folder.
 
     A run with other settings (``DATA_DIR``, ``MODEL``, ``EPOCHS=1`` ...) never writes
     over the committed notebooks or tables: its results go below
     ``results/custom/<profile>-<hash of the settings>/`` (unless RESULTS_DIR is set),
     its notebooks beside them.
     """
-    if profile == (committed_profile(folder) or "tiny") and not changed:  # none yet: tiny's are made here
+    if profile == COMMITTED_PROFILE and not changed:
         return None
     if changed and not os.environ.get("RESULTS_DIR"):
         tag = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
@@ -475,7 +480,20 @@ def checkpoints_since(sprint: str, since: float) -> list[str]:
     return found
 
 
-def run_sprint(folder: Path, timeout: int) -> int:
+def pick(sources: list[Path], only: list[str]) -> list[Path]:
+    """The sources whose two-digit prefix is in ``only`` (all where it is empty), checked:
+    an unknown number is refused, naming the notebooks there are."""
+    if not only:
+        return sources
+    numbers = {s.name[:2]: s for s in sources}
+    unknown = [n for n in only if n not in numbers]
+    if unknown:
+        raise ValueError(f"--only {','.join(only)}: no notebook numbered {', '.join(unknown)} in this sprint; "
+                         f"it has {', '.join(sorted(numbers))}. Fix: give those numbers, e.g. --only 01,02")
+    return [numbers[n] for n in sorted(set(only))]
+
+
+def run_sprint(folder: Path, timeout: int, only: list[str] = ()) -> int:
     """Run the sprint's notebooks in order; the exit status: 0, 1 (a notebook failed),
     2 (a setting refused before any notebook ran), 128 + the signal (Ctrl-C: 130)."""
     try:
@@ -486,6 +504,11 @@ def run_sprint(folder: Path, timeout: int) -> int:
     sources = notebook_sources(folder)
     if not sources:
         raise SystemExit(f"No NN_name.py notebooks in {folder}.")
+    try:
+        sources = pick(sources, list(only))
+    except ValueError as err:
+        print(err, file=sys.stderr, flush=True)
+        return 2
     sprint = sprint_name(folder)
     absolute_env_paths()
     refused = refused_settings(sprint, sources)
@@ -506,6 +529,9 @@ def run_sprint(folder: Path, timeout: int) -> int:
         target = source.with_suffix(".ipynb") if place is None else place / source.with_suffix(".ipynb").name
         print(f"-- {source.name} ...", end=" ", flush=True)
         started = time.time()
+        # The notebook's tables record which notebook made them (results.provenance).
+        os.environ["GPT2FT_NOTEBOOK"] = source.resolve().relative_to(paths.repo_root()).as_posix() \
+            if source.resolve().is_relative_to(paths.repo_root()) else source.name
         try:
             seconds = execute(source, target, timeout, failed=failures / f"{source.stem}.failed.ipynb")
         except NotebookInterrupted as stop:
@@ -536,11 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute a sprint's notebooks in order")
     run.add_argument("folder", type=existing_folder)
     run.add_argument("--timeout", type=timeout_seconds, default=7200, help="seconds per cell (>= 1)")
+    run.add_argument("--only", type=numbers_list, default=[], help="run only these notebooks, e.g. 02,04 "
+                     "(a later notebook may need an earlier one's fine-tuned model)")
     check = commands.add_parser("check-pairs", help="every .py/.ipynb pair in sync")
     check.add_argument("folder", type=existing_folder)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_sprint(args.folder, args.timeout)
+        return run_sprint(args.folder, args.timeout, args.only)
     if not notebook_sources(args.folder) and not list(args.folder.rglob("[0-9][0-9]_*.ipynb")):
         check.error(f"argument folder: {str(args.folder)!r} holds no NN_name.py or .ipynb notebooks, so "
                     "there is nothing to check; give the folder holding them, e.g. sprints")
