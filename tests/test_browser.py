@@ -22,7 +22,10 @@ Run: ``PROFILE=tiny HF_HUB_OFFLINE=1 .venv/bin/pytest -m browser -v tests/test_b
 Skipped, with the reason, where Chromium (``apt-get install chromium``) or
 Playwright (the ``dev`` extra) is missing. Screenshots of failures go to
 ``.cache/browser-screenshots/``. ``PLAYGROUND_PNG=<path>`` saves the rendered
-playground there (how ``sprints/sprint10_generation/04_playground.png`` was made).
+playground there, and ``LAB_PROFILE=small`` runs the lab's kernels at the small profile
+(how ``sprints/sprint10_generation/04_playground.png`` was made:
+``LAB_PROFILE=small PLAYGROUND_PNG=sprints/sprint10_generation/04_playground.png
+.venv/bin/pytest -m browser tests/test_browser.py -k playground_generate``).
 """
 
 from __future__ import annotations
@@ -166,7 +169,7 @@ def lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     env = cli.lab_environment(ROOT)  # the repository's .jupyter: what make lab uses
     # EPOCHS=1: Sprint 12's training notebook runs one epoch (15 steps) instead of tiny's four.
-    env.update(PROFILE="tiny", EPOCHS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+    env.update(PROFILE=os.environ.get("LAB_PROFILE", "tiny"), EPOCHS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false", RESULTS_DIR=str(work / "results"), RUNS_DIR=str(work / "runs"),
                JUPYTER_RUNTIME_DIR=str(work / ".lab" / "runtime"))
     command = cli.lab_command(
