@@ -2,6 +2,7 @@
 being the small profile's run of the code they show (issue 19: results that stay true)."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -126,3 +127,25 @@ def test_every_committed_notebook_is_the_small_profiles_run_of_its_own_code():
     for source in notebooks.notebook_sources(SPRINTS):
         assert notebooks.executed_profile(source.with_suffix(".ipynb")) == notebooks.COMMITTED_PROFILE, source
     assert notebooks.executed_code_problems(SPRINTS) == []
+
+
+MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|home|root|tmp|Users|mnt|opt|var|private|data)/[\w.-]+")
+
+
+def committed(*patterns: str) -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode:
+        pytest.skip("not a git checkout: the committed files cannot be listed")
+    return [ROOT / name for name in listed.stdout.split()]
+
+
+def test_no_committed_notebook_or_result_shows_a_machine_path():
+    """Outputs say `results/sprint11/small/...` and `../shared/data/...`, never where the author's
+    checkout happened to be: a reader's clone is elsewhere."""
+    found = []
+    for path in committed("sprints/*.ipynb", "results/*.md", "results/*.csv", "results/*.json"):
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            hit = MACHINE_PATH.search(line)
+            if hit:
+                found.append(f"{path.relative_to(ROOT)}:{number}: {hit.group(0)}")
+    assert found == [], "\n".join(found[:20])
