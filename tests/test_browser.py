@@ -169,7 +169,8 @@ def lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     env = cli.lab_environment(ROOT)  # the repository's .jupyter: what make lab uses
     # EPOCHS=1: Sprint 12's training notebook runs one epoch (15 steps) instead of tiny's four.
-    env.update(PROFILE=os.environ.get("LAB_PROFILE", "tiny"), EPOCHS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+    env.update(PROFILE=os.environ.get("LAB_PROFILE", "tiny"), EPOCHS="1", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false", RESULTS_DIR=str(work / "results"), RUNS_DIR=str(work / "runs"),
                JUPYTER_RUNTIME_DIR=str(work / ".lab" / "runtime"))
     command = cli.lab_command(
@@ -543,5 +544,31 @@ def test_every_book_page_loads_with_working_images_and_links(browser, site):
         if problems:
             view.screenshot("problems")
         assert problems == [], "\n".join(problems[:50])
+    finally:
+        view.close()
+
+
+# --- a committed notebook, opened as a reader opens it --------------------------------------------
+
+def test_a_committed_training_notebook_opens_clean_with_its_bar_at_the_end(browser, lab):
+    """Opened, not run: the kernel starts, but the notebook is not marked unsaved (nothing in it
+    changed) and its saved training bar shows the run's end, not 0 %."""
+    view = Page(browser, "committed-notebook")
+    page = view.page
+    try:
+        with view.shot_on_failure("committed"):
+            open_notebook(page, lab, "sprints/sprint12_book/02_finetune.ipynb")
+            page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).wait_for(timeout=90_000)
+            time.sleep(3)  # what the kernel's first reply changes (metadata, widgets) has arrived
+            tab = page.locator(".lm-TabBar-tab.lm-mod-current").last
+            assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "opened and marked unsaved"
+            bars = page.locator(f"{PANEL} .jp-OutputArea-output .widget-hprogress")
+            if bars.count():  # drawn as the widget from the saved state
+                widths = bars.evaluate_all("els => els.map(e => { const bar = e.querySelector('.progress-bar');"
+                                           " return bar ? parseFloat(bar.style.width) : -1; })")
+                assert widths[0] >= 99.9, f"the committed training bar shows {widths[0]}% (all bars: {widths})"
+            else:  # or as its text (the kernel owns no such widget)
+                shown = [t for t in output_texts(page, ".jp-OutputArea-output") if t.startswith("training:")]
+                assert shown and re.match(r"training:\s+100%", shown[0]), f"the committed training bar: {shown}"
     finally:
         view.close()

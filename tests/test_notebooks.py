@@ -65,7 +65,7 @@ def test_executed_notebooks_carry_no_timing_metadata(tmp_path):
     assert [c["execution_count"] for c in code] == [1, 2]
     assert code[1]["outputs"][0]["text"] == ["2\n"]
     assert all("execution" not in c["metadata"] for c in executed["cells"])
-    assert "kernelspec" not in executed["metadata"]
+    assert executed["metadata"]["kernelspec"] == notebooks.KERNELSPEC  # what Lab writes: opens unchanged
     assert notebooks.unsynced_pairs(tmp_path) == []
     before = target.read_text()
     notebooks.execute(source, target, timeout=120)

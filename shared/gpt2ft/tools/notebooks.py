@@ -20,7 +20,8 @@ and the notebook as far as it ran were written; Ctrl-C stops with one line sayin
 which notebook stopped, its last checkpoint, and that the same command resumes; the
 kernel's TCP-transport warning is kept off the terminal.
 
-Executed notebooks carry no kernelspec, no per-cell timing metadata and no fresh
+Executed notebooks carry JupyterLab's own kernelspec for the project's kernel (so that
+opening one does not mark it unsaved), no per-cell timing metadata and no fresh
 random cell or widget ids, so rerunning a notebook changes only what its outputs say.
 """
 
@@ -31,6 +32,7 @@ import ast
 import asyncio
 import atexit
 import hashlib
+import html
 import json
 import os
 import re
@@ -53,6 +55,8 @@ from gpt2ft.session.settings import choose_profile
 from gpt2ft.tools.cli import existing_folder, numbers_list, timeout_seconds
 
 KERNEL = "python3"
+# What JupyterLab writes for that kernel: a notebook without it is marked unsaved as soon as it opens.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
 # The profile whose executed notebooks are committed (what JupyterLab and the book show): a real
 # pre-trained model on a CPU. A tiny run is a smoke test; its notebooks go beside its tables.
 COMMITTED_PROFILE = "small"
@@ -115,6 +119,40 @@ def strip_timing(notebook) -> None:
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def bar_text(state: dict, model_id: str) -> str | None:
+    """The text of a finished tqdm bar (an HBox of HTML, FloatProgress, HTML) from the saved
+    widget state, as tqdm prints it: ``training: 100%|##########| 60/60 [...]``; else None."""
+    box = state.get(model_id, {})
+    children = [c.removeprefix("IPY_MODEL_") for c in box.get("state", {}).get("children", [])]
+    parts = [state.get(c, {}) for c in children]
+    if box.get("model_name") != "HBoxModel" or [p.get("model_name") for p in parts] != [
+            "HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (p.get("state", {}) for p in parts)
+    filled = round(10 * bar.get("value", 0) / bar["max"]) if bar.get("max") else 0
+
+    def plain_html(text: str) -> str:
+        return html.unescape(text).replace("\u2007", " ")
+    drawn = "█" * filled + " " * (10 - filled)
+    return f"{plain_html(left.get('value', ''))}|{drawn}|{plain_html(right.get('value', ''))}"
+
+
+def final_bar_texts(notebook) -> None:
+    """Give each saved progress bar's plain-text fallback its final text, in place.
+
+    A widget output carries tqdm's text from when the bar was created (``0%``); a client
+    that shows that fallback instead of the widget (JupyterLab once a kernel starts, a
+    static viewer) would show a finished run at 0 %.
+    """
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = bar_text(state, data.get(WIDGET_VIEW, {}).get("model_id", "")) if WIDGET_VIEW in data else None
+            if text is not None:
+                data["text/plain"] = text
 
 
 def stable_ids(notebook, previous=None, name: str = "") -> None:
@@ -292,7 +330,7 @@ def execute(source: Path, target: Path, timeout: int, failed: Path | None = None
     notebook = jupytext.read(source)
     previous = next((nbformat.read(p, as_version=4) for p in (target, source.with_suffix(".ipynb"))
                      if p.exists()), None)
-    notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = KERNELSPEC
     start = time.perf_counter()
     stderr = KernelStderr()
     client = _Client(notebook, timeout=timeout, kernel_name=KERNEL, record_timing=False,
@@ -313,10 +351,10 @@ def execute(source: Path, target: Path, timeout: int, failed: Path | None = None
         raise NotebookFailed(source, _error_line(err, timeout), saved, time.perf_counter() - start) from err
     finally:
         stderr.close()
-    notebook.metadata.pop("kernelspec")  # keep the committed pair free of machine details
     notebook.metadata["gpt2ft"] = {"executed_code": code_digest(notebook)}  # see executed_code_problems
     strip_timing(notebook)  # and free of per-cell timestamps and fresh random ids,
     stable_ids(notebook, previous, name=source.stem)  # so a rerun changes only what the outputs say
+    final_bar_texts(notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".ipynb" and target.with_suffix(".py") == source:
         jupytext.write(notebook, target, fmt="ipynb")
