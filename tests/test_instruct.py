@@ -33,7 +33,8 @@ def check_masking_token_by_token(record, tok):
         expected = instruct.IGNORE_INDEX if i < len(prompt_ids) else token
         assert label == expected, f"position {i} ({tok.decode([token])!r}): label {label}, expected {expected}"
     assert tok.decode(enc.input_ids[: len(prompt_ids)]) == instruct.format_prompt(record)
-    assert tok.decode(enc.input_ids[len(prompt_ids):]) == record["output"] + "<|endoftext|>"
+    assert tok.decode(enc.input_ids[len(prompt_ids):]) == record["output"] + tok.eos_token
+    assert enc.input_ids[-1] == tok.eos_token_id and tok.eos_token in ("<|endoftext|>", "<|im_end|>")
 
 
 def test_masking_on_a_real_example_with_and_without_input(real_records, tok):
@@ -41,6 +42,18 @@ def test_masking_on_a_real_example_with_and_without_input(real_records, tok):
     without = next(r for r in real_records if not r["input"])
     check_masking_token_by_token(with_input, tok)
     check_masking_token_by_token(without, tok)
+
+
+def test_masking_with_the_small_profiles_llama_tokenizer(real_records):
+    """SmolLM2's tokenizer (pad = eos = <|im_end|>, no BOS added): the same masking, token by token."""
+    from gpt2ft.core.paths import small_model_dir
+    folder = small_model_dir()
+    if not (folder / "tokenizer.json").is_file():
+        pytest.skip(f"SmolLM2 not fetched to {folder} (make fetch-model)")
+    smol = loading.load_tokenizer(str(folder))
+    assert smol.eos_token == "<|im_end|>" and smol.encode("Hi")[0] != smol.bos_token_id
+    check_masking_token_by_token(next(r for r in real_records if r["input"]), smol)
+    check_masking_token_by_token(next(r for r in real_records if not r["input"]), smol)
 
 
 def test_masking_on_a_bundled_example(tok):
@@ -191,3 +204,50 @@ def test_adherence_tells_an_echo_from_a_new_instruction():
     new = instruct.adherence("Sure.\n\n### Instruction:\nMore.", stopped=True)
     assert new["no template echo"] and not new["no new instruction"]
     assert instruct.adherence("Sure.", stopped=True)["adheres"]
+
+
+# ----------------------------------------------------------------- the same mechanisms on a Llama-family model
+
+@pytest.fixture(scope="module")
+def llama():
+    """A tiny random Llama LM shaped like SmolLM2 (pad = eos = <|im_end|>) and its character tokenizer."""
+    from test_llama import char_tokenizer, llama_lm  # the tiny Llama tests' model and tokenizer
+    return llama_lm(seed=0, max_position_embeddings=512).eval(), char_tokenizer()
+
+
+def test_masked_loss_by_hand_equals_the_models_and_label_loss_on_llama(llama):
+    import torch
+    import torch.nn.functional as F
+
+    from gpt2ft.training import lm_loss
+    model, tok = llama
+    for record in (RECORDS[0], RECORDS[1]):  # with and without an input
+        for mask in (True, False):
+            enc = instruct.encode(record, tok, 512, mask_prompt=mask)
+            assert enc.input_ids[-1] == tok.eos_token_id == model.config.pad_token_id
+            ids, labels = torch.tensor([enc.input_ids]), torch.tensor([enc.labels])
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0]
+                hidden = model.base_model(input_ids=ids).last_hidden_state
+                theirs = model(input_ids=ids, labels=labels).loss.item()
+                engine = lm_loss.chunked_lm_loss(hidden, model.get_output_embeddings().weight, labels).item()
+            keep = labels[0, 1:] != instruct.IGNORE_INDEX
+            ours = F.cross_entropy(logits[:-1][keep], labels[0, 1:][keep]).item()
+            assert ours == pytest.approx(theirs, abs=1e-5) and ours == pytest.approx(engine, abs=1e-5)
+            one = instruct.encode_records([record], tok, 512, mask_prompt=mask)[0]
+            assert instruct.label_loss(model, one, tok.eos_token_id) == pytest.approx(ours, abs=1e-5)
+    # a wrong mask is caught: the prompt-masked and the unmasked losses differ
+    masked, _ = instruct.encode_records(RECORDS[:4], tok, 512)
+    everything, _ = instruct.encode_records(RECORDS[:4], tok, 512, mask_prompt=False)
+    assert instruct.label_loss(model, masked, tok.eos_token_id) != pytest.approx(
+        instruct.label_loss(model, everything, tok.eos_token_id))
+
+
+def test_batched_generation_equals_one_at_a_time_on_llama(llama):
+    """Left padding with rotary positions: a padded prompt is answered as if alone."""
+    model, tok = llama
+    records = [RECORDS[0], {**RECORDS[1], "input": "a much longer input " * 3}, RECORDS[2]]
+    batched = instruct.generate_responses(model, tok, records, max_new_tokens=5, batch_size=3)
+    single = [instruct.generate_responses(model, tok, [r], max_new_tokens=5)[0] for r in records]
+    assert [g.raw for g in batched] == [g.raw for g in single]
+    assert [g.stopped for g in batched] == [g.stopped for g in single]

@@ -11,21 +11,25 @@
 # - what an Alpaca-format record is, and how every invalid record is reported by its index instead of being dropped
 #   silently;
 # - how a seeded train / validation / test split works (written by hand, then checked against the package's);
-# - how long prompts and responses are in GPT-2 tokens, and why that sets `MAX_LENGTH` for the next notebooks.
+# - how long prompts and responses are in the model's tokens, and why that sets `MAX_LENGTH` for the next notebooks.
 #
-# **Profiles.** `tiny` reads the project's bundled synthetic sample (80 records)
-# unless `DATA_DIR` points at the real files (`DATA_DIR=../shared/data` reads the
-# 1,100-record `alpaca_instruction/instruction-data.json`); `full` reads the same
-# file from `DATA_DIR`, or downloads it. `DATA_SOURCE` may also be `alpaca` or
+# **Profiles.** The outputs you are reading come from `PROFILE=small`: the real
+# 1,100-record `alpaca_instruction/instruction-data.json` (the file of
+# Raschka's chapter 7) from `../shared/data`, measured in the tokens of
+# SmolLM2-135M-Instruct, the pre-trained model of GPT-2's size this sprint
+# fine-tunes on a CPU (Sprint 10's `01_load_and_inspect` says why it is not
+# GPT-2). `full` reads the same file from `DATA_DIR`, or downloads it, and
+# counts GPT-2 tokens; `tiny` reads the project's bundled synthetic sample (80
+# records) unless `DATA_DIR` is set. `DATA_SOURCE` may also be `alpaca` or
 # `alpaca-gpt4` (Hugging Face hub) or the path of any local `.json`/`.jsonl` file
 # in the same format.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); only its tokenizer is used here
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); only its tokenizer is used
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 ON_INVALID = "skip"  # skip | raise: what to do with an invalid record
@@ -136,7 +140,9 @@ with pd.option_context("display.max_colwidth", 80):
 # %% [markdown]
 # ## How long are prompts and responses?
 #
-# Lengths are in GPT-2 [tokens](../../notes/glossary.md#token-and-tokenizer).
+# Lengths are in the model's [tokens](../../notes/glossary.md#token-and-tokenizer):
+# SmolLM2's tokenizer here (a byte-level BPE like GPT-2's, with 49,152 entries
+# against GPT-2's 50,257; on English text the two give similar counts).
 # The *prompt* is the record inside the Alpaca
 # [prompt template](../../notes/glossary.md#prompt-template) (next notebook):
 # about 30 tokens of template text plus the instruction and input. The
@@ -163,15 +169,15 @@ results.write_table(summary, "sprint13", "data", run,
 summary
 
 # %% [markdown]
-# **Reading this output.** One row per split. At tiny these are the bundled
-# 80 synthetic records: short, templated instructions (prompts of about 40
-# tokens, answers of about 7), about a third of them with an input. On the real
-# 1,100-record file (`DATA_DIR`) the split is 935 / 55 / 110, about 30 % of
-# the records have an input, and the longest record is about 100 tokens: every
-# record fits `MAX_LENGTH=512` (and even the tiny profile's 128) whole. The
-# median prompt is about five times the median response at tiny, and about
-# three times on the real file (41 against 12 tokens): most of every sequence
-# is prompt, which is why the next notebook masks it out of the loss.
+# **Reading this output.** One row per split of the 1,100 real records: 935
+# to train on, 55 to validate, 110 held out. About 30 % of the records have an
+# input (25 % of the test split). The median prompt is 41 SmolLM2 tokens and the
+# median response 12: most of every sequence is prompt, which is why the next
+# notebook masks it out of the loss. The longest record is 103 tokens, so every
+# record fits whole in the 128 tokens the small profile trains with (notebooks
+# 02 and 03), and in the 512 of `full`. GPT-2's tokenizer (`full`) counts
+# nearly the same on this file (measured with it on the training split: median
+# prompt 41, median response 12, longest record 101 tokens).
 #
 # The histogram shows the same lengths, records with and without an input
 # apart: the ones with an input use the second template (an `### Input:`
@@ -192,11 +198,14 @@ plt.show()
 
 # %% [markdown]
 # **Reading this output.** Mind the two x-axes: prompts (left) are several
-# times longer than responses (right). With an input (orange) a prompt is
-# longer by the input and its `### Input:` header: at tiny the two groups of
-# prompts do not even overlap. The bundled sample is synthetic, so its lengths take few
-# distinct values; on the real file prompts spread from 35 to 74 tokens and
-# responses from 2 to 51.
+# times longer than responses (right). Prompts without an input (blue) bunch
+# between 36 and 42 tokens (30-odd tokens of template plus a one-line
+# instruction; a few longer instructions reach 55). With an input (orange) a
+# prompt is longer by the input and its `### Input:` header: 54 to 74 tokens,
+# so the two groups barely overlap. Responses spread from 2 tokens (a one-word
+# answer and its end-of-text) to 55, most of them a short sentence of 10 to 15
+# tokens; records with an input tend to have the shorter answers (a word to
+# fill in, a sentence rewritten).
 #
 # ## What you learned
 

@@ -4,8 +4,9 @@
 # Every record becomes one token sequence: **prompt** (the Alpaca
 # [prompt template](../../notes/glossary.md#prompt-template) around the
 # instruction and input) + **response** (the reference output) +
-# **end-of-text** (the [end-of-text token](../../notes/glossary.md#end-of-text-token),
-# `<|endoftext|>`). The model is trained to predict the response and the
+# **end-of-text** (the [end-of-text token](../../notes/glossary.md#end-of-text-token):
+# GPT-2's `<|endoftext|>`; SmolLM2's `<|im_end|>`, the token that ends every
+# turn of its own chat template). The model is trained to predict the response and the
 # end-of-text, not the prompt: labels are `-100` on every prompt token, and
 # `-100` is what PyTorch's [cross-entropy](../../notes/glossary.md#cross-entropy)
 # skips ([loss masking](../../notes/glossary.md#loss-masking)). The end-of-text
@@ -20,13 +21,18 @@
 #
 # The template lives in one place, `gpt2ft.instruct.format_prompt`; training
 # (notebook 03) and generation (notebook 04) both call it.
+#
+# **Profiles.** The outputs you are reading come from `PROFILE=small`: the real
+# 1,100-record file in the tokens of SmolLM2-135M-Instruct (the model notebook 03
+# fine-tunes), with `MAX_LENGTH` 128 (every record fits whole, notebook 01) and
+# batches of 8. `full` counts GPT-2 tokens with `MAX_LENGTH` 512.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); its tokenizer and context length
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); its tokenizer and context
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 MAX_LENGTH = 512  # longest training sequence in tokens (prompt + response + end-of-text)
@@ -43,7 +49,7 @@ from gpt2ft.session import loading, settings
 from gpt2ft.session.data import load_instructions
 from gpt2ft.training import batching
 
-run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4))
+run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4), small=dict(MAX_LENGTH=128))
 tokenizer = loading.load_tokenizer(run.model)
 context = models.context_length(loading.load_config(run))
 max_length = min(MAX_LENGTH, context)
@@ -79,10 +85,10 @@ print(instruct.format_prompt({**example, "input": ""}) + example["output"])
 fig = instruct.masking_figure(example, tokenizer)
 
 # %% [markdown]
-# **Reading this output.** The preamble alone is 28 of the record's tokens and
-# is the same in every record with an input (records without one get a
-# slightly shorter preamble, also always the same); with the instruction,
-# input and headers, the
+# **Reading this output.** The preamble alone is 28 of the record's 66 tokens
+# (SmolLM2's tokenizer; GPT-2's also counts 28, and 65 in all) and is the same
+# in every record with an input (records without one get a slightly shorter
+# preamble, also always the same); with the instruction, input and headers, the
 # prompt is most of the sequence and the response a small part at the end. With
 # the prompt masked, only the green boxes add to the loss: the model is graded
 # on the answer (and on stopping after it), while it still *reads* the prompt
@@ -99,11 +105,10 @@ fig = instruct.masking_figure(example, tokenizer)
 #
 # The first training record, encoded by `instruct.encode`. `label` is `-100`
 # on the whole prompt and equals the token id on the response and the final
-# `<|endoftext|>`. The table shows the last six prompt tokens, then the whole
+# end-of-text. The table shows the last six prompt tokens, then the whole
 # response:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 record = split["train"][0]
 encoded = instruct.encode(record, tokenizer, max_length)
 n_prompt = len(tokenizer.encode(instruct.format_prompt(record)))
@@ -113,9 +118,27 @@ view = pd.DataFrame({
     "label": encoded.labels,
     "part": ["prompt"] * n_prompt + ["response"] * (len(encoded.input_ids) - n_prompt),
 })
-print(f"{len(view)} tokens: {n_prompt} prompt (label -100), {len(view) - n_prompt} response + end-of-text")
+print(f"{len(view)} tokens: {n_prompt} prompt (label -100), {len(view) - n_prompt} response + end-of-text "
+      f"({tokenizer.eos_token}, id {tokenizer.eos_token_id})")
 with pd.option_context("display.max_rows", 20):
     display(view.iloc[n_prompt - 6:])
+
+# %% [markdown]
+# **Reading this output.** The record asks for two synonyms of "intelligent":
+# 38 prompt tokens, all labelled `-100`, then 16 tokens of the answer and
+# SmolLM2's end-of-text `<|im_end|>` (id 2), each labelled with its own id (the
+# table elides the middle rows). Like GPT-2's, SmolLM2's tokenizer carries the
+# space before a word inside its token (`' "'`) and cuts a rarer word into
+# pieces (`'cle'`, `'ver'`). The same rules, checked on every position of this
+# record:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("label -100 on every prompt token:", all(y == -100 for y in view["label"][:n_prompt]))
+print("label = token id on every response token:", (view["label"][n_prompt:] == view["id"][n_prompt:]).all())
+print("the last token is the end-of-text:", encoded.input_ids[-1] == tokenizer.eos_token_id)
+print("prompt + response decode to the template and the reference:",
+      tokenizer.decode(encoded.input_ids) == instruct.format_prompt(record) + record["output"] + tokenizer.eos_token)
 
 # %% [markdown]
 # ## The masked labels, by hand
@@ -153,7 +176,6 @@ for name, r in [("with an input", with_input), ("without an input", without_inpu
 # loss is on everything:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 masked, _ = instruct.encode_records(split["train"], tokenizer, max_length)
 everything, _ = instruct.encode_records(split["train"], tokenizer, max_length, mask_prompt=False)
 count = {name: sum(sum(label != instruct.IGNORE_INDEX for label in row) for row in ds["labels"])
@@ -162,9 +184,9 @@ print(f"label tokens, response only: {count['response only']:,}; loss on everyth
       f"{count['everything']:,} ({count['response only'] / count['everything']:.0%} of them are response)")
 
 # %% [markdown]
-# **Reading this output.** On the bundled sample (tiny) about one label token
-# in six is a response token; on the real 1,100-record file 22 % (12,253 of
-# 56,314 in the training split).
+# **Reading this output.** On the 935 training records, 12,674 of 56,618 label
+# tokens (22 %) are response tokens (end-of-text included); with GPT-2's
+# tokenizer the share is the same 22 % (12,253 of 56,314).
 # Trained on everything, the model spends most of its gradient on text that is
 # given at question time anyway. Notebook 03 measures what that changes.
 #
@@ -183,19 +205,31 @@ print(f"records over max_length={max_length}:", truncated)
 
 # %% [markdown]
 # With a deliberately short `max_length` of 40 the rule becomes visible on the
-# longest training record: the preamble is gone and the instruction has lost its
-# first words, while the response and its end-of-text are whole. A cut prompt
-# may no longer say what was asked, so `max_length` should sit above the
-# longest record (notebook 01 shows it does here).
+# training record with the longest prompt: the preamble is gone and the
+# instruction has lost its first words, while the response and its end-of-text
+# are whole. A cut prompt may no longer say what was asked, so `max_length`
+# should sit above the longest record (notebook 01 shows it does here).
 
 # %%
-# NBVAL_CHECK_OUTPUT
 short = 40
 _, n_short = instruct.encode_records(split["train"], tokenizer, short)
 print(f"max_length={short}: {n_short} of {len(split['train'])} training records truncated")
-longest = max(split["train"], key=lambda r: len(tokenizer.encode(instruct.format_prompt(r) + r["output"])))
+longest = max(split["train"], key=lambda r: len(tokenizer.encode(instruct.format_prompt(r))))
 cut = instruct.encode(longest, tokenizer, short)
 print(repr(tokenizer.decode(cut.input_ids)))
+
+# %% [markdown]
+# The rule, checked on that record: the cut sequence is exactly `max_length`
+# long, ends with the whole response and its end-of-text, and still holds the
+# response header right before them.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+response = tokenizer.encode(longest["output"]) + [tokenizer.eos_token_id]
+print(f"cut to max_length={short}:", cut.truncated and len(cut.input_ids) == short)
+print("whole response and end-of-text kept:", cut.input_ids[-len(response):] == response)
+print("response header kept:", tokenizer.decode(cut.input_ids[:-len(response)]).endswith(instruct.RESPONSE_HEADER))
+print("labels still -100 on what is left of the prompt:", set(cut.labels[:-len(response)]) == {-100})
 
 # %% [markdown]
 # ## A padded batch, by hand
@@ -203,7 +237,8 @@ print(repr(tokenizer.decode(cut.input_ids)))
 # Rows have different lengths; a batch is a rectangle. Pad each row on the right
 # to the batch's own longest row ([padding](../../notes/glossary.md#padding);
 # per batch, this is [dynamic padding](../../notes/glossary.md#dynamic-padding)):
-# `input_ids` with a pad id (GPT-2 has none, so end-of-text is used), the
+# `input_ids` with a pad id (GPT-2 has none, so end-of-text is used; SmolLM2's
+# pad token *is* its end-of-text, `<|im_end|>`), the
 # [attention mask](../../notes/glossary.md#attention-mask) with 0 (the model
 # ignores those positions), and `labels` with `-100` (the loss ignores them).
 
@@ -227,10 +262,11 @@ print("row lengths:", [len(row["input_ids"]) for row in rows], "-> batch", tuple
 # NBVAL_CHECK_OUTPUT
 collate = batching.DynamicPadding(pad_token_id=tokenizer.eos_token_id)
 batch = collate(rows)
-print({key: tuple(value.shape) for key, value in batch.items()})
+shapes = {key: tuple(value.shape) for key, value in batch.items()}
+print("same keys and shapes as by hand:", shapes == {key: tuple(value.shape) for key, value in by_hand.items()})
 print("same tensors as by hand:", all(torch.equal(batch[key], by_hand[key]) for key in by_hand))
 pad = batch["attention_mask"] == 0
-print("padded positions:", int(pad.sum()), "| all with label -100:", bool((batch["labels"][pad] == -100).all()))
+print("some positions padded:", bool(pad.any()), "| all with label -100:", bool((batch["labels"][pad] == -100).all()))
 
 # %% [markdown]
 # What the package adds to the lines by hand, and when you need it:
@@ -267,13 +303,13 @@ shares = pd.Series({
 shares
 
 # %% [markdown]
-# **Reading this output.** Padding every row to `max_length` computes mostly
-# padding (the records are far shorter than `max_length`). Padding per batch
-# removes most of it; grouping rows of similar length removes most of the
-# rest. At tiny (`max_length` 128, batch 4, the 68 bundled training records)
-# the table shows the three shares; on the real file at full (`MAX_LENGTH`
-# 512, batch 8, 935 records) they are 88 %, 22 % and 2 %. The engine pads per batch;
-# `length_grouped=True` is one setting away when records are long and uneven.
+# **Reading this output.** Padding every row to `max_length` (128 here)
+# computes 53 % padding: the records average 61 tokens. Padding each batch of 8
+# to its own longest row (random order) leaves 22 %; grouping rows of similar
+# length leaves 2 %. At full (`MAX_LENGTH` 512, GPT-2's tokens) the first share
+# grows to 88 % while the other two stay at 22 % and 2 %: per-batch padding does
+# not depend on `max_length`. The engine pads per batch; `length_grouped=True`
+# is one setting away when records are long and uneven.
 #
 # ## What you learned
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Sprint 13 · 03 — Instruction fine-tuning, and what the prompt mask changes
 #
-# We fine-tune the whole model with the project's training engine
+# We fine-tune the model with the project's training engine
 # (`gpt2ft.training`: [AdamW](../../notes/glossary.md#adamw),
 # [warm-up](../../notes/glossary.md#warm-up) then linear decay,
 # [gradient clipping](../../notes/glossary.md#gradient-clipping), evaluation on
@@ -18,20 +18,27 @@
 # - how to train with the engine from one `TrainConfig`, and read its live loss plot;
 # - what masking the prompt changes: the two runs side by side, and per token along one record.
 #
-# **Profiles.** `full` trains `gpt2` (or `MODEL=gpt2-medium`, or a folder) for 2
-# epochs with batch 8 and learning rate 5e-5, on a GPU when there is one. `tiny`
-# trains the random 2-block GPT-2 for 2 epochs of the 68 bundled training
-# records (34 steps) at a high learning rate: its losses fall, but it learns
-# little more than the shape of an answer (smoke numbers). `MAX_STEPS` caps
-# the number of steps (never more than `EPOCHS` give; `MAX_STEPS=40` for a
-# quick smoke run on the real file).
+# **Profiles.** The outputs you are reading come from `PROFILE=small`:
+# SmolLM2-135M-Instruct (a real pre-trained model of GPT-2's size, Sprint 10's
+# `01_load_and_inspect`) fine-tuned on a CPU. To fit in a minute or two per
+# run there, it trains [LoRA](../../notes/glossary.md#lora) adapters of rank 16
+# on the attention projections (`STRATEGY=lora`: 1.8 M trainable parameters of
+# 136 M) at learning rate 1e-3, for one epoch of the first 240 training records
+# (30 steps of 8), with sequences of at most 128 tokens (every record fits
+# whole). Note that SmolLM2-135M-*Instruct* was already instruction-tuned by
+# its makers, with its own chat template, not Alpaca's: notebook 04 measures
+# what it does with the Alpaca template before and after this run. `full` trains
+# all of `gpt2`'s parameters (or `MODEL=gpt2-medium`, or a folder) for 2 epochs
+# of the 935 records with batch 8 and learning rate 5e-5, as in Raschka's
+# chapter 7, on a GPU when there is one. `tiny` trains the random 2-block GPT-2
+# for 2 epochs of the 68 bundled records (34 steps): smoke numbers.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or gpt2-medium, or a local folder
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or gpt2-medium, a folder
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 MAX_LENGTH = 512  # longest training sequence in tokens
@@ -43,6 +50,8 @@ MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batche
 MAX_EXAMPLES = 0  # training and validation records each; 0 = all
 EVAL_EVERY = 20  # optimizer steps between evaluations on the validation split
 COMPARE_UNMASKED = True  # also train with the loss on everything, for the comparison
+STRATEGY = "full"  # full (every parameter) | lora (low-rank adapters on the attention projections)
+LORA_R = 16  # rank of the LoRA update (STRATEGY=lora); its alpha is 2 x LORA_R
 COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
 
 # %%
@@ -60,8 +69,10 @@ from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
 from gpt2ft.training import LivePlot, lm_loss, runs, train
 
-run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
-                                              EVAL_EVERY=6))
+run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3, EVAL_EVERY=6),
+                         small=dict(MAX_LENGTH=128, LEARNING_RATE=1e-3, EPOCHS=1, MAX_EXAMPLES=240,
+                                    EVAL_EVERY=10, STRATEGY="lora"),
+                         choices=dict(STRATEGY=["full", "lora"]))
 tokenizer = loading.load_tokenizer(run.model)
 data = load_instructions(DATA_SOURCE, run)
 split = instruct.split_records(data.records, seed=SEED)
@@ -78,7 +89,6 @@ print(f"data: {data.source}: {len(train_records)} training and {len(val_records)
 # can be compared directly; an unmasked copy measures the loss on everything.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 max_length = min(MAX_LENGTH, models.context_length(loading.load_config(run)))
 train_masked, truncated = instruct.encode_records(train_records, tokenizer, max_length)
 train_everything, _ = instruct.encode_records(train_records, tokenizer, max_length, mask_prompt=False)
@@ -121,6 +131,14 @@ for name, record in records.items():
               f"{loss_by_hand(model, enc.input_ids, enc.labels):.3f} nats/token")
 
 # %% [markdown]
+# **Reading this output.** Before any fine-tuning, SmolLM2 already predicts
+# these two answers at 0.70 and 0.79 nats per token (a perplexity near 2: it
+# was instruction-tuned by its makers), while the loss on everything is about
+# 2.4: the prompt, above all the instruction and the input, is much harder to
+# guess than the answer that follows it. A random model would sit at
+# ln(49,152) ≈ 10.8 on both. `gpt2` at full starts higher on the answers (it
+# was never tuned on instructions).
+#
 # The model computes the same loss itself when given `labels=` (it shifts
 # and skips `-100` inside), and so does the engine's chunked loss
 # (`gpt2ft.training.lm_loss`, what `train()` uses on a CPU: the output layer and the
@@ -170,7 +188,10 @@ for name, record in records.items():
 # %%
 config = run.train_config("instructions", weight_decay=0.1, warmup_ratio=0.1, scheduler="linear",
                           max_grad_norm=1.0, save_every="epoch", keep_checkpoints=1, log_every=5,
-                          load_best_at_end=True)
+                          load_best_at_end=True, strategy=STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R)
+print(f"strategy={config.strategy}" + (f" (rank {config.lora_r})" if STRATEGY == "lora" else "")
+      + f", learning rate {config.learning_rate}, batch {config.batch_size}, {EPOCHS} epoch(s) of "
+      f"{len(train_masked)} records")
 
 # %% [markdown]
 # The recipe: AdamW with [weight decay](../../notes/glossary.md#weight-decay) 0.1
@@ -179,6 +200,12 @@ config = run.train_config("instructions", weight_decay=0.1, warmup_ratio=0.1, sc
 # 10 % linear warm-up then linear decay to 0, gradients clipped at norm 1.0,
 # an evaluation every `EVAL_EVERY` steps, the best weights by validation loss
 # kept in `best/` and loaded at the end, one rolling checkpoint per epoch.
+# `strategy` says which parameters train: all of them (`full`, the full
+# profile's), or, at small, LoRA adapters of rank `LORA_R` on the attention
+# projections (`q_proj`, `k_proj`, `v_proj`, `o_proj` in SmolLM2; `c_attn` in
+# GPT-2), the pre-trained weights frozen. LoRA is usually trained at a learning
+# rate about ten times the full fine-tuning one, hence 1e-3 at small against
+# 5e-5 at full. Exercise 3 of `05_exercises` compares ranks.
 #
 # ## Training with the loss on the response only
 #
@@ -202,18 +229,23 @@ print("run folder:", paths.shown(masked_run.run_dir))
 
 # %% [markdown]
 # **Reading this output.** The blue line is the training loss (response
-# tokens of the training batches), the orange dots the validation loss on the
-# response tokens of the validation records. At tiny the random 2-block model
-# starts at about ln(50,257) ≈ 10.8 nats per token (uniform guessing over the
-# vocabulary) and falls steeply: at a learning rate of 5e-3 it quickly learns
-# the most frequent answer tokens and the end-of-text after a short answer.
-# With 4 validation records the orange values are rough estimates. With
-# `gpt2` at full the starting loss is already low (GPT-2 knows English; Raschka reports about 3.8
-# for gpt2-medium before fine-tuning, with the prompt included). In his run
-# (external, see the card; not measured here) the loss drops most in the
-# first few dozen steps, and the validation loss flattens within the second
-# epoch while the training loss keeps falling: the first sign of
-# [overfitting](../../notes/glossary.md#overfitting) on 935 records.
+# tokens of the training batches, every 5 steps), the orange dots the
+# validation loss on the response tokens of the 55 validation records. The
+# validation loss falls from 1.148 to 0.961 in the first 10 steps, then more
+# slowly to 0.889 at step 30 (a perplexity of 2.43): most of what 240 records
+# teach is learned early, and the best weights are the last ones. The training
+# loss is noisier (each point is 5 batches of 8) and sits at about the
+# validation loss: one epoch, no record seen twice, so no sign of
+# [overfitting](../../notes/glossary.md#overfitting) yet. The time is measured
+# on a 2-core CPU shared with other jobs (on an idle one a step of this size
+# takes about 2 s, an estimate).
+#
+# With `gpt2` at full (2 epochs of all 935 records, every parameter trained)
+# the loss starts higher: Raschka's gpt2-medium starts at about 3.8 with the
+# prompt included (external, see the card; not measured here). In his run the
+# loss drops most in the first few dozen steps, and the validation loss
+# flattens within the second epoch while the training loss keeps falling: the
+# first sign of overfitting on 935 records.
 #
 # ## The comparison: loss on everything
 #
@@ -233,10 +265,12 @@ if COMPARE_UNMASKED:
 
 # %% [markdown]
 # **Reading this output.** The training loss here is over every token, the
-# template included, so it falls faster and lower than in the first run: the
-# template is the same in every record and costs nothing to learn. That says
-# nothing yet about the answers; the validation loss (orange) is on response
-# tokens, like the first run's, and the table below sets them side by side.
+# template included: it starts at 2.44 (the prompt is hard to guess) and falls
+# to 0.78, below the first run's, because the template is the same in every
+# record and costs little to learn. That says nothing yet about the answers:
+# the validation loss (orange) is on response tokens, like the first run's, and
+# it ends at 0.991, above the masked run's 0.889. The table below sets them
+# side by side.
 
 # %%
 comparison = pd.DataFrame({
@@ -269,20 +303,25 @@ results.save_figure(fig, "sprint13", "training", run)
 plt.show()
 
 # %% [markdown]
-# **Reading this output.** The table's second column is where both runs
-# start (same weights, same validation tokens); the third is what matters for
-# answering: the response-token validation loss of each run's best weights.
-# The fourth, the loss over all validation tokens (template and instruction
-# included), is much lower for the run trained on everything: it has learned to
-# predict the prompt, which is given at question time anyway. In the plot the
-# faint lines are each run's training loss on its own labels (not comparable
-# with each other), the dots the response-token validation loss (comparable).
-# At tiny, with 34 steps on 68 synthetic records, the masked run usually ends
-# lower on response tokens: the same number of steps, all spent on answers. At
-# full the gap is usually small and can go the other way: Raschka's
-# gpt2-medium on the same 1,100 records (external, see the card) scored
-# slightly *worse* with the mask (a Llama 3 judge's score, higher is better:
-# 47.73 masked against 50.32 unmasked).
+# **Reading this output.** The first column counts what each run is graded
+# on: 3,198 response tokens with the mask, 14,841 tokens without it (the
+# response is 22 % of them). The second is where both runs start (same weights,
+# same validation tokens: 1.148); the third is what matters for answering, the
+# response-token validation loss of each run's best weights: 0.889 with the
+# mask, 0.991 with the loss on everything. For the same 30 steps the masked run
+# gains 0.26 nats per answer token, the other 0.16. The fourth column, the loss
+# over all validation tokens, turns the order round: 0.785 for the run trained
+# on everything, 2.429 for the masked one, which has learned nothing about the
+# prompt (it started at about 2.4 too). In the plot the faint lines are each
+# run's training loss on its own labels (not comparable with each other), the
+# dots the response-token validation loss (comparable): green stays below
+# purple at every evaluation.
+#
+# This is a short LoRA run (30 steps, rank 16). At full the gap is usually
+# small and can go the other way: Raschka's gpt2-medium, fully fine-tuned for 2
+# epochs on the same 1,100 records (external, see the card), scored slightly
+# *worse* with the mask (a Llama 3 judge's score, higher is better: 47.73 masked
+# against 50.32 unmasked).
 #
 # ## The effect of masking in one plot: the loss along one record
 #
@@ -328,17 +367,22 @@ mean_loss = pd.DataFrame({name: {"prompt positions": float(loss[:n_prompt - 1].m
 mean_loss
 
 # %% [markdown]
-# **Reading this output.** The starting weights are flat near 10.8 at tiny
-# (random guessing). The run trained on everything drops on the grey prompt
-# positions, the template above all: it has learned the text that is the same
-# in every record. The run with the prompt masked never saw a loss on those
-# positions, so its grey part stays far above the other run's (it fell from
-# 10.8 only as far as knowing which tokens are frequent at all), and it spent
-# all its steps on the white part, the answer, where it ends lower. The table
-# gives the mean of each part. With `gpt2`
-# at full both runs predict the template well (GPT-2 read plenty of English
-# and masking does not erase it); the difference to look for is on the
-# response positions.
+# **Reading this output.** The record (61 prompt tokens, 10 response tokens)
+# has a long input. Over the first 30-odd positions, the preamble and the
+# `### Instruction:` header, the run trained on everything (purple) drops to
+# nearly 0: it has learned the
+# template by heart. The masked run (green) never had a loss there and follows
+# the starting weights (dotted), spikes included: no gradient asked it to
+# change. Over the instruction and the input (about positions 33 to 61) the
+# three curves mostly move together, since nobody can guess a new question;
+# the purple run is far lower only on a few predictable tokens, such as the
+# `### Input:` header. On the white part, the answer, all
+# three are low, and the two trained runs end close on *this* record
+# (0.784 and 0.776 against 0.915 at the start, the table's last column); over
+# all 55 validation records the masked run is ahead (0.889 against 0.991,
+# above). With `gpt2` at full both runs should predict the template well after
+# training (GPT-2 read plenty of English and masking does not erase it); the
+# difference to look for is on the response positions.
 #
 # ## The fine-tuned model, saved for notebook 04
 #
@@ -350,7 +394,7 @@ mean_loss
 # they hold themselves: the starting model and the data.
 
 # %%
-about = {"base model": run.model, "data": data.source, "max_length": max_length, "command": run.command}
+about = {"base model": run.model_shown, "data": data.source, "max_length": max_length, "command": run.command}
 finetuned = runs.export(masked_run, tokenizer, about=about)
 print("saved the fine-tuned model to", paths.shown(finetuned))
 if COMPARE_UNMASKED:

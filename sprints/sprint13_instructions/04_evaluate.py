@@ -13,7 +13,7 @@
 # - [greedy decoding](../../notes/glossary.md#greedy-decoding) with a stop at end-of-text, by hand, and that it equals
 #   the package's batched generation and `model.generate`;
 # - how to score free-text answers: format adherence, exact match, token F1, ROUGE-L, length, and what each misses;
-# - how to read base against fine-tuned, and why a tiny smoke model answers nonsense.
+# - how to read base against fine-tuned, when the base model was itself instruction-tuned (with another template).
 #
 # Measures, per answer, then averaged:
 #
@@ -26,21 +26,33 @@
 #   (word overlap) and [ROUGE-L](../../notes/glossary.md#rouge-l) (longest
 #   common word subsequence), both in [0, 1];
 # - **length** of the answer in words (the references' length for comparison).
+#
+# **Profiles.** The outputs you are reading come from `PROFILE=small`: the base
+# model is SmolLM2-135M-Instruct, the fine-tuned one its LoRA run of notebook 03
+# (30 steps on 240 records), both answering all 110 test instructions with at
+# most 64 new tokens (the longest reference is 38 tokens; generation costs
+# about 30 ms per token on this CPU, so the cap bounds the run time). Unlike
+# GPT-2, this base model is *already* instruction-tuned, by its makers, in its
+# own chat format (`<|im_start|>user … <|im_end|>`), never in Alpaca's: so the
+# question here is what it does with a template it was not tuned on, and what
+# 30 steps on Alpaca records change. At `full` the base model is plain `gpt2`,
+# which has never seen an instruction format at all.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # the base model: must be the one notebook 03 fine-tuned ("" = gpt2 / the tiny GPT-2)
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # the base model: the one notebook 03 fine-tuned ("" = gpt2 / SmolLM2-135M-Instruct / the tiny GPT-2)
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 N_EVAL = 110  # test instructions to answer (the first N of the test split; 110 = all of the 1,100-record file's)
-MAX_NEW_TOKENS = 256  # longest answer in tokens
+MAX_NEW_TOKENS = 256  # longest answer in tokens; an answer still going at the limit has not stopped
 
 # %%
 import dataclasses
 import json
+import re
 
 import pandas as pd
 import torch
@@ -51,7 +63,7 @@ from gpt2ft.core import paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
 
-run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=32))
+run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=32), small=dict(MAX_NEW_TOKENS=64))
 tokenizer = loading.load_tokenizer(run.model)
 data = load_instructions(DATA_SOURCE, run)
 test = instruct.split_records(data.records, seed=SEED)["test"][:N_EVAL]
@@ -84,12 +96,16 @@ print(f"fine-tuned from {trained['base model']} on {trained['data']}: {trained['
 # `### Response:` and a newline, and the model writes from there.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 prompt = instruct.format_prompt(test[0])
 print(prompt)
+print(f"{len(test)} test instructions, {sum(bool(r['input']) for r in test)} with an input; greedy decoding, "
+      f"at most {MAX_NEW_TOKENS} new tokens, stop at {tokenizer.eos_token} (id {tokenizer.eos_token_id})")
+
+# %%
+# NBVAL_CHECK_OUTPUT
 print("prompt ends with the response header:", prompt.endswith(instruct.RESPONSE_HEADER))
-print(f"{len(test)} test instructions, {sum(bool(r['input']) for r in test)} with an input; "
-      f"greedy decoding, at most {MAX_NEW_TOKENS} new tokens, stop at id {tokenizer.eos_token_id}")
+print("no test instruction was trained on:", not {json.dumps(r, sort_keys=True) for r in test}
+      & {json.dumps(r, sort_keys=True) for r in instruct.split_records(data.records, seed=SEED)["train"]})
 
 # %% [markdown]
 # ## Greedy decoding with a stop, by hand
@@ -167,18 +183,72 @@ summary
 
 # %% [markdown]
 # **Reading this output.** One row per model, each column a mean over the
-# test instructions (1 = every answer). At tiny, the *base* model is the random
-# 2-block GPT-2: it never emits end-of-text on purpose, so it runs to the
-# token limit (*stopped* 0) and writes far longer than the references. The
-# *fine-tuned* tiny model has learned the surface of the template from 34
-# steps on 68 records: its answers are short and end with end-of-text
-# (*stopped* near 1), some are empty (it emits end-of-text at once; *has
-# response* counts those), and their words are the most frequent answer tokens
-# strung together, so exact match is 0 and token F1 and ROUGE-L stay near 0.
-# With `gpt2` at full, the fine-tuned model should stop on nearly every answer,
-# echo no template, and reach token F1 and ROUGE-L far above the base model's;
-# exact match stays low for any free-text answer (one reference, many right
-# wordings).
+# 110 test instructions (1 = every answer). The base model, SmolLM2-135M-Instruct
+# asked in a template it was never tuned on, *mostly* follows it already: it
+# answers every instruction, echoes the template once and invents a new
+# `### Instruction:` once in 110, and stops with its end-of-text `<|im_end|>`
+# on 79 % of them. The other 21 % run on to the 64-token limit (next section),
+# which also makes its answers twice as long as the references (17.7 words
+# against 8.3). After 30 LoRA steps on 240 records the fine-tuned model stops
+# on 98 % (108 of 110) and its answers have the references' length (8.7
+# words). Its answers also share more words with the references: token F1
+# 0.441 → 0.584, ROUGE-L 0.410 → 0.541, exact match 0.064 → 0.109 (7 → 12
+# answers). Much of that gain is *style*: the references answer in one short
+# sentence that restates the question ("The capital of Portugal is Lisbon."),
+# and so does the fine-tuned model now. With `gpt2` at full the contrast is
+# starker, because plain GPT-2 has never seen an instruction format: the base
+# model should rarely stop and rarely answer, and the fine-tuned one should
+# stop on nearly every answer with token F1 and ROUGE-L far above the base
+# model's; exact match stays low for any free-text answer (one reference, many
+# right wordings).
+#
+# ## Stop, or run on?
+#
+# An answer that did not stop went on to the token limit. What did it write
+# after its answer: a new section of the template (`### Instruction:` would
+# be the model inventing the next record), a heading of its own, or more of the
+# same? The first line of each such answer that starts with `#`, counted per
+# model:
+
+# %%
+def ran_into(raw):
+    header = re.search(r"^#+ ?\S[^\n]*", raw, flags=re.MULTILINE)
+    return header.group(0)[:40] if header else "(no heading: more of the same text)"
+
+
+run_on = pd.DataFrame({name: frame.loc[~frame["stopped"], "raw"].map(ran_into).value_counts()
+                       for name, frame in evaluations.items()}).fillna(0).astype(int)
+run_on.index.name = "answers that did not stop ran into"
+for name, frame in evaluations.items():
+    print(f"{name}: {int((~frame['stopped']).sum())} of {len(frame)} answers did not stop within {MAX_NEW_TOKENS} "
+          f"tokens; {int((~frame['no new instruction']).sum())} wrote a new '### Instruction:'")
+run_on
+
+# %% [markdown]
+# **Reading this output.** The base model rarely runs into the Alpaca
+# template's own sections: one of its 23 unstopped answers wrote a new
+# `### Instruction:` (the next record, invented). Twelve opened a section of their own, `### Explanation:`, after a
+# correct-looking first line ("The binary representation of 5 is
+# 1000.\n\n### Explanation: ..."): markdown habits from its own chat tuning.
+# The other ten repeat themselves until the limit ("The sentence is "The
+# sentence is "…"). `extract_response` cuts only at the template's own
+# sections, so an `### Explanation:` stays part of the answer and is scored
+# (it lengthens the answer and lowers its overlap). The fine-tuned model has
+# two unstopped answers, both loops: a Japanese translation that degenerates
+# into repeated characters, and "…about the topic of the topic of the topic…".
+#
+# The means hide how the answers moved one by one. ROUGE-L per test
+# instruction, fine-tuned against base:
+
+# %%
+gain = evaluations["fine-tuned"]["ROUGE-L"] - evaluations["base"]["ROUGE-L"]
+print(f"ROUGE-L higher on {(gain > 0).sum()} test instructions, lower on {(gain < 0).sum()}, "
+      f"equal on {(gain == 0).sum()} (mean change {gain.mean():+.3f})")
+
+# %% [markdown]
+# **Reading this output.** ROUGE-L rose on 57 of the 110 test instructions,
+# fell on 20 and stayed the same on 33 (18 answers are word for word the base
+# model's): the gain is broad, not a few outliers.
 #
 # A few answers side by side:
 
@@ -194,22 +264,21 @@ with pd.option_context("display.max_colwidth", 60):
     display(responses.head(5)[["instruction", "reference", "base", "fine-tuned"]])
 
 # %% [markdown]
-# **Reading this output.** At tiny both columns are nonsense (one token
-# repeated to the limit; a few frequent words, or nothing), and that is the
-# expected result of a smoke run, not a bug.
-# The base model is random weights: its next-token scores hardly depend on the
-# prompt, and greedy decoding takes the top-scoring token every time, so it
-# repeats one arbitrary token until the limit. The fine-tuned tiny model
-# (2 blocks of width 64, trained from random weights for 34 steps on 68
-# synthetic records) has learned the *surface* of the answers: the tokens most
-# frequent right after `### Response:` (such as "The") and that an answer is
-# short and ends with end-of-text. It has not learned language, let alone the
-# meaning of an instruction. What a full run
-# with `gpt2` should show instead (not measured here): fluent, short answers in the references' style
-# ("The capital of Peru is Lima."), mostly right on the easy items (plurals,
-# antonyms, capitals, rewriting a sentence) and wrong on facts and arithmetic
-# GPT-2 small never learned; Raschka's gpt2-medium answers for the same file
-# are shown in his chapter 7 (external, see the card).
+# **Reading this output.** Real answers from both models, and they show what
+# the scores measure and what they miss. The fine-tuned model writes in the
+# references' mould, one short sentence ending in `<|im_end|>`, where the base
+# model adds a parenthesis or a `### Explanation:` (rows 0 and 1). Neither
+# knows more than the other: both say the capital of the United States is New
+# York City (row 3), and the fine-tuned model gets the contraction of "it is"
+# no more right than the base model (row 0). Fine-tuning on 240 records for 30
+# steps changes *how* a 135M model answers, not what it knows; elsewhere in
+# `responses` it even turns the base model's right "The capital of Portugal is
+# Lisbon." into "Portugal is the capital of Portugal.". What a full run with
+# `gpt2` should show (not measured here): fluent, short answers in the
+# references' style ("The capital of Peru is Lima."), mostly right on the easy
+# items (plurals, antonyms, capitals, rewriting a sentence) and wrong on facts
+# and arithmetic GPT-2 small never learned; Raschka's gpt2-medium answers for
+# the same file are shown in his chapter 7 (external, see the card).
 #
 # ## Key question: does it follow instructions?
 #
@@ -227,24 +296,32 @@ print(f"- Content: token F1 {row['fine-tuned', 'token F1']:.3f} (base {row['base
 print(f"- Length: {row['fine-tuned', 'length (words)']:.1f} words per answer against the references' "
       f"{reference_words:.1f} (base {row['base', 'length (words)']:.1f}).")
 if row["fine-tuned", "stopped"] < 0.5:
-    verdict = "not yet: it does not even stop after an answer (train longer, or start from gpt2)"
-elif row["fine-tuned", "token F1"] < 0.3:
+    verdict = "not yet: it does not even stop after an answer (train longer, or start from a pre-trained model)"
+elif row["fine-tuned", "ROUGE-L"] < 0.3:
     verdict = "it follows the format (short, then end-of-text), not the instruction (content near 0)"
 else:
     verdict = "it follows the format, and its answers share a good part of the references' words"
 print(f"- Verdict for this run: {verdict}.")
+raised = [m for m in ("stopped", "adheres", "token F1", "ROUGE-L") if row["fine-tuned", m] > row["base", m]]
+print(f"- Against the base model, fine-tuning raised: {', '.join(raised) if raised else 'none of the four'} "
+      f"(stopped {row['base', 'stopped']:.0%} -> {row['fine-tuned', 'stopped']:.0%}, ROUGE-L "
+      f"{row['base', 'ROUGE-L']:.3f} -> {row['fine-tuned', 'ROUGE-L']:.3f}).")
 
 # %% [markdown]
-# At tiny the verdict is a smoke result: on the bundled sample the model
-# learns the format (short, then end-of-text) and nothing of the content; on the
-# real file (`DATA_DIR`, 40 steps on 935 records) it has not even learned to
-# stop. Fine-tuning changes *how* the model answers long before it changes
-# *what* it answers, and the content columns need a model that knows language. That is the point of starting from
-# pre-trained GPT-2: a full run should bring this table's format columns near
-# 1 and move the content columns. The overlap measures are only a proxy (they
-# punish a right answer in other words and reward a wrong one in the same
-# words; see `notes/findings.md`); Raschka scores the same kind of answers
-# with a Llama 3 judge instead (external figures on the card).
+# The verdict, in this run's numbers: the fine-tuned model follows the
+# Alpaca format (98 % stop, none invents a new instruction) and its answers
+# overlap the references more (ROUGE-L 0.541 against 0.410). But the base model
+# was no blank slate: SmolLM2-135M-Instruct, tuned by its makers in another
+# template, already answered every instruction and stopped on 79 % of them.
+# What 30 steps added is the last fifth of the stops, the references' length
+# and phrasing; what they could not add is knowledge a 135M model lacks
+# (the capitals, the arithmetic). Fine-tuning changes *how* the model answers
+# long before it changes *what* it answers. A full run from plain `gpt2` starts
+# from a model that has never seen an instruction, so its format columns
+# should move from near 0 to near 1. The overlap measures are only a proxy
+# (they punish a right answer in other words and reward a wrong one in the
+# same words; see `notes/findings.md` and exercise 5); Raschka scores the same
+# kind of answers with a Llama 3 judge instead (external figures on the card).
 #
 # ## The files
 #

@@ -3,32 +3,43 @@
 #
 # Five exercises that extend notebooks 01–04. Try each one before you open its
 # solution: the solution's code is in the cell below the exercise (collapsed
-# in the book), its discussion in the *Solution* block. Every solution runs at
-# `tiny` in seconds; at `full` the same code answers the question for `gpt2`.
+# in the book), its discussion in the *Solution* block.
 #
 # **You will learn**
 #
 # - whether the loss on the prompt or the masked loss generalises better, measured on held-out records;
-# - what another prompt template (Phi-3 style) and LoRA of a given rank change, for the same number of steps;
+# - what the prompt template changes (Alpaca, Phi-3 style, the model's own chat template) and what the LoRA rank
+#   changes, for the same number of steps;
 # - why generation must stop at the end-of-text token, and where token F1 and ROUGE-L disagree.
 #
-# Run notebook 03 first: exercises 1 and 4 read the two models it trained.
+# **Profiles.** The outputs you are reading come from `PROFILE=small`:
+# SmolLM2-135M-Instruct, the LoRA runs of notebook 03 (exercise 1 and 4 read
+# them), and short runs of its own: LoRA rank 16 at learning rate 1e-3, one
+# epoch of the first 128 training records (16 steps of 8), each run about half a
+# minute on an idle 2-core CPU. At `full` the same code answers each question
+# for `gpt2` (full fine-tuning, 2 epochs of 935 records); `tiny` runs it in
+# seconds on the random tiny GPT-2 (smoke numbers).
+#
+# Run notebooks 03 and 04 first: exercises 1 and 4 read the two models 03
+# trained, exercise 5 the answers 04 wrote.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); the model notebook 03 fine-tuned
-DATA_DIR = ""  # "" = download (full) or the bundled sample (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # the model notebook 03 fine-tuned ("" = gpt2 / SmolLM2-135M-Instruct / the tiny GPT-2)
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
 SEED = 0
 MAX_LENGTH = 512  # longest training sequence in tokens
 EPOCHS = 2
 BATCH_SIZE = 8
-LEARNING_RATE = 5e-5
+LEARNING_RATE = 5e-5  # the rate of STRATEGY (LoRA is trained at about ten times the full rate)
 MAX_STEPS = 0  # 0 = EPOCHS decide; else each exercise run trains exactly this many steps
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 0  # training, validation and test records each; 0 = all
+STRATEGY = "full"  # full | lora: what the exercise runs train (as in notebook 03)
+LORA_R = 16  # rank of the LoRA update (STRATEGY=lora; exercise 3 compares it with rank 1)
 N_EVAL = 3  # test instructions answered in exercise 4
 MAX_NEW_TOKENS = 256  # longest answer in exercise 4
 
@@ -42,13 +53,16 @@ from datasets import Dataset
 from IPython.display import display
 
 from gpt2ft import instruct
-from gpt2ft.core import models
+from gpt2ft.core import models, paths
 from gpt2ft.session import loading, settings
 from gpt2ft.session.data import load_instructions
 from gpt2ft.training import strategies, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3,
-                                              MAX_STEPS=10, MAX_NEW_TOKENS=24))
+                                              MAX_STEPS=10, MAX_NEW_TOKENS=24),
+                         small=dict(MAX_LENGTH=128, LEARNING_RATE=1e-3, EPOCHS=1, MAX_EXAMPLES=128,
+                                    STRATEGY="lora", MAX_NEW_TOKENS=40),
+                         choices=dict(STRATEGY=["full", "lora"]))
 tokenizer = loading.load_tokenizer(run.model)
 max_length = min(MAX_LENGTH, models.context_length(loading.load_config(run)))
 data = load_instructions(DATA_SOURCE, run)
@@ -68,7 +82,8 @@ print({name: len(records) for name, records in split.items()}, f"max_length {max
 # %%
 exercise_config = run.train_config("exercise", weight_decay=0.1, warmup_ratio=0.1, eval_every=None,
                                    save_every=None, save_final=False, log_every=5, resume=False,
-                                   progress_bar=False, verbose=False)
+                                   progress_bar=False, verbose=False, strategy=STRATEGY, lora_r=LORA_R,
+                                   lora_alpha=2 * LORA_R)
 eos = tokenizer.eos_token_id
 
 
@@ -76,8 +91,9 @@ def quick_train(name, train_rows, val_rows, **changes):
     cfg = dataclasses.replace(exercise_config, run_name=f"exercise-{name}", **changes)
     result = train(loading.load_causal_lm(run), train_rows, None, cfg, max_length=max_length, source=data)
     val_loss = instruct.label_loss(result.model, val_rows, eos)
-    print(f"{name}: {result.steps} steps, response-token validation loss {val_loss:.3f}")
-    return SimpleNamespace(model=result.model, val_loss=val_loss)
+    print(f"{name}: {result.steps} steps in {result.elapsed_s:.0f} s, response-token validation loss {val_loss:.3f}")
+    return SimpleNamespace(model=result.model, val_loss=val_loss, seconds=result.elapsed_s,
+                           trainable=strategies.count_parameters(result.model)["trainable"])
 
 
 # %% [markdown]
@@ -88,9 +104,9 @@ def quick_train(name, train_rows, val_rows, **changes):
 # them on the validation records. Load both (notebook 03 exported both:
 # `run.find_finetuned("instructions", ...)` and
 # `run.find_finetuned("loss-on-everything", ...)`) and measure each model's
-# **response-token** loss on the training records it saw and on the **test**
-# records it never saw. Which run has the lower test loss, and which the
-# smaller gap between the two?
+# **response-token** loss on training records it saw and on the **test**
+# records it never saw, with the starting weights as the reference. Which run
+# has the lower test loss, and which the smaller gap between the two?
 
 # %% tags=["hide-input"]
 base = loading.load_causal_lm(run)
@@ -98,7 +114,7 @@ finetuned_dir = run.find_finetuned("instructions", model=base, source=data)
 from_03 = {"prompt masked": loading.load_causal_lm(dataclasses.replace(run, model=str(finetuned_dir)))}
 try:
     unmasked_dir = run.find_finetuned("loss-on-everything", model=base, source=data)
-except FileNotFoundError:  # notebook 03 ran with COMPARE_UNMASKED=0: train the other run here (MAX_STEPS steps)
+except FileNotFoundError:  # notebook 03 ran with COMPARE_UNMASKED=0: train the other run here
     train_everything = instruct.encode_records(split["train"], tokenizer, max_length, mask_prompt=False)[0]
     from_03["loss on everything"] = quick_train("everything", train_everything, encoded["validation"]).model
 else:
@@ -106,48 +122,62 @@ else:
 generalisation = pd.DataFrame({
     name: {"train (seen)": instruct.label_loss(model, encoded["train"], eos),
            "test (held out)": instruct.label_loss(model, encoded["test"], eos)}
-    for name, model in from_03.items()}).T
+    for name, model in {"starting weights": base, **from_03}.items()}).T
 generalisation["gap"] = generalisation["test (held out)"] - generalisation["train (seen)"]
-lower = generalisation["test (held out)"].idxmin()
-smaller = generalisation["gap"].idxmin()
+tuned = generalisation.drop(index="starting weights")
+lower, smaller = tuned["test (held out)"].idxmin(), tuned["gap"].idxmin()
+print(f"{len(split['train'])} training records (the first of those notebook 03 trained on), "
+      f"{len(split['test'])} test records")
 print(f"lower test loss: {lower}; smaller gap between seen and held-out records: {smaller}")
 generalisation.round(3)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# Both columns are response-token losses (nats per token), so the runs are
-# compared on what an answer costs; the line above the table says which run
-# wins on each count in this run. At tiny (34 steps on 68 synthetic records)
-# the masked run is usually lower on the held-out test records (all its steps
-# went to answers), but its gap between seen and held-out records is usually larger:
-# it has started to fit its few hundred training answer tokens, while the run
-# with the loss on the prompt spreads its fitting over the template. That is
-# the regime the literature describes: many steps on few, short answers,
-# where the loss on the prompt acts as a regulariser (it keeps the model from
-# fitting its few training answers too closely). Shi et al. (2024,
-# *Instruction Tuning With Loss Over
-# Instructions*) report exactly that, and Raschka's chapter 7 exercise 7.2
-# (external) found the masked gpt2-medium slightly *worse* by a Llama 3 judge
-# (47.73 against 50.32 unmasked). To see it here, run at full with
-# `EPOCHS=10` and compare the gaps.
+# Every number is a response-token loss (nats per token), so the rows compare
+# what an answer costs. The starting weights score the same on both sets
+# (1.250 seen, 1.239 held out): before training, "seen" means nothing. After
+# notebook 03's 30 steps, the masked run has the lower test loss (0.956 against
+# 1.071 for the run with the loss on everything), but also the larger gap
+# between the records it trained on and the held-out ones (0.102 against
+# 0.058): all its gradient went to the 3,198 answer tokens of its 240 records,
+# and it has started to fit them, while the run with the loss on the prompt
+# spread its fitting over 14,841 tokens, most of them template. That is the
+# regime the literature describes: few, short answers, where the loss on the
+# prompt acts as a regulariser (it keeps the model from fitting its training
+# answers too closely). Shi et al. (2024, *Instruction Tuning With Loss Over
+# Instructions*) report that it can even win on held-out tasks, and Raschka's
+# chapter 7 exercise 7.2 (external) found the masked gpt2-medium slightly
+# *worse* by a Llama 3 judge (47.73 against 50.32 unmasked). Here, after one
+# epoch, the masked run is still clearly ahead on held-out answers; to see
+# whether the gap turns, train longer (`EPOCHS=3` in notebook 03) and compare
+# again.
 #
 # </details>
 #
-# ## Exercise 2 — A different prompt template (Phi-3 style)
+# ## Exercise 2 — The template: Alpaca, Phi-3 style, or the model's own
 #
 # The Phi-3 style template is much shorter:
-# `<|user|>\n{instruction}\n{input}\n<|assistant|>:\n{output}`. Encode the
-# records with it by hand (prompt masked, end-of-text appended), count how many
-# prompt tokens it saves, and train one short run with each template (prompt
-# masked, the same steps). Is the Phi-3 run's response-token validation loss
-# (each template's own validation records) better or worse than the Alpaca
-# run's?
+# `<|user|>\n{instruction}\n{input}\n<|assistant|>:\n{output}`. And a chat model
+# comes with a template of its own: SmolLM2's is in its tokenizer
+# (`tokenizer.apply_chat_template`), GPT-2 has none. Encode the validation
+# records with each (prompt masked, end-of-text appended) and measure the
+# **starting weights'** response-token loss under each template: which one
+# does the model already expect? Then train one short run with each template
+# (prompt masked, the same steps): how many prompt tokens does Phi-3 save, and
+# which run ends with the lower response-token validation loss (each under its
+# own template)?
 
 # %% tags=["hide-input"]
 def phi3_prompt(record):
     text = f"<|user|>\n{record['instruction']}"
     return text + (f"\n{record['input']}" if record["input"] else "") + "\n<|assistant|>:\n"
+
+
+def chat_prompt(record):  # the model's own chat template, one user turn
+    user = record["instruction"] + (f"\n\n{record['input']}" if record["input"] else "")
+    return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
+                                         add_generation_prompt=True)
 
 
 def encode_with(prompt_fn, records):
@@ -161,77 +191,107 @@ def encode_with(prompt_fn, records):
     return Dataset.from_dict(rows)
 
 
-prompt_tokens = {name: sum(len(tokenizer.encode(fn(r))) for r in split["train"])
-                 for name, fn in [("Alpaca", instruct.format_prompt), ("Phi-3", phi3_prompt)]}
-print(f"prompt tokens in the training split: Alpaca {prompt_tokens['Alpaca']:,}, Phi-3 "
-      f"{prompt_tokens['Phi-3']:,} ({1 - prompt_tokens['Phi-3'] / prompt_tokens['Alpaca']:.0%} fewer)")
-alpaca = quick_train("alpaca", encoded["train"], encoded["validation"])
-phi3 = quick_train("phi3", encode_with(phi3_prompt, split["train"]), encode_with(phi3_prompt, split["validation"]))
+templates = {"Alpaca": instruct.format_prompt, "Phi-3 style": phi3_prompt}
+if tokenizer.chat_template:
+    templates["the model's chat template"] = chat_prompt
+print("the model's chat template, for the first validation record:")
+print(chat_prompt(split["validation"][0]) if tokenizer.chat_template else "(none: this tokenizer has no chat template)")
+before = pd.DataFrame({name: {
+    "prompt tokens (training split)": sum(len(tokenizer.encode(fn(r))) for r in split["train"]),
+    "val loss, starting weights": instruct.label_loss(base, encode_with(fn, split["validation"]), eos)}
+    for name, fn in templates.items()}).T
+slugs = {"Alpaca": "alpaca", "Phi-3 style": "phi3", "the model's chat template": "chat"}
+trained = {name: quick_train(slugs[name], encode_with(fn, split["train"]), encode_with(fn, split["validation"]))
+           for name, fn in templates.items()}
+alpaca, phi3 = trained["Alpaca"], trained["Phi-3 style"]
+before["val loss, trained"] = pd.Series({name: result.val_loss for name, result in trained.items()})
+before["seconds (measured)"] = pd.Series({name: result.seconds for name, result in trained.items()})
+prompt_tokens = before["prompt tokens (training split)"]
+saved = 1 - prompt_tokens["Phi-3 style"] / prompt_tokens["Alpaca"]
+print(f"Phi-3 style: {saved:.0%} fewer prompt tokens than Alpaca")
+before.round(3)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# The Phi-3 style prompt drops the preamble and the `### ` headers, so the
-# prompts are much shorter (the share is printed above): every step computes
-# fewer tokens (faster training and generation) for the same answers. The
-# response-token losses after the same steps are close: the answer is the same text either way, and
-# the model only has to learn where it starts. Raschka's chapter 7
-# exercise 7.1 (external) measured the same: the Phi-3 template trained about
-# 17 % faster on an L4 GPU and scored 48.87 with the Llama 3 judge, about the
-# same as the Alpaca template. The one rule that matters: generate with the
-# template you trained with (notebook 04 uses `instruct.format_prompt` for
-# both). Note that `<|user|>` is no special token for GPT-2: its tokenizer
-# splits it into several ordinary tokens.
+# The Phi-3 style prompt drops the preamble and the `### ` headers: 42 % fewer
+# prompt tokens on the 128 training records (3,575 against 6,181), so every
+# step computes fewer tokens; its run took 83 s against 114 s for Alpaca and
+# 117 s for the chat template here (measured on a shared CPU, so only roughly). Before training, SmolLM2
+# predicts the reference answers best under the Alpaca template (1.148), not
+# under its own chat template (1.218) nor Phi-3's (1.249): the template a model
+# was tuned on is not automatically the one under which it predicts *these*
+# answers best (its own chat answers are longer and chattier than the
+# references). After the same 16 steps the three runs end close together
+# (0.928 Alpaca, 0.905 Phi-3, 0.900 the chat template, which ends lowest by a
+# little): the answer is the same text whichever template precedes it, and
+# the model only has to learn where it starts. Raschka's chapter 7 exercise 7.1 (external) measured
+# the same on gpt2-medium: the Phi-3 template trained about 17 % faster on an
+# L4 GPU and scored 48.87 with the Llama 3 judge, about the same as the Alpaca
+# template. The one rule that matters: generate with the template you trained
+# with (notebook 04 uses `instruct.format_prompt` for both). Note that
+# `<|user|>` is no special token for either tokenizer here: both split it into
+# several ordinary tokens, while SmolLM2's `<|im_start|>` is one special token.
 #
 # </details>
 #
 # ## Exercise 3 — LoRA: how many parameters, and what does the rank change?
 #
 # With [LoRA](../../notes/glossary.md#lora) the model's weights stay frozen and
-# each attention projection (`c_attn`) gets a trainable low-rank update of rank
-# *r*. Count the trainable parameters for ranks 2, 8 and 32, then train a
-# rank-8 run (`TrainConfig(strategy="lora", lora_r=8)`) and compare its
-# validation loss with exercise 2's Alpaca run (full fine-tuning, same steps).
+# each attention projection (GPT-2's `c_attn`; SmolLM2's `q_proj`, `k_proj`,
+# `v_proj`, `o_proj`) gets a trainable low-rank update of rank *r*. Count the
+# trainable parameters for ranks 1, 4, 16 and 64, then train rank 1 and rank
+# `LORA_R` for the same steps (exercise 2's Alpaca run is the rank-`LORA_R` run
+# when `STRATEGY=lora`). What does a 16 times smaller update cost in
+# validation loss?
 
 # %% tags=["hide-input"]
 counts = {}
-for r in (2, 8, 32):
+for r in (1, 4, 16, 64):
     adapted = strategies.apply_strategy(loading.load_causal_lm(run), "lora", lora_r=r, lora_alpha=2 * r)
     counts[f"LoRA r={r}"] = strategies.count_parameters(adapted)
-counts["full fine-tuning"] = strategies.count_parameters(loading.load_causal_lm(run))
+counts["full fine-tuning"] = strategies.count_parameters(base)
 display(pd.DataFrame(counts).T.astype({"trainable": int, "total": int}).round(3))
-lora = quick_train("lora-r8", encoded["train"], encoded["validation"], strategy="lora", lora_r=8,
-                   lora_alpha=16, learning_rate=LEARNING_RATE * 10)
-print(f"same steps: full fine-tuning {alpaca.val_loss:.3f}, "
-      f"LoRA r=8 {lora.val_loss:.3f}")
+lora_rate = LEARNING_RATE if STRATEGY == "lora" else 10 * LEARNING_RATE
+by_rank = {r: alpaca if STRATEGY == "lora" and r == LORA_R else
+           quick_train(f"lora-r{r}", encoded["train"], encoded["validation"], strategy="lora", lora_r=r,
+                       lora_alpha=2 * r, learning_rate=lora_rate)
+           for r in (1, LORA_R)}
+ranks = pd.DataFrame({f"LoRA r={r}": {"trainable": result.trainable, "val loss": result.val_loss,
+                                      "seconds (measured)": result.seconds} for r, result in by_rank.items()}).T
+ranks["val loss, starting weights"] = before.loc["Alpaca", "val loss, starting weights"]
+ranks.astype({"trainable": int}).round(3)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# The trainable share grows linearly with *r* (each adapted matrix gets
-# *r* × (inputs + outputs) new numbers) and stays a small fraction of the
-# model at any of these ranks. The frozen weights need no gradients and no
-# AdamW moments, which in a full fine-tuning take three times the memory of
-# the weights themselves. LoRA is usually trained at
-# a learning rate about ten times the full fine-tuning one (here `10 x
-# LEARNING_RATE`). At tiny the comparison is unfair to LoRA: the frozen weights
-# are *random*, so there is nothing worth adapting, and the loss falls far
-# less than with full fine-tuning. LoRA adapts a model that already knows
-# language: Raschka's chapter 7 exercise 7.4 (external) trained gpt2-medium
+# The trainable count grows linearly with *r*: each adapted matrix gets
+# *r* × (inputs + outputs) new numbers. In SmolLM2 that is 30 blocks × 4
+# projections (`q_proj` and `o_proj` are 576 × 576, `k_proj` and `v_proj`
+# 576 × 192, the grouped key/value heads) = 115,200 numbers per unit of rank:
+# 0.09 % of the model at r = 1, 1.4 % at r = 16, 5 % at r = 64. The frozen
+# weights need no gradients and no AdamW moments, which in full fine-tuning
+# take three times the memory of the weights themselves. Here the rank does
+# matter: after the same 16 steps at the same learning rate, rank 1 has moved
+# the validation loss from 1.148 to 1.067, rank 16 to 0.928. A rank-1 update
+# can change each projection in one direction only, and with the same
+# `lora_alpha / r` scaling it learns more slowly. The LoRA paper (Hu et al.,
+# 2021, external) found rank 1 nearly as good as rank 64 on GPT-3 after full
+# training runs; a 16-step run is not one. LoRA's quality against full
+# fine-tuning: Raschka's chapter 7 exercise 7.4 (external) trained gpt2-medium
 # with rank 16 to a validation loss of 0.652 (full fine-tuning: 0.659) and a
-# Llama 3 judge score of 50.23 (full: 50.32), about 28 % faster. Run this
-# notebook at full (`gpt2`) to see LoRA close the gap.
+# Llama 3 judge score of 50.23 (full: 50.32), about 28 % faster.
 #
 # </details>
 #
 # ## Exercise 4 — Stopping at the end-of-text token
 #
-# Every training record ended with `<|endoftext|>`, so the fine-tuned model
-# learned to emit it after an answer. Generate greedily *without* stopping
-# there (the loop by hand of notebook 04, without its `break`), and look at
-# what the model writes after the first end-of-text. Why does
-# `instruct.generate_responses` stop, and why does `extract_response` also cut
-# at a new `### ` section?
+# Every training record ended with the end-of-text token (SmolLM2's
+# `<|im_end|>`, GPT-2's `<|endoftext|>`), so the fine-tuned model learned to
+# emit it after an answer. Generate greedily *without* stopping there (the
+# loop by hand of notebook 04, without its `break`), and look at what the model
+# writes after the first end-of-text. Why does `instruct.generate_responses`
+# stop, and why does `extract_response` also cut at a new `### ` section?
 
 # %% tags=["hide-input"]
 finetuned = from_03["prompt masked"]  # notebook 03's fine-tuned model (exercise 1)
@@ -249,25 +309,29 @@ def greedy_without_stop(model, prompt, steps):
 for record in split["test"][:N_EVAL]:
     text = greedy_without_stop(finetuned, instruct.format_prompt(record), MAX_NEW_TOKENS)
     answer, _, after = text.partition(tokenizer.eos_token)
-    print(f"{record['instruction']!r}\n  answer: {answer!r}\n  after the first end-of-text: {after[:80]!r}")
+    print(f"{record['instruction']!r}\n  answer: {answer!r}\n  after the first end-of-text: {after[:120]!r}")
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# After the end-of-text the model has nothing left to answer. The tiny model
-# writes end-of-text again and again (or nothing at all before the first one):
-# it is the one thing it learned to write after an answer. A fine-tuned `gpt2`
-# does what it saw in pre-training after an end-of-text: it starts a new text,
-# often a new record (Raschka's chapter 7 training log, external, shows "The
-# meal is cooked every day by the chef.<|endoftext|>The following is an
-# instruction that describes a task…"). Left unchecked, every answer would run
-# to `MAX_NEW_TOKENS` with this junk appended: slower (up to 256 tokens per
-# answer at full instead of a dozen), and scored as part of the answer. So
-# generation stops at the end-of-text id (`eos_token_id`), and
-# `instruct.generate_responses` reports *stopped* for each answer: a model
-# that never stops has not learned the format. `extract_response` is the second
-# guard, for a model that writes `### Instruction:` (a new, invented question)
-# instead of ending: notebook 04's *no new instruction* column counts those.
+# After its end-of-text the model has answered, and nothing in the prompt
+# says what comes next, so it writes what followed an end-of-turn in its own
+# training: SmolLM2-135M-Instruct, tuned by its makers in the ChatML format,
+# starts a new chat turn, `<|im_start|>system`, `<|im_start|>user` and an
+# invented user message ("I am planning to launch a new product…"), or an
+# `<|im_start|>assistant` turn that repeats its answer. Thirty steps on the
+# Alpaca template did not erase that habit. A fine-tuned `gpt2` does what it
+# saw in pre-training after an end-of-text: it starts a new text, often a new
+# record (Raschka's chapter 7 training log, external, shows "The meal is cooked
+# every day by the chef.<|endoftext|>The following is an instruction that
+# describes a task…"). Left unchecked, every answer would run to
+# `MAX_NEW_TOKENS` with this junk appended: slower (here 40 tokens per answer
+# instead of about 12), and scored as part of the answer. So generation stops
+# at the end-of-text id (`eos_token_id`), and `instruct.generate_responses`
+# reports *stopped* for each answer: a model that never stops has not learned
+# the format. `extract_response` is the second guard, for a model that writes
+# `### Instruction:` (a new, invented question) instead of ending: notebook
+# 04's *no new instruction* column counts those (one base answer in 110).
 #
 # </details>
 #
@@ -277,8 +341,9 @@ for record in split["test"][:N_EVAL]:
 # [ROUGE-L](../../notes/glossary.md#rouge-l) counts the longest common
 # subsequence (shared words in the same order). Write ROUGE-L by hand (the
 # longest common subsequence by dynamic programming), check it against
-# `instruct.rouge_l`, and find answers where the two scores disagree. Which
-# one would you report?
+# `instruct.rouge_l`, and find answers where the two scores disagree, in
+# made-up answers and in the fine-tuned model's real answers of notebook 04.
+# Which one would you report?
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
@@ -300,25 +365,54 @@ scores = pd.DataFrame({"token F1": [instruct.token_f1(a, reference) for a in ans
                        "ROUGE-L by hand": [rouge_l_by_hand(a, reference) for a in answers]},
                       index=pd.Index(answers, name=f"answer (reference: {reference!r})")).round(3)
 test_pairs = [(r["output"], s["output"]) for r in split["test"] for s in split["test"]]
-print("ROUGE-L by hand equals instruct.rouge_l on", len(test_pairs) + len(answers), "pairs:",
+print("ROUGE-L by hand equals instruct.rouge_l on every pair of test references and on the five answers:",
       all(abs(rouge_l_by_hand(a, b) - instruct.rouge_l(a, b)) < 1e-12 for a, b in test_pairs)
       and (scores["ROUGE-L"] == scores["ROUGE-L by hand"]).all())
 scores
 
 # %% [markdown]
+# The same two scores on the fine-tuned model's real answers (notebook 04's
+# `responses.jsonl`): the answers where they disagree most.
+
+# %% tags=["hide-input"]
+answers_04 = paths.results_dir("sprint13", run.profile) / "responses.jsonl"
+real = pd.read_json(answers_04, lines=True) if answers_04.is_file() else None
+if real is None:
+    print(f"{paths.shown(answers_04)} is missing: run notebook 04 first (same PROFILE).")
+else:
+    real["token F1"] = [instruct.token_f1(a, r) for a, r in zip(real["fine-tuned"], real["reference"], strict=True)]
+    real["ROUGE-L"] = [instruct.rouge_l(a, r) for a, r in zip(real["fine-tuned"], real["reference"], strict=True)]
+    apart = (real["token F1"] - real["ROUGE-L"]).abs()
+    print(f"{len(real)} answers of the fine-tuned model: the two scores differ by more than 0.2 on "
+          f"{int((apart > 0.2).sum())}, by less than 0.05 on {int((apart < 0.05).sum())}")
+    with pd.option_context("display.max_colwidth", 70):
+        display(real.loc[apart.sort_values(ascending=False, kind="stable").index[:4],
+                         ["instruction", "reference", "fine-tuned", "token F1", "ROUGE-L"]].round(3))
+
+# %% [markdown]
 # <details><summary>Solution</summary>
 #
-# They agree on the exact answer (1, 1) and on the short right one ("Lima.":
-# both low, it shares one word of five). They disagree on word order: "Lima is
-# the capital of Peru." has every word of the reference (token F1 1) but only
-# "capital of Peru" in the same order (ROUGE-L well below 1). Both are fooled
-# the same way by the wrong "… is Quito.": four of five words shared, 0.8 on
-# both. Report both, with length, and read them as *overlap*, not
-# correctness: ROUGE-L when the order of the words carries meaning (a sorted
-# list, a sentence rewritten in the past tense), token F1 when it does not (a
-# list of synonyms). Neither knows that Quito is wrong; that takes a judge (a
-# person, or a larger model as in Raschka's chapter 7) or a task with one
-# checkable answer (arithmetic, sorting).
+# On the made-up answers they agree on the exact answer (1, 1) and on the
+# short right one ("Lima.": both low, it shares one word of five). They
+# disagree on word order: "Lima is the capital of Peru." has every word of the
+# reference (token F1 1) but only "capital of Peru" in the same order (ROUGE-L
+# 0.6). Both are fooled the same way by the wrong "… is Quito.": four of five
+# words shared, 0.8 on both. The fine-tuned model's real answers show both
+# sides of the order question. On 93 of its 110 answers the two scores are
+# within 0.05 of each other; they differ by more than 0.2 on 12, and the top
+# four are all about order. "Mount Everest is the highest mountain in the
+# world." is right, and ROUGE-L (0.571) punishes the reordering that token F1
+# (1.0) ignores. The other three are passive-voice tasks where the model
+# copied the input unchanged ("The children played the game."): *wrong*
+# answers, and there ROUGE-L (0.25 to 0.4) is right to score them low where
+# token F1 gives 0.75 to 0.8: the words are all there, in the wrong order,
+# which is the whole task.
+# So report both, with length, and read them as *overlap*, not correctness:
+# ROUGE-L when the order of the words carries meaning (passive voice, a sorted
+# list), token F1 when it does not (a list of synonyms, a reordered fact).
+# Neither knows that Quito is wrong; that takes a judge (a person, or a larger
+# model as in Raschka's chapter 7) or a task with one checkable answer
+# (arithmetic, sorting).
 #
 # </details>
 #
@@ -328,12 +422,12 @@ scores
 gap = generalisation["gap"]
 print(f"- Exercise 1: test response-token loss, masked {generalisation.loc['prompt masked', 'test (held out)']:.3f} "
       f"vs loss on everything {generalisation.loc['loss on everything', 'test (held out)']:.3f} "
-      f"(gaps {gap['prompt masked']:.3f} and {gap['loss on everything']:.3f}).")
-print(f"- Exercise 2: the Phi-3 style prompt has {1 - prompt_tokens['Phi-3'] / prompt_tokens['Alpaca']:.0%} "
-      f"fewer prompt tokens; validation loss {phi3.val_loss:.3f} against Alpaca's "
-      f"{alpaca.val_loss:.3f}.")
-print(f"- Exercise 3: LoRA r=8 trains {counts['LoRA r=8']['trainable_pct']:.2f} % of the parameters; "
-      f"validation loss {lora.val_loss:.3f} (full fine-tuning {alpaca.val_loss:.3f}).")
+      f"(starting weights {generalisation.loc['starting weights', 'test (held out)']:.3f}); gaps "
+      f"{gap['prompt masked']:.3f} and {gap['loss on everything']:.3f}.")
+print(f"- Exercise 2: the Phi-3 style prompt has {saved:.0%} fewer prompt tokens; after the same steps its "
+      f"validation loss is {phi3.val_loss:.3f} against Alpaca's {alpaca.val_loss:.3f}.")
+print(f"- Exercise 3: LoRA r=1 trains {by_rank[1].trainable:,} parameters, r={LORA_R} {by_rank[LORA_R].trainable:,}; "
+      f"validation loss {by_rank[1].val_loss:.3f} against {by_rank[LORA_R].val_loss:.3f}.")
 print("- Exercise 4: without the stop at end-of-text the model keeps writing; generation stops there.")
 print(f"- Exercise 5: 'Lima is the capital of Peru.' scores token F1 "
       f"{scores.iloc[1]['token F1']:.2f} but ROUGE-L {scores.iloc[1]['ROUGE-L']:.2f}: order matters to one of them.")

@@ -62,7 +62,7 @@ class RawFile:
 def local_file(raw: RawFile, settings: Settings) -> tuple[Path, str] | None:
     """The file to read and a short source string, or None when the internet is the source."""
     if settings.data_dir is not None:
-        path, source = settings.data_dir / raw.rel, f"DATA_DIR {settings.data_dir / raw.rel}"
+        path, source = settings.data_dir / raw.rel, f"DATA_DIR {settings.data_source}/{raw.rel}"  # no machine path
     elif settings.is_tiny:
         path = SAMPLES_DIR / raw.rel
         source = f"bundled synthetic sample (smoke runs only) gpt2ft/samples/{raw.rel}"
