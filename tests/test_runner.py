@@ -174,7 +174,7 @@ def test_a_plain_full_run_puts_its_notebooks_beside_the_sprints_tables(tmp_path,
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
     place = notebooks.output_place(SPRINTS / "sprint10_generation", "full", {})
     assert place == tmp_path / "sprint10" / "full" / "notebooks"  # not sprint10_generation/
-    assert "results/<sprint>/full/notebooks/" in (ROOT / "README.md").read_text()
+    assert "results/<sprint>/<profile>/notebooks/" in (ROOT / "README.md").read_text()
 
 
 # --------------------------------------------------------------------------- the rehearsal's helpers
