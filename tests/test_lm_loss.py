@@ -3,7 +3,10 @@
 Taught in ``sprints/sprint12_book/05_appendix_engine`` (the same equality, shown there).
 
 Same loss and same gradients (float precision) for any chunk size, with ignored
-(-100) labels, tied embeddings and LoRA; train() gives the same run either way.
+(-100) labels, tied embeddings and LoRA, for GPT-2 and for a Llama-family model
+(the small profile's SmolLM2 is one): the body is ``model.base_model`` and the head
+``get_output_embeddings()``, never ``model.transformer``; train() gives the same run
+either way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
 from gpt2ft.training import TrainConfig, train
@@ -29,10 +32,28 @@ VOCAB = 211
 SMALL = dict(n_embd=32, vocab_size=VOCAB, dropout=False)
 
 
+# SmolLM2's shape, shrunk to the same width: tied embeddings, grouped key/value heads, RMSNorm,
+# rotary positions.
+LLAMA = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+             tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+
+
+def tiny_llama(seed=0):
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(**LLAMA))
+
+
 @pytest.fixture
 def tiny_lm(tiny_lm):
     """Factory: conftest's tiny_lm with :data:`SMALL`."""
     return lambda seed=0: tiny_lm(seed, **SMALL)
+
+
+@pytest.fixture(params=["gpt2", "llama"])
+def any_lm(request, tiny_lm):
+    """Factory: a tiny GPT-2 or a tiny Llama-family LM (the same seed gives the same weights)."""
+    return tiny_lm if request.param == "gpt2" else tiny_llama
 
 
 def batch(rows=3, length=12, seed=1):
@@ -51,12 +72,12 @@ def grads(model):
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 7, None])
-def test_loss_and_gradients_equal_the_models_own(chunk_rows, tiny_lm):
+def test_loss_and_gradients_equal_the_models_own(chunk_rows, any_lm):
     b = batch()
-    ref_model = tiny_lm()
+    ref_model = any_lm()
     ref = ref_model(**b).loss
     ref.backward()
-    model = tiny_lm()
+    model = any_lm()
     ours = ChunkedLossLM(model, chunk_rows=chunk_rows)(**b).loss
     ours.backward()
     assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
@@ -66,21 +87,34 @@ def test_loss_and_gradients_equal_the_models_own(chunk_rows, tiny_lm):
         torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_without_gradients_only_the_loss_is_computed(tiny_lm):
+def test_without_gradients_only_the_loss_is_computed(any_lm):
     b = batch()
-    model = tiny_lm()
+    model = any_lm()
     with torch.no_grad():
         ref = model(**b).loss
-        hidden = model.transformer(input_ids=b["input_ids"],
-                                   attention_mask=b["attention_mask"]).last_hidden_state
-        ours = chunked_lm_loss(hidden, model.lm_head.weight, b["labels"], chunk_rows=4)
+        # the body (GPT-2's transformer, Llama's model) and the (tied) output layer, by their generic names
+        hidden = model.base_model(input_ids=b["input_ids"],
+                                  attention_mask=b["attention_mask"]).last_hidden_state
+        ours = chunked_lm_loss(hidden, model.get_output_embeddings().weight, b["labels"], chunk_rows=4)
     assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
     assert not ours.requires_grad
+    # the check can fail: another model's hidden states miss the tolerance the equality uses
+    with torch.no_grad():
+        other = any_lm(seed=1).base_model(input_ids=b["input_ids"]).last_hidden_state
+        wrong = chunked_lm_loss(other, model.get_output_embeddings().weight, b["labels"], chunk_rows=4)
+    assert wrong.item() != pytest.approx(ref.item(), rel=1e-6)
 
 
-def test_lora_gradients_match(tiny_lm):
+def test_the_head_is_tied_and_found_by_its_generic_name(any_lm):
+    model = any_lm()
+    head = model.get_output_embeddings().weight
+    assert head.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert supports_chunked_loss(model)
+
+
+def test_lora_gradients_match(any_lm):
     b = batch()
-    ref_model, model = apply_strategy(tiny_lm(), "lora"), apply_strategy(tiny_lm(), "lora")
+    ref_model, model = apply_strategy(any_lm(), "lora"), apply_strategy(any_lm(), "lora")
     for m in (ref_model, model):  # LoRA's B starts at zero; make the adapters do something
         m.eval()  # no LoRA dropout: the two models must see the same numbers
         for n, p in m.named_parameters():

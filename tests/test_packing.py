@@ -100,3 +100,31 @@ def test_prompts_are_taken_from_the_given_stream(tok):
     ids = np.asarray(tok(TEXT)["input_ids"])
     prompts = packing.prompts_from(ids, tok, n=3, length=5)
     assert len(prompts) == 3 and all(p in TEXT for p in prompts)
+
+
+def _greedy_without_cache(model, prompt, n):
+    """The reference: n greedy tokens, a full forward pass per token (no key/value cache)."""
+    ids = prompt.clone()
+    with torch.no_grad():
+        for _ in range(n):
+            ids = torch.cat([ids, model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return ids
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_continuation_match_counts_the_leading_tokens_written_back(kind):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    model = (models.tiny_model(seed=0) if kind == "gpt2" else LlamaForCausalLM(LlamaConfig(
+        vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=True)))
+    model.eval()  # no dropout
+    prompt = torch.randint(1, 300, (3, 6), generator=torch.Generator().manual_seed(1))
+    blocks = _greedy_without_cache(model, prompt, 8)  # blocks whose continuation is the model's own
+    assert measures.continuation_match(model, blocks, prefix=6, length=8) == [8, 8, 8]
+    changed = blocks.clone()
+    changed[0, 6 + 3] = (changed[0, 6 + 3] + 1) % 300  # the 4th token differs: 3 match
+    changed[1, 6] = (changed[1, 6] + 1) % 300  # the first differs: none
+    assert measures.continuation_match(model, changed, prefix=6, length=8) == [3, 0, 8]
+    with pytest.raises(ValueError, match="prefix \\+ length = 15"):
+        measures.continuation_match(model, blocks, prefix=7, length=8)

@@ -18,14 +18,23 @@
 #   [unigram baseline](../../notes/glossary.md#unigram-baseline) that knows the
 #   book's token frequencies and nothing else.
 #
+# **Which model.** The outputs saved in this sprint's notebooks come from
+# `PROFILE=small`: SmolLM2-135M-Instruct, a real pre-trained causal language
+# model of GPT-2's size (no GPT-2 weights can be downloaded where this project
+# is built; Sprint 10's `01_load_and_inspect` compares the two), on the real
+# Tiny Shakespeare, on a CPU. Here only its *tokenizer* matters: SmolLM2's
+# 49,152-token BPE cuts the text a little differently from GPT-2's 50,257-token
+# one, so the token and block counts below differ slightly from GPT-2's, which
+# each reading gives too.
+#
 # Runs as a notebook or as a script: `python sprints/sprint12_book/01_prepare_data.py`.
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # whose tokenizer: "" = gpt2 (full) or the tiny model's (the real GPT-2 BPE); or a hub name / local folder
-DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # whose tokenizer: "" = gpt2 (full), SmolLM2-135M-Instruct (small), the real GPT-2 BPE (tiny); or a folder
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
 BOOK = "tinyshakespeare"  # tinyshakespeare | the_verdict | path/to/book.txt
 BLOCK_SIZE = 128  # tokens per training example
@@ -53,11 +62,14 @@ print(f"book: {book.name} ({len(book):,} characters) from {book.source}")
 print(book.text[:600])
 
 # %% [markdown]
-# **Reading this output.** At the tiny profile this is the project's own
-# Shakespeare-style *sample* (template lines under speaker names in capitals,
-# about 26 KB): it has the real file's layout but not its language. With
-# `DATA_DIR` (or at full) it is the real Tiny Shakespeare, 1.1 million
-# characters of the plays, starting with "First Citizen:".
+# **Reading this output.** The real Tiny Shakespeare (Karpathy's
+# `input.txt`, read from `DATA_DIR`): 1,115,394 characters of the plays, one
+# speech after another, each under its speaker's name in capitals and a colon,
+# in short verse lines. Its layout and its early-modern English (*know't*,
+# *on't*) are far from the web text a pre-trained model mostly read, which is
+# what makes the change from fine-tuning easy to see. (At the tiny profile this
+# is the project's own Shakespeare-style *sample*, about 26 KB: the layout,
+# not the language.)
 
 # %% [markdown]
 # ## From text to blocks, by hand
@@ -94,12 +106,15 @@ print(f"{n_blocks} training blocks of {BLOCK_SIZE} tokens; {dropped} tail tokens
 print("the first block starts:", repr(tokenizer.decode(blocks[0][:12])))
 
 # %% [markdown]
-# **Reading this output.** The tiny sample is about 8,400 tokens (about 3
-# characters per GPT-2 token in this verse of short words and line breaks;
-# ordinary English prose averages about 4), so it gives a few dozen blocks. The
-# real Tiny Shakespeare is 338,025 tokens: 2,376 training and 264 validation
-# blocks of 128 tokens (*The Verdict*: 5,145 tokens, 36 and 4 blocks). Less
-# than one block's worth of tokens is ever dropped per side.
+# **Reading this output.** SmolLM2's tokenizer cuts the book into 341,094
+# tokens, 3.27 characters each (this verse is full of short words and line
+# breaks; ordinary English prose averages about 4): 306,984 for training,
+# 34,110 for validation, 2,398 training blocks of 128 tokens. Every speaker
+# name and line break is a token the model must predict. GPT-2's tokenizer
+# gives 338,025 tokens, 2,376 training and 264 validation blocks (measured
+# with this notebook at `PROFILE=tiny DATA_DIR=../shared/data`, whose
+# tokenizer is the real GPT-2 BPE; *The Verdict*: 5,145 tokens, 36 and 4
+# blocks). Less than one block's worth of tokens is ever dropped per side.
 #
 # ### The same blocks from `gpt2ft.lm.packing`
 #
@@ -138,10 +153,12 @@ again = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_
 print("the second call read the cache:", again.report["tokenized from cache"])
 
 # %% [markdown]
-# **Reading this output.** The report repeats the numbers we computed by hand.
-# "tokenized from cache" may already be `True` on the first call when an
-# earlier run tokenized the same text with the same tokenizer; the second call
-# always reads the cache.
+# **Reading this output.** The report repeats the numbers we computed by hand:
+# 2,398 training and 266 validation blocks, 40 and 62 tail tokens dropped.
+# "tokenized from cache" is already `True` on the first call here because an
+# earlier run tokenized the same text with the same tokenizer (the cache key
+# holds both: GPT-2's tokenizer gets a cache entry of its own); the second
+# call always reads the cache.
 #
 # ## The picture: one stream, two sides, equal blocks
 
@@ -177,11 +194,13 @@ fig = draw_packing(corpus.report)
 plt.show()
 
 # %% [markdown]
-# **Reading this output.** Each shaded segment is one block; the black line is
-# the train/validation cut; a hatched sliver is a dropped tail (the training
-# side's few tokens are too thin to see). At full size the blocks are too thin
-# to see one by one, but the picture is the same: 90 % of the book trains, the
-# last 10 % measures.
+# **Reading this output.** The black line is the train/validation cut. Each
+# of the 2,664 blocks is a segment in alternating shades, too thin to tell
+# apart at this scale (a block is 128 of 341,094 tokens): they blur into fine
+# stripes, blue for training, orange for validation. The dropped tails (40 and
+# 62 tokens) are slivers too thin to see. What the picture shows is the split:
+# the first 90 % of the book trains, the last 10 % (the end of the last plays)
+# measures.
 #
 # ## The bar to clear: a unigram model
 #
@@ -202,14 +221,16 @@ print(f"unigram validation loss: {unigram:.3f} nats/token (perplexity {math.exp(
 print(f"a uniform guess over the {len(tokenizer):,}-token vocabulary: {uniform:.3f} nats/token")
 
 # %% [markdown]
-# **Reading this output.** The tiny sample is built from a few templates with
-# a small vocabulary, so its unigram loss is low (about 4.9 nats, perplexity
-# about 130): a model only has to pick among a few hundred common tokens. On
-# the real Tiny Shakespeare (`DATA_DIR=../../../shared/data`) this notebook
-# measures a unigram loss of 6.45 nats (perplexity 633; *The Verdict*: 6.60).
-# Pre-trained GPT-2 already scores far below the unigram line on English
-# text; a random model starts *above* it, at the uniform guess of
-# ln 50,257 = 10.8 nats.
+# **Reading this output.** Knowing only how often each of SmolLM2's tokens
+# appears in the training part scores 6.478 nats per token on the validation
+# part (perplexity 651): a choice among about 650 equally likely tokens at
+# every step. With GPT-2's tokenizer the same baseline is 6.450 nats
+# (perplexity 633; *The Verdict*: 6.60), measured at `PROFILE=tiny
+# DATA_DIR=../shared/data`. A model that knew nothing at all would score the
+# uniform guess, ln 49,152 = 10.803 nats (GPT-2: ln 50,257 = 10.825), which is
+# where a random model starts. A pre-trained model already scores far below
+# the unigram line: `02_finetune` measures SmolLM2 at about 4.1 nats on these
+# validation blocks before any fine-tuning.
 #
 # ## What you learned
 

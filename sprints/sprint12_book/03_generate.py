@@ -10,17 +10,20 @@
 # **You will learn**
 # - how to compare two models fairly: one table of settings, the same seed per
 #   prompt, prompts neither model trained on;
-# - what fine-tuning on a book changes in the text a model writes;
-# - why a tiny smoke run can only show the *mechanics* of this comparison.
+# - what fine-tuning on a book changes in the text a model writes.
+#
+# The outputs below come from `PROFILE=small`: pre-trained SmolLM2-135M-Instruct
+# against the same model after `02_finetune`'s short LoRA run on Tiny
+# Shakespeare (40 steps on a CPU).
 #
 # Script: `python sprints/sprint12_book/03_generate.py` (after `02_finetune`).
 
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # the original model: "" = gpt2 (full) or the random tiny GPT-2 (tiny); as in 02
-DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # the original model, as in 02: "" = gpt2 (full), SmolLM2-135M-Instruct (small), random (tiny)
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
 BOOK = "tinyshakespeare"  # the book 02_finetune trained on
 BLOCK_SIZE = 128
@@ -41,7 +44,7 @@ from gpt2ft.generate import decoding
 from gpt2ft.lm import packing
 from gpt2ft.session import data, loading, results, settings
 
-run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=40))
+run = settings.configure(globals(), tiny=dict(MAX_NEW_TOKENS=40), small=dict(MAX_NEW_TOKENS=64))
 book = data.load_corpus(BOOK, run)
 tokenizer = loading.load_tokenizer(run.model)
 original = loading.load_causal_lm(run)
@@ -73,8 +76,14 @@ sampling = {"do_sample": True, "temperature": TEMPERATURE, "top_k": TOP_K, "top_
             "max_new_tokens": MAX_NEW_TOKENS}
 
 # %%
-# NBVAL_CHECK_OUTPUT
 print(sampling, "| prompts:", len(prompts))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+held_out = tokenizer.decode(corpus.validation_ids.tolist())
+print("one prompt per sample, each taken from the validation text:",
+      len(prompts) == N_SAMPLES and all(p in held_out for p in prompts))
+print("settings both models get:", sorted(sampling))
 
 # %%
 rows = []
@@ -90,18 +99,22 @@ shown = side_by_side.replace({"\n": " ⏎ ", r"\|": "/"}, regex=True)
 results.show_markdown(shown.to_markdown(index=False))
 
 # %% [markdown]
-# **Reading this output.** Each row is one prompt; the two model columns hold
-# only what each model wrote after it (⏎ marks a line break). At tiny the
-# *original* is a random 2-block model: its continuations are unrelated tokens
-# from anywhere in GPT-2's 50,257-token vocabulary. The *fine-tuned* tiny
-# model has learned, in a minute of training on a template-built sample,
-# which words the sample uses and a little of its layout (line breaks,
-# capital letters at line starts, `:`), but not grammar. That is all
-# this run can show: the comparison works, the prompts and seeds are shared.
-# With real GPT-2 (a full run) the original writes fluent modern prose that
-# ignores the play's layout; the fine-tuned model answers in the book's voice:
-# speaker names in capitals followed by a colon, short verse lines, *thou* and
-# *thee* (what nanoGPT's README shows for a fine-tuned GPT-2-xl: external).
+# **Reading this output.** Each row is one prompt (8 tokens of the
+# validation text, which neither model trained on); the two model columns hold
+# only what each model wrote after it, 64 tokens (⏎ marks a line break). The
+# *original* SmolLM2 ignores the play: it continues the first prompt as modern
+# prose ("She will take a step forward, and will walk alone...") and falls
+# into loops on the others ("She's a lady." eight times, "very" to the end,
+# "A long life," over and over), a small model's habit when sampling at
+# temperature 0.8 from text unlike what it was trained on. The *fine-tuned*
+# model answers in the book's form: speeches under invented speaker names in
+# capitals followed by a colon (`SCOTUS:`, `MARIA:`, `GODGERSUS:`), short verse
+# lines that start with a capital, blank lines between speeches, and early
+# modern English (*hath*, *thou art*, *'Tis*, *Tho'*). The names are made up and
+# the sense wanders: 40 steps taught the form, not Shakespeare. This is the
+# change nanoGPT's README shows for a fine-tuned GPT-2-xl (external); GPT-2
+# (124M) at full, trained on all the blocks for up to 3 epochs, should write
+# the same form with more of the plays' vocabulary (not measured here).
 # `04_evaluate` puts numbers on the change.
 
 # %%

@@ -12,12 +12,20 @@
 #    trained to tell book passages from control passages scores each model's
 #    generated samples (mean P(book)); and the share of generated word pairs
 #    (bigrams) found in the book versus in the control.
-# 4. **[Memorisation](../../notes/glossary.md#memorisation)**: the longest run
+# 4. **[Memorisation](../../notes/glossary.md#memorisation)**: whether the
+#    model writes back the book's own continuation of spans it trained on
+#    (held in) more than of spans it never saw (held out), and the longest run
 #    of generated tokens that appears verbatim in the training text.
 #
+# The outputs below come from `PROFILE=small`: pre-trained SmolLM2-135M-Instruct
+# against the same model after `02_finetune`'s LoRA run (40 steps on the first
+# 160 training blocks of Tiny Shakespeare), scored on at most 32 blocks of each
+# text and 12 samples of 48 tokens per model: CPU-sized, where a full run
+# scores all 264 validation blocks and 40 samples of 80 tokens.
+#
 # **You will learn**
-# - perplexity as exp(mean loss), computed by hand and checked against
-#   `gpt2ft.measures.perplexity`;
+# - perplexity as exp(mean loss), computed by hand from the logits and
+#   checked against `gpt2ft.lm.measures.perplexity`;
 # - how to measure *style* and *copying* in generated text, not only loss;
 # - how to answer the sprint's question, "does the model adopt the book's
 #   style?", with numbers.
@@ -27,9 +35,9 @@
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # the original model, as in 02: "" = gpt2 (full) or the random tiny GPT-2 (tiny)
-DATA_DIR = ""  # "" = download (full) or the bundled samples (tiny)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # the original model, as in 02: "" = gpt2 (full), SmolLM2-135M-Instruct (small), random (tiny)
+DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
 BOOK = "tinyshakespeare"  # the book 02_finetune trained on
 BLOCK_SIZE = 128
@@ -40,6 +48,8 @@ PROMPT_TOKENS = 8
 TEMPERATURE = 0.8
 TOP_K = 40
 TOP_P = 0.95
+N_SPANS = 16  # memorisation: training (held-in) and validation (held-out) blocks prompted, each
+SPAN_TOKENS = 32  # memorisation: the block's first SPAN_TOKENS tokens prompt, the next SPAN_TOKENS are compared
 
 # %%
 import dataclasses
@@ -54,7 +64,8 @@ from gpt2ft.generate import decoding
 from gpt2ft.lm import measures, packing
 from gpt2ft.session import data, loading, results, settings
 
-run = settings.configure(globals(), tiny=dict(N_SAMPLES=6, MAX_NEW_TOKENS=40))
+run = settings.configure(globals(), tiny=dict(N_SAMPLES=6, MAX_NEW_TOKENS=40),
+                         small=dict(N_EVAL=32, N_SAMPLES=12, MAX_NEW_TOKENS=48))
 book = data.load_corpus(BOOK, run)
 control = data.control_text(run)
 print(f"book: {book.name} from {book.source}\ncontrol: {len(control):,} characters from {control.source}")
@@ -77,17 +88,22 @@ models = {"original": original,
 #
 # Perplexity is the exponential of the mean next-token loss: a model with
 # perplexity *k* is, on average, as unsure as a choice among *k* equally likely
-# tokens. Every block has the same length, so the mean over tokens is the mean
-# of the model's per-block losses (here over the first 8 validation blocks, or
-# all of them when there are fewer):
+# tokens. By hand, from the logits: at every position, the log-probability the
+# model gives the token that really comes next (a log-softmax over the
+# vocabulary, then the target's entry); the loss is minus their mean over all
+# positions, the perplexity its exponential (here over the first 8 validation
+# blocks, or all of them when there are fewer):
 
 # %%
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL)
 model, blocks = models["fine-tuned"], corpus.validation.select(range(min(8, len(corpus.validation))))
+log_probs = []  # log p(token t+1 | tokens up to t), every position of every block
 with torch.no_grad():
-    block_losses = [model(input_ids=block[None].to(model.device), labels=block[None].to(model.device)).loss.item()
-                    for block in blocks[:]["input_ids"]]
-by_hand = math.exp(sum(block_losses) / len(block_losses))
+    for block in blocks[:]["input_ids"]:
+        logits = model(input_ids=block[None].to(model.device)).logits[0, :-1].float()
+        log_p = logits.log_softmax(-1)  # a distribution over the vocabulary at each position
+        log_probs += log_p.gather(1, block[1:, None].to(model.device)).squeeze(1).tolist()
+by_hand = math.exp(-sum(log_probs) / len(log_probs))
 library = measures.perplexity(model, blocks)
 print(f"fine-tuned, {len(blocks)} book validation blocks: perplexity by hand {by_hand:,.2f}, "
       f"measures.perplexity {library:,.2f}")
@@ -98,33 +114,50 @@ print("perplexity = exp(mean loss) by hand == measures.perplexity (relative diff
       abs(by_hand - library) / library < 1e-4)
 
 # %% [markdown]
+# **Reading this output.** The fine-tuned model's perplexity on the first 8
+# validation blocks is 24.11 both ways: the log-probabilities gathered by hand
+# are what `measures.perplexity` averages. (These 8 blocks are easier than the
+# 32 of the table below.)
+
+# %% [markdown]
 # `measures.perplexity` adds only what scale needs: batches of 8 blocks
 # (one forward pass each instead of one per block), the cross-entropy summed
 # over tokens in float32 (so bf16 logits and blocks of different lengths give
-# the true token mean), and the model's device. Now both models, on the book
-# and on the control text (packed into the same blocks; its first 90 % is used):
+# the true token mean), and the model's device. Now both models, on three
+# texts: the book's first training blocks (`02_finetune` trained on them: held
+# in), its validation blocks (held out), and the control text (packed into the
+# same blocks; its first 90 % is used), each at most `N_EVAL` blocks:
 
 # %%
 control_blocks = packing.prepare_corpus(control.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL).train
 unigram = measures.unigram_loss(corpus.train_ids, corpus.validation_ids, len(tokenizer))
 perplexities = pd.DataFrame({
-    name: {"book validation": measures.perplexity(m, corpus.validation),
+    name: {"book training (held-in)": measures.perplexity(m, corpus.train),
+           "book validation": measures.perplexity(m, corpus.validation),
            "general control": measures.perplexity(m, control_blocks)}
     for name, m in models.items()}).T
 perplexities["unigram baseline (book)"] = math.exp(unigram)
 display(perplexities.round(1))
 
 # %% [markdown]
-# **Reading this output.** The original tiny model is random, and a random
-# model's perplexity is about the vocabulary size: 50,257 (it spreads its
-# probability over every token). That is the 50,000-odd in the first row, on
-# both texts. The fine-tuned tiny model falls below the unigram baseline on the
-# book; its control perplexity falls too, because a random model gains from
-# learning any English at all. With real GPT-2 a full run starts far lower
-# (pre-trained GPT-2 scores a loss of about 3.1, perplexity about 22, on web
-# text and 3.6 on *The Verdict*: external figures, see the card); fine-tuning
-# should lower the book perplexity and *raise* the control perplexity a little
-# (not measured here): that rise is the price of specialising.
+# **Reading this output.** Three changes, each real:
+# - **The book's held-out perplexity fell**, 59.4 to 40.9 (the same 32
+#   validation blocks as in `02_finetune`), far below the unigram baseline's
+#   651 both before and after.
+# - **The control's rose**, 64.6 to 83.0: after 40 steps of Shakespeare, IMDB
+#   reviews surprise the model more (it now expects verse and speaker names).
+#   That rise is the price of specialising, and the reason a fine-tuning run
+#   keeps an eye on general text.
+# - **The training blocks it saw (held in) gained the most**, 77.3 to 40.3:
+#   the opening of *Coriolanus* was harder for the original than the
+#   validation plays, and after training both sides score about the same
+#   (40.3 and 40.9). One pass over 160 blocks did not make the seen text
+#   much easier than unseen text of the same book: no memorisation gap yet.
+#
+# GPT-2 (124M) at full starts from a loss of about 3.1 nats on web text
+# (perplexity about 22) and 3.6 on *The Verdict* (external figures, see the
+# card); fine-tuning should lower the book perplexity and raise the control
+# perplexity the same way (not measured here).
 #
 # ## 3. Style: does the generated text read like the book?
 #
@@ -149,17 +182,52 @@ print(repr(texts["fine-tuned"][0][:300]))
 
 # %% [markdown]
 # **Reading this output.** With the same settings as `03_generate`, this is the
-# first fine-tuned continuation of its table: the same first prompt and seed
-# give the same sample (`\n` is a line break). The measures below read all
-# `N_SAMPLES` samples of each model.
+# start of the first fine-tuned continuation of its table: the same first
+# prompt and seed give the same tokens (48 here, 64 there; `\n` is a line
+# break). The measures below read all 12 samples of each model.
 
 # %% [markdown]
-# ## 4. Memorisation: the longest span copied from the training text
+# ## 4. Memorisation: held-in against held-out spans
 #
-# For each sample, the longest run of its tokens that also appears, in the
-# same order, in the book's training tokens. The table keeps the longest over
-# all samples (and its text) and the mean of the per-sample longest; the
-# style columns of section 3 go in the same table.
+# A model that memorised its training text writes it back when given its
+# start. The test (the *extraction* test of Carlini et al., "Quantifying Memorization
+# Across Neural Language Models", 2023): give each
+# model the first `SPAN_TOKENS` tokens of a block, let it continue greedily for
+# `SPAN_TOKENS` more, and count how many of them, from the first on, are the
+# book's own next tokens. Do it on `N_SPANS` training blocks (held in: trained
+# on) and on `N_SPANS` validation blocks (held out). Both sides are the same
+# book, so a model that only learned its *style* scores about the same on
+# both; only memorising opens a gap, held-in above held-out
+# (`measures.continuation_match`).
+
+# %%
+n_spans = min(N_SPANS, len(corpus.train), len(corpus.validation))
+spans = {side: blocks[:n_spans]["input_ids"] for side, blocks in
+         (("held-in", corpus.train), ("held-out", corpus.validation))}
+written_back = {name: {side: measures.continuation_match(m, ids, prefix=SPAN_TOKENS, length=SPAN_TOKENS)
+                       for side, ids in spans.items()}
+                for name, m in models.items()}
+for name, sides in written_back.items():
+    for side, counts in sides.items():
+        print(f"{name:>10}, {side:>8}: mean {sum(counts) / len(counts):.2f} of {SPAN_TOKENS} tokens written back, "
+              f"whole span {sum(c == SPAN_TOKENS for c in counts)} of {len(counts)}; per span {counts}")
+
+# %% [markdown]
+# **Reading this output.** Neither model writes the book back. Given 32
+# tokens of a block, each model reproduces at most 2 of the next 32 tokens
+# of any span, and for most spans none (its first guess already differs):
+# on average 0.25 tokens for the original and 0.38 for the fine-tuned model,
+# on held-in and held-out spans alike (the equal means are a coincidence of
+# small counts: the per-span lists differ); no span came back whole. A gap between the two
+# sides is what memorising would open: one pass over each block with LoRA
+# adapters did not. Exercise 1 of `06_exercises` trains SmolLM2 on 4 blocks of
+# *The Verdict* 15 times, and the same measure then returns whole spans.
+#
+# The second reading of memorisation is in the sampled text of section 3: for
+# each sample, the longest run of its tokens that also appears, in the same
+# order, in the book's training tokens. The table keeps the longest over all
+# samples (and its text) and the mean of the per-sample longest, beside the
+# style columns and the held-in/held-out spans.
 
 # %%
 rows = {}
@@ -174,23 +242,27 @@ for name in models:
         "longest copied span (tokens)": length,
         "mean copied span (tokens)": sum(s[0] for s in spans) / len(spans),
         "copied text": repr(tokenizer.decode(samples[name][longest][start:start + length])),
+        "held-in span written back (tokens)": sum(written_back[name]["held-in"]) / n_spans,
+        "held-out span written back (tokens)": sum(written_back[name]["held-out"]) / n_spans,
     }
 scores = pd.DataFrame(rows).T.infer_objects().round(3)
 display(scores)
 
 # %% [markdown]
 # **Reading this output.** A style score of 0.5 means the classifier cannot
-# tell; near 1, the samples read like the book. The random original writes
-# tokens from all over the vocabulary, which share almost no word pairs with
-# either text and copy nothing; a style score below 0.5 for it only means
-# that, to this classifier, random tokens look less like the book than like
-# the control's modern prose. The fine-tuned tiny model uses the sample's
-# words, so more of its word pairs occur in the book and the classifier leans
-# towards "book"; its longest copied span is a few tokens of a common phrase,
-# not recitation. In a full run expect the fine-tuned GPT-2's style score near
-# 1 and its bigrams far more often in the book than in the control; a longest
-# copied span of a handful of tokens is ordinary phrasing, dozens would mean
-# the model recites the book (`06_exercises`, exercise 1, makes a model do it).
+# tell; near 1, the samples read like the book. The original's samples score
+# 0.42 (modern prose and loops: closer to the reviews), the fine-tuned
+# model's 0.91: to a classifier of character n-grams they read like the
+# play. Word pairs tell the same: 50 % of the original's are found somewhere
+# in the book (common English pairs are), 75 % of the fine-tuned model's,
+# against 36 % in the control. The longest run of a sample found verbatim in
+# the training text is 8 tokens, `'.\n\nBRUTUS:\n'`: the end of a speech and
+# the next speaker's name, layout the plays repeat thousands of times, not
+# recitation (the original's longest, 6 tokens, is of the same kind). The
+# last two columns are the spans written back, above. GPT-2 at full should
+# show the same: a style score near 1, more of its bigrams in the book than in
+# the control, and copied spans of a handful of tokens (dozens would mean it
+# recites the book; exercise 1 makes a model do it).
 #
 # ## The before/after table
 
@@ -218,23 +290,30 @@ before, after = table.loc["original"], table.loc["fine-tuned"]
 print(f"style score P(book):        {before['style score P(book)']:.2f} -> {after['style score P(book)']:.2f}")
 print(f"bigrams found in the book:  {before['bigrams found in book']:.2f} -> {after['bigrams found in book']:.2f} "
       f"(in the control: {after['bigrams found in control']:.2f})")
-print(f"book validation perplexity: {before['book validation']:,.1f} -> {after['book validation']:,.1f}")
+print(f"book validation perplexity: {before['book validation']:,.1f} -> {after['book validation']:,.1f} "
+      f"(control: {before['general control']:,.1f} -> {after['general control']:,.1f})")
 print(f"longest copied span:        {int(after['longest copied span (tokens)'])} tokens "
       f"({after['copied text']}), mean {after['mean copied span (tokens)']:.1f}")
+held_in, held_out = "held-in span written back (tokens)", "held-out span written back (tokens)"
+print(f"spans written back:         held-in {after[held_in]:.1f}, held-out {after[held_out]:.1f} of "
+      f"{SPAN_TOKENS} tokens (original: held-in {before[held_in]:.1f}, held-out {before[held_out]:.1f})")
 adopted = (after["style score P(book)"] > before["style score P(book)"]
            and after["bigrams found in book"] > after["bigrams found in control"])
 print("more book-like than before, and closer to the book than to the control:", adopted)
 print("by copying long spans (more than 20 tokens):", after["longest copied span (tokens)"] > 20)
 
 # %% [markdown]
-# **Reading this output.** In the tiny smoke run the answer is "yes, a
-# little, and without copying": the fine-tuned model's samples score higher
-# on the style classifier and share more word pairs with the book than with
-# the control, while the longest span it copies is a few tokens. That is a
-# 2-block model learning the *vocabulary* of a template-built sample in a
-# minute of training, not a model learning Shakespeare's style; the numbers only show that
-# the measures work. The answer that counts needs a full run with real GPT-2
-# (`make sprint12 PROFILE=full`), where these same lines print its numbers.
+# **Reading this output.** Yes, for SmolLM2 after 40 LoRA steps on a CPU:
+# its samples read like the book to the style classifier (0.42 to 0.91),
+# share more word pairs with the book than before (0.50 to 0.75) and than
+# with the control (0.36), and its perplexity on held-out book text fell
+# (59.4 to 40.9). Not by copying: the longest verbatim span is 8 tokens of a
+# speaker's name and its layout, and the model writes back no more of the
+# spans it trained on than of spans it never saw. The price is general text:
+# the control perplexity rose from 64.6 to 83.0. What it adopted is the
+# form (speeches under names in capitals, verse lines, *thou* and *hath*:
+# `03_generate`), not the sense. A full run with GPT-2 (`make sprint12
+# PROFILE=full`) answers the same question with these same lines.
 #
 # ## What you learned
 

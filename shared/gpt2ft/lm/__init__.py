@@ -3,5 +3,5 @@
 - ``packing``   tokenise once (cached, checked against its text and tokenizer), cut blocks,
   split train/validation (``sprints/sprint12_book/01_prepare_data``)
 - ``measures``  mean loss and perplexity, the unigram baseline, style score, n-gram overlap,
-  copied spans (``02_finetune``, ``04_evaluate``)
+  copied spans, held-in/held-out spans written back (``02_finetune``, ``04_evaluate``)
 """

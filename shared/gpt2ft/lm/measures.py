@@ -12,7 +12,10 @@ hand, as exp of the mean of the model's block losses, and checked equal to
   the style score;
 - ``ngram_overlap``: share of a text's word n-grams found in a reference text;
 - ``longest_copied_span``: the longest run of generated tokens that appears
-  verbatim in the training tokens (memorisation check).
+  verbatim in the training tokens (memorisation check);
+- ``continuation_match``: how much of a block's own continuation the model
+  writes back greedily from its first tokens (extraction test of memorisation,
+  compared on held-in training blocks and held-out validation blocks).
 """
 
 from __future__ import annotations
@@ -127,3 +130,32 @@ def longest_copied_span(generated: Sequence[int], train: Sequence[int]) -> tuple
         else:
             low, start = mid, found
     return low, start
+
+
+@torch.no_grad()
+def continuation_match(model, blocks, prefix: int = 32, length: int = 32) -> list[int]:
+    """For each block, how many tokens of its own continuation the model writes back.
+
+    The model reads the block's first ``prefix`` tokens and continues greedily for
+    ``length`` tokens; the count is how many of them, from the first on, equal the
+    block's next ``length`` tokens (0: the first one already differs; ``length``: the
+    whole span, verbatim). This is the extraction test of memorisation (Carlini et
+    al., "Quantifying Memorization Across Neural Language Models", 2023): on blocks
+    the model trained on (held-in) against blocks it never saw (held-out), the gap is
+    what training wrote into the weights.
+    A plain greedy loop with the key/value cache (no stop token, no padding: every
+    prompt has the same length), so it is the same for any causal LM.
+    """
+    ids = torch.as_tensor(np.asarray(blocks), dtype=torch.long)
+    if ids.ndim != 2 or ids.shape[1] < prefix + length or prefix < 1 or length < 1:
+        raise ValueError(f"continuation_match needs blocks of at least prefix + length = {prefix + length} "
+                         f"tokens (prefix >= 1, length >= 1); got shape {tuple(ids.shape)}.")
+    model.eval()
+    truth = ids[:, prefix:prefix + length]
+    step, past, written = ids[:, :prefix].to(model.device), None, []
+    for _ in range(length):
+        out = model(input_ids=step, past_key_values=past, use_cache=True)
+        past, step = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        written.append(step.cpu())
+    same = (torch.cat(written, dim=1) == truth).long()
+    return same.cumprod(dim=1).sum(dim=1).tolist()  # leading tokens that match
