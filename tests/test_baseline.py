@@ -54,6 +54,16 @@ def test_run_baseline_on_the_bundled_sample_uses_train_plus_validation():
     assert set(both.metrics) >= {"accuracy", "macro_f1", "recall_ham", "recall_spam"}
 
 
+def test_run_baseline_scores_another_test_split_when_given_one():
+    """04 at the small profile: the baseline fitted on every row, scored on the capped test split."""
+    run = settings.resolve("tiny", env={}, cuda=False)
+    capped = load_classification("sst2", run, max_examples=30)
+    every = baseline.run_baseline(load_classification("sst2", run), test=capped.test)
+    assert len(every.predictions) == len(capped.test) == 30
+    assert every.train_rows > len(capped.train) + len(capped.validation)
+    assert every.predictions.tolist() == every.pipeline.predict(capped.test["text"]).tolist()
+
+
 @needs_real_data
 @pytest.mark.parametrize("name", CLASSIFICATION_NAMES)
 def test_real_sets_reproduce_the_reference_figures(name):

@@ -118,6 +118,47 @@ def test_left_padding_changes_the_logits(model, tokenizer):
     torch.testing.assert_close(fixed, reference, atol=1e-5, rtol=1e-5)
 
 
+def tiny_llama_classifier(tokenizer):
+    """A random 2-block Llama-family classifier (SmolLM2's architecture at a toy size)."""
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+    classify.set_pad_token(tokenizer)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         num_labels=2, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    return LlamaForSequenceClassification(config).eval()
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_pooling_by_hand_holds_for_gpt2_and_llama(model, tokenizer, family):
+    """02's by-hand pooling: the body (``base_model``), each row's last real token, ``score`` as a matmul."""
+    from gpt2ft.core import models
+    clf = model if family == "gpt2" else tiny_llama_classifier(tokenizer)
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = clf.base_model(**batch).last_hidden_state
+        last = batch["attention_mask"].sum(-1) - 1
+        ours = hidden[torch.arange(len(TEXTS)), last] @ clf.score.weight.T
+        theirs = clf(**batch).logits
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(theirs, alone(clf, tokenizer, TEXTS), atol=1e-5, rtol=1e-5)
+    assert len(models.transformer_blocks(clf)) == 2 and models.final_norm(clf) is not None
+
+
+def test_left_padding_shifts_gpt2_but_not_rotary_positions(model, tokenizer):
+    """02's verdict: learned positions (GPT-2) make left padding change the logits; rotary ones do not."""
+    from gpt2ft.core import models
+    llama = tiny_llama_classifier(tokenizer)
+    tokenizer.padding_side = "left"
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        gpt2_left, llama_left = model(**batch).logits, llama(**batch).logits
+    tokenizer.padding_side = "right"
+    assert models.position_embeddings(model) is not None and models.position_embeddings(llama) is None
+    assert not torch.allclose(gpt2_left, alone(model, tokenizer, TEXTS), atol=1e-4)
+    torch.testing.assert_close(llama_left, alone(llama, tokenizer, TEXTS), atol=1e-4, rtol=1e-4)
+
+
 def test_pad_id_in_config_must_be_the_tokenizers(model, tokenizer):
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
     model.config.pad_token_id = 0  # "!" : the model then reads a pad position
@@ -365,6 +406,29 @@ def test_stack_figure_uses_the_config(model, tokenizer):
     assert f"{model.config.n_layer} transformer blocks" in texts
     assert f"Linear {model.config.n_embd} → 2" in texts and "negative, positive" in texts
     plt.close(fig)
+
+
+def test_stack_figure_names_a_llama_familys_own_parts(tokenizer):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    llama = tiny_llama_classifier(tokenizer)
+    fig = classify.stack_figure(llama.config, ["a", "·film", "pad"], 2)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "2 transformer blocks" in texts and "Linear 64 → 2" in texts
+    assert "rotary" in texts and "RMSNorm" in texts and "position embedding" not in texts
+    assert fig.axes[0].get_title().startswith("LlamaForSequenceClassification")
+    plt.close(fig)
+
+
+def test_model_label_names_the_model_without_a_machine_path(monkeypatch):
+    from gpt2ft.core import paths
+    from gpt2ft.session import settings
+    tiny = settings.resolve("tiny", env={}, cuda=False)
+    assert classify.model_label(tiny) == "random tiny GPT-2"
+    small = settings.Settings("small", "", str(paths.small_model_dir()), None, 0, "cpu")
+    assert classify.model_label(small) == settings.SMALL_MODEL_NAME
+    assert classify.model_label(settings.Settings("full", "", "gpt2", None, 0, "cpu")) == "gpt2"
 
 
 # --- quality.py: a subset run checks and writes only its own sets --------------------------

@@ -4,10 +4,23 @@
 # [Pre-training](../../notes/glossary.md#pre-training) taught GPT-2 to predict
 # the next token. To classify, we keep its transformer, drop the
 # language-model head, and put a new linear layer on the hidden state of the
-# last real token: `GPT2ForSequenceClassification` (`score`: `n_embd` →
+# last real token: `GPT2ForSequenceClassification` (`score`: hidden size →
 # `num_labels`, randomly initialised). [Fine-tuning](../../notes/glossary.md#fine-tuning)
 # then trains on labelled examples with [cross-entropy](../../notes/glossary.md#cross-entropy)
 # ([generative vs discriminative](../../notes/glossary.md#generative-vs-discriminative)).
+#
+# **Which run wrote the outputs you are reading.** `PROFILE=small`:
+# SmolLM2-135M-Instruct, a pre-trained causal LM of GPT-2's size (Sprint 10's
+# `01` compares the two), as `LlamaForSequenceClassification`, on one CPU
+# thread. A step that trains all 135M weights costs 1.5 to 2 times a LoRA
+# step there (measured on this machine) and 1.6 GB of optimizer state, so the
+# small profile trains LoRA adapters (and
+# the new head) at LoRA's usual rate, 1e-3, for one epoch over a stratified
+# draw of 1,000 training rows per set, in batches of 8; the test splits are
+# the real ones, and IMDB, whose reviews cost minutes per epoch on a CPU, is
+# left out of the last section. The parameters cell holds the full run's
+# recipe (`gpt2`, every weight, 2 epochs over every row); the readings say
+# what it should reach, from external figures.
 #
 # **You will learn**
 # - what changes between generative pre-training and discriminative
@@ -19,11 +32,11 @@
 #   [gradient clipping](../../notes/glossary.md#gradient-clipping), an evaluation
 #   pass), and that the project's engine `gpt2ft.training.train` reproduces its
 #   every loss; then what the engine adds;
-# - a full fine-tuning run with the engine: the best epoch kept, test metrics,
+# - a fine-tuning run with the engine: the best epoch kept, test metrics,
 #   a confusion matrix, the bag-of-words baseline side by side, the checkpoint
 #   in `pipeline("text-classification")`, long IMDB batches cut into
 #   [micro-batches](../../notes/glossary.md#batch-micro-batch-and-gradient-accumulation),
-#   and all four sets.
+#   and the other sets.
 #
 # As a script: `python sprints/sprint11_classification/04_finetune.py`, or on
 # several GPUs `accelerate launch --num_processes 4 sprints/sprint11_classification/04_finetune.py`
@@ -32,12 +45,13 @@
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | full | auto
-MODEL = ""  # "" = gpt2 (full) or a random tiny GPT-2 (tiny); or a hub name / local folder
-DATA_DIR = ""  # "" = the hub (full) or the bundled samples (tiny); e.g. ../shared/data (from the repository root)
+PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
+DATA_DIR = ""  # "" = the hub (full), ../shared/data (small) or the bundled samples (tiny)
 SEED = 0
 DATASET = "sst2"  # the set trained first, with the live plot
 DATASETS = ["sst2", "imdb", "sms_spam", "customer_reviews"]  # the side-by-side tables at the end
+STRATEGY = "full"  # the weights that train: full (every one) or lora (05 compares these and more)
 EPOCHS = 2
 BATCH_SIZE = 32  # rows per optimizer step (per process)
 LEARNING_RATE = 5e-5  # small: the body is pre-trained; only the head starts from scratch
@@ -67,12 +81,17 @@ from gpt2ft.classify import baseline
 from gpt2ft.core import models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import batching, strategies, train
+from gpt2ft.training import batching, runs, strategies, train
 
-# The tiny model starts from random weights and has seconds to learn: a 20x larger learning
-# rate, smaller batches, one more epoch.
-run = settings.configure(globals(), tiny=dict(EPOCHS=3, BATCH_SIZE=16, LEARNING_RATE=1e-3),
-                         choices=dict(DATASET=CLASSIFICATION_NAMES, DATASETS=CLASSIFICATION_NAMES))
+# tiny: a random model with seconds to learn: a 20x larger learning rate, smaller batches, one more
+# epoch. small: SmolLM2 on one CPU thread, where a step that trains every weight costs about twice
+# LoRA's: LoRA at its usual 20x larger rate, one epoch of 1,000 training rows per set in batches of 8,
+# no IMDB (its long reviews cost minutes per epoch), 10 steps of the loop by hand.
+run = settings.configure(
+    globals(), tiny=dict(EPOCHS=3, BATCH_SIZE=16, LEARNING_RATE=1e-3),
+    small=dict(STRATEGY="lora", LEARNING_RATE=1e-3, EPOCHS=1, BATCH_SIZE=8, MAX_EXAMPLES=1000, HAND_STEPS=10,
+               DATASETS=["sst2", "sms_spam", "customer_reviews"]),
+    choices=dict(DATASET=CLASSIFICATION_NAMES, DATASETS=CLASSIFICATION_NAMES, STRATEGY=("full", "lora")))
 
 # %% [markdown]
 # ## Data and tokenizer
@@ -88,18 +107,22 @@ tokenizer = loading.load_tokenizer(run.model)
 #
 # `build_classifier` passes `num_labels`, `id2label` and `label2id`, so every
 # saved copy of the model knows its label names, and `set_pad_token` gives
-# GPT-2 its pad token on the tokenizer and in the config (`02`). The body's
-# weights come from the checkpoint; only `score` is new.
+# the model its pad token on the tokenizer and in the config (`02`). The body's
+# weights come from the checkpoint; only `score` is new (SmolLM2's: a 2 × 576
+# matrix; `gpt2`'s: 2 × 768).
+
+# %%
+model = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED).to(run.device)
+cfg = model.config
+head = strategies.head_modules(model)[0]
+print(f"{type(model).__name__} ({classify.model_label(run)}); new head: {head}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-model = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED).to(run.device)
-cfg = model.config
-print(type(model).__name__)
 print("num_labels:", cfg.num_labels, "| id2label:", cfg.id2label, "| label2id:", cfg.label2id)
-print("pad_token_id:", cfg.pad_token_id, "| tokenizer pad:", repr(tokenizer.pad_token))
-head = strategies.head_modules(model)[0]
-print("new head:", head, "->", sum(p.numel() for p in head.parameters()), "parameters")
+print("config pad_token_id = the tokenizer's pad id:", cfg.pad_token_id == tokenizer.pad_token_id)
+print("new head: one linear layer, hidden size -> labels, no bias:",
+      tuple(head.weight.shape) == (cfg.num_labels, cfg.hidden_size) and head.bias is None)
 
 # %%
 example = "A gripping film."
@@ -110,25 +133,67 @@ plt.show()
 
 # %% [markdown]
 # **Reading this output.** The sizes in the boxes are this run's model
-# (at `tiny` 2 blocks of 64 dimensions; `gpt2` has 12 blocks of 768). Pre-training
-# put a language-model head on *every* position, predicting one of 50,257
-# tokens; fine-tuning reads *one* position, the last real token, through a new
-# `score` layer with one output per label. Only that position has seen the
-# whole text (each position attends to itself and the ones before it), and
-# the padding after it is never read.
+# (SmolLM2: 30 blocks of 576, rotary positions, a final RMSNorm; `gpt2`: 12
+# blocks of 768, a learned position embedding, a final layer norm).
+# Pre-training put a language-model head on *every* position, predicting one
+# of 49,152 tokens (GPT-2: 50,257); fine-tuning reads *one* position, the
+# last real token, through a new `score` layer with one output per label.
+# Only that position has seen the whole text (each position attends to itself
+# and the ones before it), and the padding after it is never read.
+#
+# ### The two heads by hand, on one hidden state
+#
+# The same checkpoint loaded as a language model keeps pre-training's head:
+# `get_output_embeddings()`, a vocabulary × hidden-size matrix (tied to the token
+# embedding in both GPT-2 and SmolLM2). Both heads are one matrix product with
+# the last token's hidden state from the model's own body (`base_model`):
+# the LM head gives a score for every token of the vocabulary, `score` one per
+# label.
+
+# %%
+lm = loading.load_causal_lm(run).to(run.device).eval()  # the same checkpoint, with its LM head
+model.eval()  # no dropout in this comparison (GPT-2 has some; training switches it back on)
+ids = tokenizer(example, return_tensors="pt")["input_ids"].to(run.device)
+lm_head = lm.get_output_embeddings().weight  # vocabulary x hidden size
+with torch.no_grad():
+    next_logits = lm.base_model(input_ids=ids).last_hidden_state[0, -1] @ lm_head.T
+    class_logits = model.base_model(input_ids=ids).last_hidden_state[0, -1] @ head.weight.T
+    lm_logits, clf_logits = lm(input_ids=ids).logits[0, -1], model(input_ids=ids).logits[0]
+top = next_logits.topk(3).indices.tolist()
+print(f"LM head {tuple(lm_head.shape)}, tied to the token embedding: "
+      f"{lm_head.data_ptr() == lm.get_input_embeddings().weight.data_ptr()}; the 3 likeliest next "
+      f"tokens after {example!r}: {[tokenizer.decode(t) for t in top]}")
+print(f"score {tuple(head.weight.shape)}: logits {[round(v, 3) for v in class_logits.tolist()]} "
+      f"for {list(cfg.id2label.values())} (a random head: no meaning yet)")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("LM head by hand = the language model's last logits:", torch.allclose(next_logits, lm_logits, atol=1e-4))
+print("score by hand = the classifier's logits:", torch.allclose(class_logits, clf_logits, atol=1e-5))
+del lm, lm_head
+
+# %% [markdown]
+# **Reading this output.** The LM head is SmolLM2's token embedding itself
+# (49,152 × 576, the same memory): after "A gripping film." the pre-trained
+# model's likeliest next tokens are a newline, " I" and " The", the start of a
+# next sentence. The new `score` is 2 × 576 and random: its logits (0.36 for
+# negative, 2.04 for positive) mean nothing yet. Both by-hand products equal
+# the models' own logits.
 #
 # What changes between the two, in numbers from this model:
 
 # %%
-n_embd, vocab, n_labels = model.config.n_embd, model.config.vocab_size, model.config.num_labels
+n_embd, vocab, n_labels = cfg.hidden_size, cfg.vocab_size, cfg.num_labels
 new_weights = sum(p.numel() for p in head.parameters())
 total = sum(p.numel() for p in model.parameters())
+family = type(model).__name__.replace("ForSequenceClassification", "")
 pd.DataFrame({
-    "generative pre-training (GPT2LMHeadModel)": {
+    f"generative pre-training ({family}LMHeadModel)" if family == "GPT2" else
+    f"generative pre-training ({family}ForCausalLM)": {
         "objective": "the next token, at every position", "labels": "none: the text is its own target",
         "head": f"LM head {n_embd} → {vocab:,}, tied to the token embedding",
         "new weights": "0", "read at": "every position"},
-    "discriminative fine-tuning (GPT2ForSequenceClassification)": {
+    f"discriminative fine-tuning ({type(model).__name__})": {
         "objective": "the class of the whole text", "labels": "one per text, made by people",
         "head": f"score {n_embd} → {n_labels} (random at the start)",
         "new weights": f"{new_weights:,} of {total:,} ({new_weights / total:.4%})",
@@ -136,14 +201,21 @@ pd.DataFrame({
 
 # %% [markdown]
 # **Reading this output.** The body (embeddings and blocks) is the same in
-# both columns; fine-tuning adds a head with a few hundred or thousand weights
-# and changes the target from "the next token" to "the label". That is why
-# the recipe below uses a small [learning rate](../../notes/glossary.md#learning-rate)
-# with a warm-up: the head starts random, and its first large gradients would
-# otherwise flow into (and damage) the pre-trained body. At `tiny` the body is
-# random too, so there is nothing to damage and the learning rate is 20x larger.
+# both columns; fine-tuning adds 1,152 weights to SmolLM2's 134,516,160
+# (`gpt2`: 1,536 to 124,441,344) and changes the target from "the next token"
+# to "the label". That is why the full recipe uses a small
+# [learning rate](../../notes/glossary.md#learning-rate) (5e-5) with a warm-up:
+# the head starts random, and its first large gradients would otherwise flow
+# into (and damage) the pre-trained body. With LoRA (the small profile) the
+# body's weights are frozen and only small added matrices train, so the usual
+# rate is 20 times larger (1e-3); at `tiny` the body is random, so there is
+# nothing to damage either.
 #
 # ## Encode: truncate at a `max_length` from the data, pad per batch
+#
+# At small, the split of `01` capped at 1,000 rows per split (a stratified
+# draw): 1,000 training phrases, 872 validation phrases and GLUE's 872 dev
+# sentences as the test split, whole.
 
 # %%
 texts = data.model_texts()
@@ -155,6 +227,10 @@ print(f"max_length {max_length} (p{PERCENTILE} of the training lengths); "
 print({split: len(ds) for split, ds in encoded.items()})
 
 # %% [markdown]
+# **Reading this output.** `max_length` 40, the 95th percentile of the 1,000
+# drawn phrases' lengths in SmolLM2 tokens (1.5 % of them are cut), and the
+# three splits' rows.
+#
 # ## The training loop, by hand
 #
 # Everything the engine does in one optimizer step, written out in plain
@@ -169,15 +245,20 @@ print({split: len(ds) for split, ds in encoded.items()})
 #    linearly to 0 (a `LambdaLR` multiplying the base rate);
 # 4. **each step**: forward, cross-entropy from the logits, backward, clip the
 #    gradient norm to 1.0, optimizer step, schedule step, zero the gradients;
-# 5. **evaluation**: a pass over the validation split without gradients
-#    (dropout off), its loss averaged over rows, and its accuracy.
+# 5. **evaluation**: a pass over validation rows without gradients (dropout
+#    off), its loss averaged over rows, and its accuracy (the first
+#    4 × `BATCH_SIZE` rows: enough for the check).
 #
 # `set_seed` comes right before the data and optimizer are built, as in the
 # engine: from there on dropout draws its random masks from that seeded state.
+# With `STRATEGY` "lora" (the small profile) the adapters are added there too,
+# as the engine adds them: their first matrices start random, drawn from that
+# state.
 
 # %%
 hand_steps = min(HAND_STEPS, MAX_STEPS or HAND_STEPS)
 weight_decay, warmup = 0.01, int(0.1 * hand_steps)
+check_rows = encoded["validation"].select(range(min(len(encoded["validation"]), 4 * BATCH_SIZE)))
 hand_model = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED).to(run.device)
 if hand_model.device.type == "cuda":  # the engine multiplies matrices in TF32 on a GPU: do the same
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -186,6 +267,7 @@ set_seed(SEED)
 train_rows = encoded["train"].remove_columns(["text"])
 sampler = batching.ResumableBatchSampler(len(train_rows), BATCH_SIZE, seed=SEED)
 collate = batching.DynamicPadding(pad_token_id=tokenizer.pad_token_id, max_length=max_length)
+hand_model = strategies.apply_strategy(hand_model, STRATEGY)  # as the engine: after set_seed
 params = [p for p in hand_model.parameters() if p.requires_grad]
 optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
                                {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
@@ -199,6 +281,7 @@ def lr_factor(step):  # 0 -> 1 over the warm-up, then linearly down to 0
 
 
 scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+print(f"{STRATEGY}: {strategies.describe(hand_model)}")
 print(f"{hand_steps} steps of {BATCH_SIZE} rows, warm-up {warmup} steps, peak learning rate {LEARNING_RATE:g}; "
       f"{sum(p.numel() for p in optimizer.param_groups[0]['params']):,} weights decayed, "
       f"{sum(p.numel() for p in optimizer.param_groups[1]['params']):,} not")
@@ -233,7 +316,7 @@ while step < hand_steps:
 hand_model.eval()
 loss_sum, rows, correct = 0.0, 0, 0
 with torch.no_grad():
-    for batch in torch.utils.data.DataLoader(encoded["validation"].remove_columns(["text"]),
+    for batch in torch.utils.data.DataLoader(check_rows.remove_columns(["text"]),
                                              batch_size=BATCH_SIZE, collate_fn=collate):
         batch = {k: v.to(hand_model.device) for k, v in batch.items()}
         outputs = hand_model(**batch)
@@ -242,7 +325,7 @@ with torch.no_grad():
         correct += (outputs.logits.argmax(-1) == batch["labels"]).sum().item()
 hand_eval_loss = loss_sum / rows
 print(f"train loss: first step {hand_losses[0]:.4f}, last step {hand_losses[-1]:.4f}; "
-      f"validation loss {hand_eval_loss:.4f}, accuracy {correct / rows:.4f}")
+      f"validation loss on {rows} rows {hand_eval_loss:.4f}, accuracy {correct / rows:.4f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -250,6 +333,14 @@ print("cross-entropy by hand == the model's outputs.loss at every step (below 1e
       max(ce_gaps) < 1e-6)
 
 # %% [markdown]
+# **Reading this output.** With LoRA, 922,752 of SmolLM2's 135,438,912
+# weights train (0.68 %: the adapters on the attention projections of 30
+# blocks, and the head); all are matrices, so all are decayed. Ten steps of 8
+# phrases, one of them warm-up (the rate is 0 at step 1, 1e-3 at step 2, then
+# falls). Ten steps teach little: the loss moves with each batch (0.89 at the
+# first step, 0.80 at the last) and the 32 validation phrases are scored at
+# chance (accuracy 0.50). The point here is the arithmetic, not the score.
+#
 # Now the same run through the engine: a fresh model built with the same seed
 # (so the same starting weights), and its settings from `run.train_config`:
 # the parameters cell's batch size, learning rate and seed, plus the loop's
@@ -265,8 +356,8 @@ loop_config = run.train_config(
     f"loop-by-hand-{DATASET}", weight_decay=weight_decay, warmup_ratio=0.1, scheduler="linear",
     max_grad_norm=1.0, num_epochs=100, max_steps=hand_steps, log_every=1, eval_every=None, save_every=None,
     save_final=False, mixed_precision="no", compile=False, max_batch_tokens=BATCH_SIZE * max_length,
-    device=run.device, progress_bar=False, verbose=False)
-engine = train(twin, encoded["train"], encoded["validation"], loop_config, max_length=max_length)
+    device=run.device, progress_bar=False, verbose=False, strategy=STRATEGY)
+engine = train(twin, encoded["train"], check_rows, loop_config, max_length=max_length)
 steps_log = engine.history.dropna(subset=["train_loss"])
 engine_losses, engine_lrs = steps_log["train_loss"].to_numpy(), steps_log["lr"].to_numpy()
 engine_eval_loss = engine.history["eval_loss"].dropna().iloc[-1]
@@ -300,20 +391,23 @@ plt.show()
 
 # %% [markdown]
 # **Reading this output.** The engine's training loss at every step is the
-# loop's own, to the last digits (on a CPU the two runs do exactly the same
+# loop's own, to 6e-08 (float32 rounding: on a CPU the two runs do the same
 # arithmetic), and so are the learning rate at every step and the validation
-# loss. The left plot shows the circles (by hand) on the line (engine); the
-# right one the schedule: up over the warm-up, then down towards 0 (the rate
-# plotted is the one each step used; it would reach 0 one step after the
-# last). The loss itself falls from about ln 2 = 0.69 (a random head gives both
-# classes about one half) as the model learns; at `tiny` it falls fast
-# because the samples are easy (`03`).
+# loss. The left plot shows the circles (by hand) on the line (engine),
+# through every jump of the loss; the right one the schedule: 0 at the one
+# warm-up step, 1e-3 at the next, then down towards 0 (the rate plotted is
+# the one each step used; it would reach 0 one step after the last). A random
+# head starts near ln 2 = 0.69 on average; here the first batch's loss is
+# 0.89, and ten steps are too few for a trend.
 #
 # Three details had to match for this to hold, and each is a lesson:
 #
 # - **where `set_seed` is**: [dropout](../../notes/glossary.md#dropout)
-#   (0.1 in GPT-2) draws a random mask at every forward pass; the engine
-#   seeds right before it builds its data and optimizer, so the loop does too;
+#   (0.1 in GPT-2; SmolLM2 has none of its own, but LoRA adds 0.05 on each
+#   adapter's input) draws a random mask at every forward pass, and LoRA's
+#   first matrices are drawn at random when the adapters are added; the
+#   engine seeds right before it builds its data, adapters and optimizer, so
+#   the loop does too;
 # - **the DataLoader's own generator**: a `DataLoader` without one draws a
 #   seed from the *global* random state each time it starts an epoch, which
 #   shifts every later dropout mask. Without `generator=torch.Generator()` the
@@ -338,7 +432,7 @@ plt.show()
 # | bf16 / fp16 | `torch.autocast`; a `GradScaler` for fp16 | on a GPU: about 2x faster |
 # | `compile` | `torch.compile`, optionally CUDA graphs | long GPU runs (1.5x to 3x transformers' `Trainer` on SST-2) |
 # | several processes | `accelerate`: a slice of every batch per GPU; one writer | more than one GPU |
-# | length grouping | `length_grouped=True`: similar lengths per batch | mixed lengths (SST-2: 27 % → 5 % padding) |
+# | length grouping | `length_grouped=True`: similar lengths per batch | lengths that do not carry the label (`02`) |
 # | micro-batches | `max_batch_tokens`: a long batch cut, the same gradients | long texts on little memory (below) |
 # | accumulation | `grad_accum_steps` batches per optimizer step | a larger batch than fits |
 # | run identity | a folder named by what the run trains from; resumes only the same run | any run you might resume |
@@ -349,13 +443,14 @@ plt.show()
 # The loop above, set up by one `TrainConfig`, now with the engine's extras:
 # evaluation on the validation split at the end of every epoch, the best
 # weights by validation loss kept in `best/` and loaded back at the end,
-# checkpoints that load with `from_pretrained` and `pipeline` (we pass the
-# tokenizer), micro-batches for long batches, a progress bar.
+# checkpoints that load with `from_pretrained` and `pipeline` when every
+# weight trains (we pass the tokenizer; a LoRA run is exported below),
+# micro-batches for long batches, a progress bar.
 #
 # `run.train_config` builds it: every training setting of the parameters cell
 # (learning rate, batch size, epochs, `MAX_STEPS`, `MAX_BATCH_TOKENS`,
 # `SAVE_EVERY`, `RESUME`, the seed) is carried over, and the keyword arguments
-# add what this recipe is about. The rest are `TrainConfig`'s defaults, the
+# add what this recipe is about (among them `STRATEGY`: which weights train). The rest are `TrainConfig`'s defaults, the
 # loop's own: weight decay 0.01, a 10 % warm-up then linear decay, clipping at 1.0.
 #
 # The run names its own folder, `runs/sprint11/<profile>/finetune-<set>-<8 hex
@@ -373,19 +468,21 @@ plt.show()
 # %%
 steps_per_epoch = math.ceil(len(encoded["train"]) / BATCH_SIZE)
 config = run.train_config(f"finetune-{DATASET}", eval_every="epoch", load_best_at_end=True,
-                          log_every=max(1, min(10, steps_per_epoch // 4)))
+                          log_every=max(1, min(10, steps_per_epoch // 4)), strategy=STRATEGY)
 pd.Series({k: getattr(config, k) for k in [
-    "learning_rate", "weight_decay", "batch_size", "num_epochs", "max_steps", "warmup_ratio", "scheduler",
+    "strategy", "learning_rate", "weight_decay", "batch_size", "num_epochs", "max_steps", "warmup_ratio",
+    "scheduler",
     "max_grad_norm", "eval_every", "save_every", "resume", "load_best_at_end", "max_batch_tokens",
     "mixed_precision", "seed"]}, name="value").astype(str).to_frame()
 
 # %% [markdown]
-# **Reading this output.** The recipe as the engine will run it. At `tiny`
-# the learning rate (1e-3), batch (16) and epochs (3) are the tiny overrides
-# printed at the top; a full run uses the cell's 5e-5, 32 and 2.
-# `max_steps` 0 means no cap; `max_batch_tokens` 0 lets the engine cut
-# long batches by the device's memory; `mixed_precision` "auto" is fp32 on a
-# CPU and bf16 (or fp16) on a GPU.
+# **Reading this output.** The recipe as the engine will run it. At small:
+# LoRA, the learning rate 1e-3, batches of 8, one epoch (the small overrides
+# printed at the top): 125 optimizer steps over the 1,000 training phrases. A
+# full run uses the cell's `full` (every weight), 5e-5, 32 and 2 epochs (at
+# `tiny`: every weight, 1e-3, 16 and 3). `max_steps` 0 means no cap;
+# `max_batch_tokens` 0 lets the engine cut long batches by the device's
+# memory; `mixed_precision` "auto" is fp32 on a CPU and bf16 (or fp16) on a GPU.
 #
 # ## Train
 #
@@ -403,23 +500,23 @@ print(f"{result.steps} steps in {result.elapsed_s:.1f} s; best validation loss "
       f"{result.best_eval_loss:.4f}; best weights: {result.best_checkpoint.name}/")
 
 # %% [markdown]
-# **Reading this output.** The first line states the run: optimizer steps, the
-# global batch and the precision ("no": plain float32 on a CPU); a rerun adds
-# "resuming from step-…" (a finished run trains no step; its plot is drawn
-# from the history saved in its checkpoint). In the plot,
-# the training loss (blue) falls from about 0.69 (a random head); the
-# validation loss (orange) is measured once per epoch, and its accuracy and
-# macro-F1 (right axis) with it. The `step N: eval_loss ...` lines are those
-# evaluations. At `tiny` the loss falls fast and validation accuracy reaches
-# 1.0 within a couple of epochs: the model is a random 2-block GPT-2, but the
-# bundled samples are templated, each class with its own words, so learning
-# the embeddings of a few adjectives is enough. With real `gpt2` on the real
-# SST-2, expect the validation accuracy near 0.9 after the first epoch and the
-# validation loss to rise again in a later epoch while the training loss keeps
-# falling ([overfitting](../../notes/glossary.md#overfitting)): a public
-# `gpt2` SST-2 checkpoint's card (external, in this sprint's card) reports
-# 0.90, 0.93, 0.92 after epochs 1–3, with its lowest validation loss at
-# epoch 2. That is why the best epoch, not the last, is kept.
+# **Reading this output.** The first line states the run: 125 optimizer
+# steps, the global batch of 8 and the precision ("no": plain float32 on a
+# CPU); a rerun adds "resuming from step-…" (a finished run trains no step;
+# its plot is drawn from the history saved in its checkpoint). In the plot,
+# the training loss (blue, the mean of every 10 steps) falls from about 0.77
+# to 0.27 over the epoch, unevenly: each point averages 80 phrases, and some
+# stretches of the shuffled data are harder than others. The validation set
+# (872 phrases) is scored once, at the end of the one epoch: loss 0.43,
+# accuracy 0.81, macro-F1 0.80 (the `step 125: eval_loss ...` line). The run
+# took a few minutes of one CPU thread (the time printed; the machine was
+# shared). With real `gpt2`, every weight and every row, expect the
+# validation accuracy near 0.9 after the first epoch and the validation loss
+# to rise again in a later epoch while the training loss keeps falling
+# ([overfitting](../../notes/glossary.md#overfitting)): a public `gpt2` SST-2
+# checkpoint's card (external, in this sprint's card) reports 0.90, 0.93,
+# 0.92 after epochs 1–3, with its lowest validation loss at epoch 2. That is
+# why the best epoch, not the last, is kept.
 #
 # One row per epoch: the validation scores the best checkpoint was chosen by.
 
@@ -429,9 +526,10 @@ evals[["step", "epoch", "eval_loss", "eval_accuracy", "eval_macro_f1"]
       + [c for c in evals.columns if c.startswith("eval_recall")]].round(4).reset_index(drop=True)
 
 # %% [markdown]
-# **Reading this output.** The best checkpoint is the row with the lowest
-# `eval_loss` (here the last one at `tiny`, where the loss still falls at the
-# end); `best/` holds those weights and the model was reloaded from it.
+# **Reading this output.** One epoch, so one row: the best checkpoint is
+# the row with the lowest `eval_loss`, here the only one; `best/` holds those
+# weights and the model was reloaded from it. With two or more epochs (the
+# full run) this table is what the choice is made from.
 #
 # ## Test: metrics, confusion matrix, predictions file
 #
@@ -451,13 +549,17 @@ results.save_figure(fig, "sprint11", f"confusion_{DATASET}", run)
 plt.show()
 
 # %% [markdown]
-# **Reading this output.** Rows are the true labels, columns the predicted
-# ones; the diagonal is right, each off-diagonal cell one kind of error (its
-# count and its share of the row). At `tiny` the test split of the sample is
-# 60 templated sentences and the diagonal holds (nearly) all of them. On the
-# real SST-2 dev set a fine-tuned `gpt2` gets about 9 in 10 right (an external
-# figure, see the card); the predictions file below shows which ones it
-# misses.
+# **Reading this output.** The table: on GLUE's 872 dev sentences, accuracy
+# 0.8475 and macro-F1 0.8472, higher than on the validation split (0.81),
+# which holds training-style phrases, many of them fragments of a few words,
+# where the test split holds whole sentences; recall 0.82 for the
+# negative reviews and 0.88 for the positive ones. The confusion matrix:
+# rows are the true labels, columns the predicted ones; the diagonal is
+# right, each off-diagonal cell one kind of error (its count and its share of
+# the row). 78 of the 428 negative sentences are read as positive, 55 of the
+# 444 positive ones as negative. A fine-tuned `gpt2` (every weight, every row)
+# gets about 92 in 100 right (an external figure, see the card); the
+# predictions file below shows which ones this model misses.
 
 # %%
 predictions = classify.predictions_frame(encoded["test"]["text"], encoded["test"]["labels"], logits,
@@ -469,25 +571,32 @@ with pd.option_context("display.max_colwidth", 90):
 
 # %% [markdown]
 # **Reading this output.** The three most confident right predictions
-# (`correct` True) and the three most confident wrong ones, if any. "probability" is the softmax of the
-# two logits for the predicted class; 0.5 is a coin toss. At `tiny` the
-# errors are negative template sentences the small model reads as positive
-# (one of them holds "good", in "waste a good cast"): even a templated sample
-# has a few rows a model must read past single words for.
+# (`correct` True) and the three most confident wrong ones. "probability" is
+# the softmax of the two logits for the predicted class; 0.5 is a coin toss.
+# The confident errors are negative sentences written with positive words:
+# "has all the depth of a wading pool" (0.98 positive), a review that praises
+# Huppert's intensity before it turns, "chokes on its own depiction of
+# upper-crust decorum". Irony and a late turn are what 1,000 phrases of
+# training did not teach; they are also where a word count fails.
 #
 # ## Side by side with the bag-of-words baseline
 #
 # The same test split. The baseline fitted on train only sees the same rows as
 # the model; fitted on train + validation it is the reference recipe (`03`).
+# When `MAX_EXAMPLES` capped the rows the model saw, a last row fits the
+# baseline on every training row, the bar of `03`.
 
 # %%
 bow = baseline.run_baseline(data)
 bow_train = baseline.run_baseline(data, include_validation=False)
-name = type(model).__name__.replace("ForSequenceClassification", "") + f" ({run.model})"
-comparison = pd.DataFrame({
-    f"fine-tuned {name}": metrics,
-    "bag of words (train)": bow_train.metrics,
-    "bag of words (train + validation)": bow.metrics}).T
+name = classify.model_label(run)
+rows = {f"fine-tuned {name}": metrics,
+        f"bag of words ({bow_train.train_rows:,} rows: train)": bow_train.metrics,
+        f"bag of words ({bow.train_rows:,} rows: train + validation)": bow.metrics}
+if MAX_EXAMPLES:  # the model saw a capped draw: the bag of words on every row too (03's figure)
+    bow_all = baseline.run_baseline(load_classification(DATASET, run), test=data.test)
+    rows[f"bag of words ({bow_all.train_rows:,} rows: every training row, as in 03)"] = bow_all.metrics
+comparison = pd.DataFrame(rows).T
 comparison = comparison[["accuracy", "macro_f1"] + [c for c in comparison.columns
                                                     if c.startswith("recall_")]].round(4)
 results.write_table(comparison, "sprint11", f"finetune_{DATASET}", run,
@@ -495,33 +604,45 @@ results.write_table(comparison, "sprint11", f"finetune_{DATASET}", run,
 comparison
 
 # %% [markdown]
-# **Reading this output.** At `tiny` both score (nearly) 1.0 on the bundled
-# sample: the templated sentences are solved by a word count, so this smoke
-# run says the pipeline works, not which model is better. On the real sets
-# the bag of words scores 0.8165 on SST-2 (`03`); a fine-tuned `gpt2` should
-# reach about 0.92 (external figure, card), and this sprint's measured MiniLM
-# run reached 0.9014 (`07`).
+# **Reading this output.** The causal LM beats the word count. On the same
+# 1,000 phrases the bag of words scores 0.6812 (0.7225 with the 872
+# validation phrases added), 16.6 points below SmolLM2's 0.8475; fitted on
+# all 67,349 phrases, 67 times the rows, it reaches 0.8165 and is still 3.1
+# points below, with a lower recall on both classes' harder side (negatives:
+# 0.77 against 0.82). That is pre-training at work: SmolLM2 came to this task
+# knowing what "finest" and "regal charisma" mean, the word count learns each
+# word's weight from these rows alone (`03`'s curve). A fine-tuned `gpt2`
+# (every weight, every row, 2 epochs) should reach about 0.92 (external
+# figure, card); this sprint's MiniLM run, every weight on every row, reached
+# 0.8899 (`quality.md`).
 #
 # ## The saved checkpoint in `pipeline("text-classification")`
 #
-# `best/` holds the best weights, the config (with `id2label` and
-# `pad_token_id`) and the tokenizer (with its pad token and truncation side),
-# because the tokenizer was passed to the engine. `transformers.pipeline`
-# loads it with nothing else to set, prints the label names, and agrees with
-# this notebook's predictions. (`classify.export_for_pipeline` writes such a
-# folder from any model, merging a LoRA adapter first: `05`.)
+# `runs.export` writes the trained model as one plain folder, `finetuned/`
+# inside the run's folder: the weights (a LoRA adapter merged into a copy of
+# the body first), the config (with `id2label` and `pad_token_id`) and the
+# tokenizer (with its pad token and truncation side). (For a run that trains
+# every weight, `best/` is such a folder already; a LoRA run's `best/` holds
+# the adapter's training state, which `from_pretrained` cannot load alone.)
+# `transformers.pipeline` loads it with nothing else to set, prints the label
+# names, and agrees with this notebook's predictions. The check runs on the
+# first 128 test sentences: the pipeline pads every batch to its longest row,
+# and the whole split would cost another pass of the model.
 
 # %%
-piped = classify.pipeline_predictions(result.best_checkpoint, encoded["test"]["text"], max_length)
+exported = runs.export(result, tokenizer)  # <run folder>/finetuned/: a LoRA adapter merged in first
+piped_texts = encoded["test"]["text"][:128]  # enough for the check; the whole split costs minutes on a CPU
+piped = classify.pipeline_predictions(exported, piped_texts, max_length)
+print(f"{len(piped_texts)} test texts through the pipeline from {exported.parent.name}/{exported.name}/")
 with pd.option_context("display.max_colwidth", 70):
-    display(piped.assign(text=encoded["test"]["text"]).head(3))
+    display(piped.assign(text=piped_texts).head(3))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("id2label in the saved folder:", AutoConfig.from_pretrained(result.best_checkpoint).id2label)
+print("id2label in the saved folder:", AutoConfig.from_pretrained(exported).id2label)
 print("pipeline labels are the config's names:", set(piped["label"]) <= set(data.label_names))
-print("pipeline agrees with the notebook on every test text:",
-      list(piped["label"]) == list(predictions["predicted"]))
+print("pipeline agrees with the notebook on every text it was given:",
+      list(piped["label"]) == list(predictions["predicted"][:len(piped_texts)]))
 
 # %% [markdown]
 # ## Long texts: micro-batches give the same step
@@ -532,32 +653,38 @@ print("pipeline agrees with the notebook on every test text:",
 # micro-batches, runs forward and backward on each, and adds their gradients
 # weighted by their share of the rows, so the optimizer step is the batch's
 # own (`MAX_BATCH_TOKENS = 0`, the engine's choice: 4,096 tokens on a CPU,
-# 1,024 per GiB of GPU memory). Below, two runs of two steps on IMDB, one
-# whose limit no batch reaches (rows x `max_length`) and one whose limit cuts
-# every batch into about four parts. Dropout is off in this check: with it,
-# each micro-batch draws its own dropout masks, so the step is the same only
-# on average. Neither saves a checkpoint: the check compares the steps, so
-# they are trained again each time.
+# 1,024 per GiB of GPU memory). Below, two runs of two steps on IMDB, in
+# batches of 4 reviews cut at 256 tokens (enough for the check, and cheap on
+# a CPU), one whose limit no batch reaches (rows x `max_length`) and one whose
+# limit cuts every batch into about four parts. Dropout is off in this check
+# (GPT-2's in every block, and LoRA's): with it, each micro-batch draws its
+# own dropout masks, so the step is the same only on average. Neither saves a
+# checkpoint: the check compares the steps, so they are trained again each
+# time.
 
 # %%
-imdb = load_classification("imdb", run, max_examples=4 * BATCH_SIZE)  # two steps need few rows
+rows_per_step = min(BATCH_SIZE, 4)  # a few reviews a step: the check is the same at any size
+imdb = load_classification("imdb", run, max_examples=4 * rows_per_step)  # two steps need few rows
 imdb_texts = imdb.model_texts()
 imdb_length = classify.choose_max_length(classify.token_lengths(tokenizer, imdb_texts["train"]["text"]),
-                                         PERCENTILE, cap=models.context_length(model))
+                                         PERCENTILE, cap=min(256, models.context_length(model)))
 imdb_encoded = classify.encode(imdb_texts, tokenizer, imdb_length)
-whole_batch, budget = BATCH_SIZE * imdb_length, max(1, BATCH_SIZE * imdb_length // 4)
+whole_batch, budget = rows_per_step * imdb_length, max(1, rows_per_step * imdb_length // 4)
 long_runs = {}
 for limit in (whole_batch, budget):
-    fresh = classify.build_classifier(run.model, imdb.label_names, tokenizer, seed=SEED,
-                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    fresh = classify.build_classifier(run.model, imdb.label_names, tokenizer, seed=SEED)
+    for module in fresh.modules():  # dropout off (GPT-2 has 0.1 in every block; SmolLM2 none)
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    fresh = strategies.apply_strategy(fresh, STRATEGY, lora_dropout=0.0)  # LoRA's dropout off too
     limit_config = run.train_config(
         f"micro-batches-{limit}", num_epochs=1, max_steps=2, log_every=1, eval_every=None, save_every=None,
         save_final=False, mixed_precision="no", compile=False, max_batch_tokens=limit, progress_bar=False,
-        verbose=False)
+        verbose=False, batch_size=rows_per_step)
     long_runs[limit] = classify.train_classifier(fresh, imdb_encoded["train"], None, imdb.label_names,
                                                  limit_config, max_length=imdb_length).history
 whole, parts = long_runs[whole_batch], long_runs[budget]
-print(f"IMDB: max_length {imdb_length}, batches of {BATCH_SIZE} rows = up to {BATCH_SIZE * imdb_length:,} "
+print(f"IMDB: max_length {imdb_length}, batches of {rows_per_step} reviews = up to {whole_batch:,} "
       f"padded tokens; limit {budget:,} tokens")
 pd.DataFrame({"loss, whole batches": whole["train_loss"], "loss, micro-batches": parts["train_loss"],
               "gradient norm, whole": whole["grad_norm"], "gradient norm, micro": parts["grad_norm"]},
@@ -572,18 +699,26 @@ print(f"every step's loss equal (relative {tolerance:g}): {same_loss}")
 print(f"every step's gradient norm equal (relative {tolerance:g}): {same_norm}")
 
 # %% [markdown]
-# **Reading this output.** The same losses and gradient norms at every step
-# (to the last bits of float32 sums): cutting a batch into micro-batches
-# changes how much memory a step needs, not the step. At `full`, set the
-# limit with `MAX_BATCH_TOKENS` (e.g. `MAX_BATCH_TOKENS=4096` for a small GPU);
-# the cell's 0 lets the engine choose from the device's memory.
+# **Reading this output.** Batches of 4 reviews padded to up to 1,024
+# tokens, cut at 256 tokens into one-review micro-batches: the same losses
+# (0.566932, then 1.155736) and the same gradient norms to 6 digits (11.074638
+# against 11.074644: float32 sums added in another order), so cutting a batch
+# into micro-batches changes how much memory a step needs, not the step. At
+# `full`, set the limit with `MAX_BATCH_TOKENS` (e.g. `MAX_BATCH_TOKENS=4096`
+# for a small GPU); the cell's 0 lets the engine choose from the device's
+# memory.
 #
 # ## All the sets, each side by side with the baseline
 #
 # The same recipe on every set of `DATASETS` (no live plot this time): one
 # table per data set with the fine-tuned model and the bag of words on the
-# same test split, a confusion matrix each, and a predictions file each
-# (`results/sprint11/<profile>/predictions_<set>.csv`).
+# same test split (fitted on the same rows, and on every row when
+# `MAX_EXAMPLES` capped them; "rows" is what each was fitted on), a confusion
+# matrix each, and a predictions file each
+# (`results/sprint11/<profile>/predictions_<set>.csv`). At small: SST-2 (the
+# run above), SMS spam and the customer reviews, 1,000 training rows each;
+# the 1,000-row cap also draws 1,000 of SMS spam's 1,115 test messages
+# (stratified), and both baselines are scored on those.
 
 # %%
 tables, confusions = {}, {}
@@ -606,9 +741,13 @@ for other in DATASETS:
                             "sprint11", f"predictions_{other}", run,
                             title=f"Sprint 11: test predictions, {other}", index=False)
     b = bow if other == DATASET else baseline.run_baseline(d)  # DATASET's was fitted above
+    scores = {f"fine-tuned {name}": dict(m, rows=len(d.train)), "bag of words": dict(b.metrics, rows=b.train_rows)}
+    if MAX_EXAMPLES:  # the word count on every training row, scored on the same test split
+        every = bow_all if other == DATASET else baseline.run_baseline(load_classification(other, run), test=d.test)
+        scores["bag of words, every row"] = dict(every.metrics, rows=every.train_rows)
     recalls = [f"recall_{n}" for n in d.label_names]
-    tables[other] = pd.DataFrame({f"fine-tuned {name}": m, "bag of words": b.metrics}).T[
-        ["accuracy", "macro_f1", *recalls]].round(4)
+    tables[other] = pd.DataFrame(scores).T[["rows", "accuracy", "macro_f1", *recalls]].round(4)
+    tables[other]["rows"] = tables[other]["rows"].astype(int)
     confusions[other] = (y, p, d.label_names)
     print(f"{other} (test: {len(y)} rows)")
     display(tables[other])
@@ -622,17 +761,24 @@ results.save_figure(fig, "sprint11", "confusion_all", run)
 plt.show()
 
 # %% [markdown]
-# **Reading this output.** At `tiny` the random 2-block GPT-2 scores about
-# 0.97–1.0 and the bag of words 1.0 on every sample, for the reason of `03`:
-# the samples are templated and a word count solves them. These numbers show
-# that the same code trains and scores all four sets, nothing more. With real
-# `gpt2` on the real sets, expect (external figures, checked, in the card)
+# **Reading this output.** SmolLM2 beats the word count on all three sets,
+# fitted on the same rows or on every row. The margin follows `03`'s reasons:
+# on the customer reviews (0.8324 against 0.7590 on every row, macro-F1
+# 0.8265 against 0.7478), where the sentences are short and the set small, a
+# word count has few examples per word; on SST-2 (0.8475 against 0.8165),
+# where word order matters; and least on SMS spam, where single words carry
+# the label: 0.9870 against 0.9770, but macro-F1 0.9715 against 0.9472,
+# because the model catches 93 % of the spam (125 of 134) where the word count
+# catches 84 %, and flags 4 of 866 ham messages. The confusion matrices show
+# the same: the customer reviews' errors are spread over both classes (62
+# negative sentences read as positive, 59 the other way). With real `gpt2`,
+# every weight and every row, expect (external figures, checked, in the card)
 # about 0.92 on SST-2, 0.94 on the full IMDB (25k reviews), 0.96 on a
-# balanced SMS spam test set; the gap to the bag of words is largest on SST-2
-# and smallest on SMS spam, as this sprint measured with MiniLM (`03`, `07`).
+# balanced SMS spam test set.
 
 # %%
-side_by_side = pd.concat({k: v[["accuracy", "macro_f1"]] for k, v in tables.items()}, names=["data set", "model"])
+side_by_side = pd.concat({k: v[["rows", "accuracy", "macro_f1"]] for k, v in tables.items()},
+                         names=["data set", "model"])
 path = results.write_table(side_by_side, "sprint11", "finetune_all", run,
                            title="Sprint 11: fine-tuned model vs bag of words on each data set (test splits)")
 print("wrote", paths.shown(path))
@@ -641,14 +787,15 @@ print("wrote", paths.shown(path))
 # ## What you learned
 
 # %%
-print(f"- the new head: {new_weights:,} new weights of {total:,} in all; the rest comes from the checkpoint "
-      "(pre-trained at full)")
+print(f"- the new head: {new_weights:,} new weights of {total:,} in all; the rest comes from the checkpoint"
+      + (" (random at tiny)" if run.is_tiny else ", pre-trained"))
 print(f"- the loop by hand and the engine: {len(hand_losses)} steps, largest loss difference {gap:.1e}")
 print(f"- micro-batches: the same losses ({same_loss}) and gradient norms ({same_norm}) on IMDB")
 for other, table in tables.items():
     row = table.iloc[0]
     print(f"- {other}: fine-tuned accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f}; "
-          f"bag of words {table.iloc[1]['accuracy']:.4f}" + (" (smoke numbers)" if run.is_tiny else ""))
+          f"bag of words {table.iloc[1:]['accuracy'].map('{:.4f}'.format).str.cat(sep=' / ')}"
+          + (" (smoke numbers)" if run.is_tiny else ""))
 
 # %% [markdown]
 # - **Generative pre-training vs discriminative fine-tuning**: the same body;
@@ -659,6 +806,8 @@ for other, table in tables.items():
 #   table above (checkpoints, best weights, mixed precision, several GPUs,
 #   micro-batches...).
 # - A fine-tuned model is only as good as its margin over the baseline on the
-#   same test split; the card lists what real `gpt2` reaches.
+#   same test split. SmolLM2, 1,000 rows, LoRA, one CPU epoch: 0.8475 on SST-2
+#   dev against the word count's 0.8165 from 67k rows; the card lists what
+#   real `gpt2` reaches.
 #
 # Next: `05_strategies`, which weights to train.

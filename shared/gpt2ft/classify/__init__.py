@@ -29,7 +29,7 @@ import importlib
 _HOMES = {
     **dict.fromkeys(["LossAccuracyPlot", "train_classifier"], "finetune"),
     **dict.fromkeys(["MINILM_PACKAGE", "build_classifier", "check_pad_tokens", "choose_max_length", "encode",
-                    "label_maps", "minilm_dir", "set_pad_token", "token_lengths"], "classifier"),
+                    "label_maps", "minilm_dir", "model_label", "set_pad_token", "token_lengths"], "classifier"),
     **dict.fromkeys(["balanced_subset", "class_weights", "weighted_loss"], "imbalance"),
     **dict.fromkeys(["classification_metrics", "confusion_figure", "metrics_fn", "metrics_table",
                     "predictions_frame", "softmax"], "metrics"),

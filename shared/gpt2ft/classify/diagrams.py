@@ -3,8 +3,9 @@
 Introduced in ``sprints/sprint11_classification/02_padding_and_batches``
 (:func:`padding_figure`: a right- and a left-padded batch, the attention mask,
 the position ids and the one position the classifier reads) and ``04_finetune``
-(:func:`stack_figure`: the GPT-2 stack with the classification head on the last
-real token, next to the language-model head it replaces).
+(:func:`stack_figure`: the stack with the classification head on the last real
+token, next to the language-model head it replaces; GPT-2's parts or a Llama-family
+model's, read from the config).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def padding_figure(tokenizer, texts: Sequence[str], pad_token_id: int | None = N
                                        edgecolor="white", hatch=None if real else "///"))
                 ax.text(c + 0.475, y + 0.58, _show(tokens[c]) if real else "pad",
                         ha="center", va="center", fontsize=8, color="black" if real else "gray")
-                ax.text(c + 0.475, y + 0.2, f"pos {c}  mask {mask[c]}", ha="center",
+                ax.text(c + 0.475, y + 0.22, f"pos {c}\nmask {mask[c]}", ha="center",
                         va="center", fontsize=6.5, color="dimgray")
             ax.add_patch(Rectangle((read - 0.03, y - 0.03), 1.01, 0.96, fill=False,
                                    edgecolor=READ, linewidth=2.2))
@@ -86,34 +87,39 @@ def _arrow(ax, start, end, color="dimgray", lw=1.0, style="-|>"):
 
 
 def stack_figure(config, tokens: Sequence[str], n_real: int):
-    """GPT-2 with a classification head: the stack, the last real token, ``score``, the logits.
+    """A causal LM with a classification head: the stack, the last real token, ``score``, the logits.
 
     ``tokens`` are the token strings of one padded row (``n_real`` real ones, then
     padding). Left: what pre-training trained (the LM head at every position,
     next-token logits over the vocabulary). Right: what classification
     fine-tuning adds (``score`` at the last real position only, one logit per
-    label). The sizes come from ``config``.
+    label). The sizes and the parts come from ``config``: GPT-2's learned position
+    embedding and final layer norm ``ln_f``, or a Llama-family model's rotary
+    positions and final RMSNorm ``norm``.
     """
     n_layer = getattr(config, "n_layer", getattr(config, "num_hidden_layers", 0))
     n_embd = getattr(config, "n_embd", getattr(config, "hidden_size", 0))
     vocab = getattr(config, "vocab_size", 0)
     labels = [config.id2label[i] for i in range(config.num_labels)]
+    family = getattr(config, "model_type", "gpt2")
     fig, ax = plt.subplots(figsize=(9, 6))
     x0, w = 0.6, 0.95  # left edge of column 0, box width; columns 1.15 apart
     xs = [x0 + c * 1.15 for c in range(len(tokens))]
-    _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab)
+    _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab, family)
     sx, sw = _stack_heads(ax, xs, w, n_real, n_embd, vocab, labels)
     ax.set_xlim(-0.6, max(xs[-1] + w, sx + sw) + 0.3)
     ax.set_ylim(0, 8.1)
     ax.axis("off")
-    ax.set_title("GPT2ForSequenceClassification: the class is read from the last real token",
+    name = "GPT2" if family == "gpt2" else family.capitalize()
+    ax.set_title(f"{name}ForSequenceClassification: the class is read from the last real token",
                  fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab) -> None:
+def _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab, family="gpt2") -> None:
     """Tokens -> embeddings -> blocks -> final norm -> one hidden state per position."""
+    gpt2 = family == "gpt2"
     x0, width = xs[0], xs[-1] + w - xs[0]
     for c, (x, tok) in enumerate(zip(xs, tokens, strict=True)):
         real = c < n_real
@@ -121,12 +127,14 @@ def _stack_body(ax, xs, w, tokens, n_real, n_layer, n_embd, vocab) -> None:
              textcolor="black" if real else "gray")
     ax.text(x0 - 0.15, 0.47, "tokens", ha="right", va="center", fontsize=8.5)
     _box(ax, x0, 1.05, width, 0.5,
-         f"token embedding (vocab {vocab:,} × {n_embd}) + position embedding", "#fff2cc")
+         f"token embedding (vocab {vocab:,} × {n_embd})"
+         + (" + position embedding" if gpt2 else "; positions: rotary, inside attention"), "#fff2cc")
     _box(ax, x0, 1.85, width, 1.6,
          f"{n_layer} transformer blocks (causal self-attention + MLP)\n"
          "each position attends to itself and the positions before it;\n"
          "the attention mask hides the padding", "#d9ead3")
-    _box(ax, x0, 3.75, width, 0.45, "final layer norm (ln_f)", "#d9ead3")
+    _box(ax, x0, 3.75, width, 0.45, "final layer norm (ln_f)" if gpt2 else "final RMSNorm (norm)",
+         "#d9ead3")
     for c, x in enumerate(xs):
         real = c < n_real
         _box(ax, x, 4.5, w, 0.5, f"h{c}" if real else "h (pad)", "#ead1dc" if real else PAD,
