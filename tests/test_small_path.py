@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from gpt2ft.core.paths import small_model_dir
 from gpt2ft.session import loading, settings
 from gpt2ft.tools import fetch
 from gpt2ft.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = Path(os.environ.get("GPT2FT_CACHE") or ROOT / ".cache") / "models" / fetch.FOLDER_NAME
+MODEL = small_model_dir()  # where make fetch-model puts it (GPT2FT_CACHE, else .cache/)
 DATA = ROOT.parent / "shared" / "data"
 
 if not fetch.is_fetched(MODEL) and os.environ.get("CI"):
