@@ -48,7 +48,7 @@ def test_the_notebook_that_made_a_result_is_recorded_and_hashed(run, monkeypatch
     monkeypatch.setenv(results.NOTEBOOK_VARIABLE, "sprints/sprint12_book/02_finetune.py")
     meta = results.provenance(run)
     assert meta["notebook"] == "sprints/sprint12_book/02_finetune.py"
-    assert meta["code"]["sprints/sprint12_book/02_finetune.py"] == results.file_hash(
+    assert meta["code"]["sprints/sprint12_book/02_finetune.py"] == results.code_hash(
         ROOT / "sprints/sprint12_book/02_finetune.py")
 
 
@@ -67,12 +67,12 @@ def test_stale_lists_results_whose_code_changed_or_was_never_recorded(tmp_path, 
     module = tmp_path / "shared" / "gpt2ft" / "demo.py"
     module.parent.mkdir(parents=True)
     module.write_text("x = 1\n")
-    monkeypatch.setattr(stale, "PACKAGE_DIR", module.parent)
+    monkeypatch.setattr(results, "PACKAGE_DIR", module.parent)
     root = tmp_path / "results"
     small = root / "sprint99" / "small"
     small.mkdir(parents=True)
     fresh = {"profile": "small", "command": "make sprint99 PROFILE=small",
-             "code": {"gpt2ft/demo.py": results.file_hash(module)}}
+             "code": {"gpt2ft/demo.py": results.code_hash(module)}}
     (small / "fresh.json").write_text(json.dumps(fresh))
     (small / "old.json").write_text(json.dumps({"profile": "small", "command": "make sprint99 PROFILE=small"}))
     (root / "custom").mkdir()
@@ -86,7 +86,7 @@ def test_stale_lists_results_whose_code_changed_or_was_never_recorded(tmp_path, 
     said = stale.report(found, root)
     assert "make sprint99 PROFILE=small" in said and "changed since: gpt2ft/demo.py" in said
     assert stale.main(root) == 1
-    module.write_text("x = 1\n")
+    module.write_text('"""A docstring now."""\n\nx = 1  # and a comment: words, not code\n')
     (small / "old.json").unlink()
     assert stale.main(root) == 0
 
@@ -149,3 +149,14 @@ def test_no_committed_notebook_or_result_shows_a_machine_path():
             if hit:
                 found.append(f"{path.relative_to(ROOT)}:{number}: {hit.group(0)}")
     assert found == [], "\n".join(found[:20])
+
+
+def test_a_reworded_reading_keeps_the_code_hash_and_a_changed_cell_does_not(tmp_path):
+    notebook = tmp_path / "01_demo.py"
+    notebook.write_text('# %% [markdown]\n# A reading.\n\n# %%\ndef f():\n    """Doc."""\n    return 1\n')
+    before = results.code_hash(notebook)
+    notebook.write_text('# %% [markdown]\n# A reading, reworded.\n\n# %%\ndef f():\n    """Other."""\n'
+                        '    return 1  # why\n')
+    assert results.code_hash(notebook) == before
+    notebook.write_text('# %% [markdown]\n# A reading.\n\n# %%\ndef f():\n    """Doc."""\n    return 2\n')
+    assert results.code_hash(notebook) != before

@@ -168,7 +168,7 @@ config = run.train_config("strategy-full", learning_rate=LR_FULL, eval_every=Non
                           log_every=max(1, min(10, steps_per_epoch // 4)), length_grouped=True,
                           strategy="full", lora_r=LORA_R, lora_alpha=2 * LORA_R, progress_bar=False)
 
-rows, histories, trained, folders = [], {}, {}, {}
+rows, histories, trained, folders, predicted = [], {}, {}, {}, {}
 for name, lr in rates.items():
     model = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
     print(f"-- {name} (learning rate {lr:g})")
@@ -177,7 +177,8 @@ for name, lr in rates.items():
     with MemoryMonitor(run.device) as memory:
         result = classify.train_classifier(model, encoded["train"], None, data.label_names, cfg,
                                            max_length=max_length)
-    metrics, _ = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
+    metrics, logits = classify.evaluate_classifier(result.model, encoded["test"], tokenizer, data.label_names)
+    predicted[name] = logits.argmax(-1)
     count = strategies.count_parameters(result.model)
     histories[name] = result.history.dropna(subset=["train_loss"])
     trained[name], folders[name] = result.model, result.run_dir
@@ -193,6 +194,9 @@ table = pd.DataFrame(rows).set_index("strategy")
 n_test = len(encoded["test"])
 print(f"test split: {n_test} sentences; one standard error of an accuracy near 0.8 is "
       f"{math.sqrt(0.8 * 0.2 / n_test):.3f}")
+# Two strategies with equal scores may still disagree sentence by sentence: count it.
+same = (predicted["head"] == predicted["last_k"]).sum().item()
+print(f"head and last_k predict the same label for {same} of {n_test} test sentences")
 table
 
 # %% [markdown]

@@ -15,6 +15,7 @@ file of their own, so two seeded runs of the same code write identical files.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -35,8 +36,29 @@ from gpt2ft.session.settings import Settings
 NOTEBOOK_VARIABLE = "GPT2FT_NOTEBOOK"  # set by the runner: the notebook being executed
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+def code_path(key: str) -> Path:
+    """Where a ``code`` entry lives: ``gpt2ft/...`` in the package, anything else in the checkout."""
+    return PACKAGE_DIR.parent / key if key.startswith("gpt2ft/") else repo_root() / key
+
+
+def code_hash(path: Path) -> str:
+    """12 hex digits of sha256 over a Python file's code, without its docstrings and comments.
+
+    A percent notebook's markdown cells are comments, so rewording a reading, a docstring or a
+    comment leaves the hash (and the results it made) as they were; a change to what runs does not.
+    """
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # not Python: every byte counts
+        return hashlib.sha256(source.encode()).hexdigest()[:12]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.unparse(tree).encode()).hexdigest()[:12]
 
 
 def code_hashes(modules=None) -> dict[str, str]:
@@ -46,17 +68,17 @@ def code_hashes(modules=None) -> dict[str, str]:
     for module in list((modules if modules is not None else sys.modules).values()):
         file = getattr(module, "__file__", None)
         if file and Path(file).suffix == ".py" and Path(file).resolve().is_relative_to(PACKAGE_DIR):
-            found[Path(file).resolve().relative_to(PACKAGE_DIR.parent).as_posix()] = file_hash(Path(file))
+            found[Path(file).resolve().relative_to(PACKAGE_DIR.parent).as_posix()] = code_hash(Path(file))
     notebook = os.environ.get(NOTEBOOK_VARIABLE)
     if notebook and (repo_root() / notebook).is_file():
-        found[notebook] = file_hash(repo_root() / notebook)
+        found[notebook] = code_hash(repo_root() / notebook)
     return dict(sorted(found.items()))
 
 
 def commit(code: dict[str, str]) -> str:
     """The last commit that changed any of ``code``'s files (``+changes`` when they differ from
     it), or ``unknown`` outside a git checkout: stable across commits that change other files."""
-    files = [str(PACKAGE_DIR.parent / key) if key.startswith("gpt2ft/") else key for key in code]
+    files = [str(code_path(key)) for key in code]
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=30)
@@ -90,7 +112,7 @@ def provenance(settings: Settings, command: str | None = None) -> dict:
     }
 
 
-def _header(title: str, meta: dict) -> str:
+def _header(title: str, meta: dict, name: str) -> str:
     lines = [f"# {title}", ""]
     if meta["smoke_run"]:
         lines += ["> **Smoke run (PROFILE=tiny)**: a small randomly initialised GPT-2 on "
@@ -100,7 +122,7 @@ def _header(title: str, meta: dict) -> str:
         lines += [f"> **Small profile (PROFILE=small)**: {meta['label']}. Real numbers from a "
                   "pre-trained model run on a CPU, but that model's, not GPT-2's.", ""]
     lines += [f"- {key}: `{value}`" for key, value in meta.items() if key not in ("smoke_run", "label", "code")]
-    lines += [f"- code: {len(meta.get('code', {}))} files hashed in `{{name}}.json` (`make stale` compares them)"]
+    lines += [f"- code: {len(meta.get('code', {}))} files hashed in `{name}.json` (`make stale` compares them)"]
     return "\n".join(lines) + "\n\n"
 
 
@@ -124,17 +146,18 @@ def write_table(table: pd.DataFrame, sprint: str, name: str, settings: Settings,
         return markdown
     meta = provenance(settings, command)
     metrics, timings = table.drop(columns=list(measured)), table[list(measured)]
-    header = _header(title, meta).replace("{name}", name)
+    header = _header(title, meta, name)
     with writing(folder, f"the table {name}", "the other result files"):
         metrics.to_csv(folder / f"{name}.csv", index=index)
         (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-        markdown.write_text(header + metrics.to_markdown(index=index) + "\n")
+        # as objects, so a row mixing floats and ints keeps 7081920 from printing as 7.08192e+06
+        markdown.write_text(header + metrics.astype(object).to_markdown(index=index) + "\n")
         if measured:
             timings.to_csv(folder / f"{name}.timings.csv", index=index)
             (folder / f"{name}.timings.md").write_text(
                 f"# {title}: timings and memory\n\n> Measured on `{meta['device']}` by `{meta['command']}`; "
                 "these vary from run to run and machine to machine (the metrics are in "
-                f"`{name}.md`).\n\n" + timings.to_markdown(index=index) + "\n")
+                f"`{name}.md`).\n\n" + timings.astype(object).to_markdown(index=index) + "\n")
     return markdown
 
 

@@ -488,12 +488,12 @@ def configure(namespace: dict, *, tiny: Mapping[str, Any] | None = None,
     run = dataclasses.replace(run, parameters=tuple(params), sprint=sprint or _sprint_of(namespace))
     if run.is_tiny or run.is_small:
         quiet_library_progress()
-    if run.is_tiny or (run.is_small and not env.get("OMP_NUM_THREADS")):
+    if run.is_tiny:
         # Tiny models are too small to share between threads: one thread is faster on a
         # 2-core box, and steadier when other jobs run (CI runs the notebooks one by one).
-        # At small too (OMP_NUM_THREADS=2 asks for both cores): measured on the shared 2-core
-        # box with another job on the second core, SmolLM2's one-token forward took 0.05 s on
-        # one thread and 0.8 s on two, a 4 x 128 forward+backward 3.3 s against 8-11 s.
+        # Small keeps torch's default, every core: on 2 idle cores a SmolLM2 LoRA step of
+        # 4 x 128 tokens takes 1.18 s on two threads against 2.11 s on one. On a machine busy
+        # with other jobs, OMP_NUM_THREADS=1 is faster (there two threads took 8-11 s).
         torch.set_num_threads(1)
     if show:
         print(run.describe(changes=True))

@@ -2,8 +2,9 @@
 
 Every table under ``results/`` has a ``.json`` beside it (``session.results.provenance``)
 that records the command that made it and a hash of each package module the run
-had imported and of its notebook (``code``). A result is stale when one of those
-files has changed since (or is gone), or when it has no such record at all (made
+had imported and of its notebook (``code``, ``session.results.code_hash``: docstrings,
+comments and a notebook's markdown cells don't count). A result is stale when the code
+of one of those files has changed since (or is gone), or when it has no such record at all (made
 before the records existed). Re-run the commands listed, then commit the new files.
 """
 
@@ -14,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2ft.core.paths import PACKAGE_DIR, repo_root
-from gpt2ft.session.results import file_hash
+from gpt2ft.core.paths import repo_root
+from gpt2ft.session.results import code_hash, code_path
 
 SKIPPED = ("custom", "bench")  # a user's own runs; the benchmark has a record of its own
 
@@ -27,21 +28,16 @@ class Stale:
     why: str
 
 
-def code_file(key: str) -> Path:
-    """Where a ``code`` entry lives now: ``gpt2ft/...`` in the package, anything else in the checkout."""
-    return PACKAGE_DIR.parent / key if key.startswith("gpt2ft/") else repo_root() / key
-
-
 def why_stale(meta: dict) -> str | None:
     """The reason a result with this provenance is stale, or ``None`` when its code is unchanged."""
     code = meta.get("code")
     if not code:
         return "no record of the code that made it (written before results recorded it)"
     changed = [key for key, digest in code.items()
-               if not code_file(key).is_file() or file_hash(code_file(key)) != digest]
+               if not code_path(key).is_file() or code_hash(code_path(key)) != digest]
     if not changed:
         return None
-    gone = [k for k in changed if not code_file(k).is_file()]
+    gone = [k for k in changed if not code_path(k).is_file()]
     named = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
     return f"changed since: {named}" + (f" ({len(gone)} gone)" if gone else "")
 
