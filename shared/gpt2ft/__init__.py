@@ -3,11 +3,11 @@
 Its folders are its layers; a module imports only from its own layer or a lower one
 (``tests/test_layout.py`` checks it, and that this map names every module):
 
-1. ``core``      foundation: ``paths``, ``models``, ``processes``, ``devices``
+1. ``core``      foundation: ``paths``, ``models``, ``processes``, ``devices``, ``checks``
 2. ``training``  the engine: ``config``, ``inputs``, ``batching``, ``runtime``, ``strategies``,
    ``lm_loss``, ``step``, ``state``, ``checkpointing``, ``runs``, ``loop``, ``evaluation``,
    ``reporting``, ``callbacks``, ``memory``
-3. ``session``   what a notebook starts with: ``settings``, ``loading``, ``data``, ``results``
+3. ``session``   what a notebook starts with: ``settings``, ``loading``, ``data``, ``results``, ``selfcheck``
 4. the tasks, one package each:
    ``generate`` (sprint 10: ``decoding``, ``figures``),
    ``classify`` (sprint 11: ``classifier``, ``baseline``, ``metrics``, ``prediction``, ``finetune``,

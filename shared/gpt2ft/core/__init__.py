@@ -8,4 +8,6 @@
 - ``processes``  who writes files under ``accelerate launch``: the main process (sprint 12 ``05``)
 - ``devices``    ``CHECK_DEVICES=1``: a tensor never moved to the model's device fails on a CPU
   as it would on a GPU (sprint 11 ``04``)
+- ``checks``     by-hand results compared with the library's, raising with both values on a
+  mismatch (sprint 10 ``02``)
 """

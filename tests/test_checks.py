@@ -1,0 +1,42 @@
+"""``gpt2ft.core.checks``: a by-hand check raises on a planted mismatch, with both values."""
+
+import pytest
+import torch
+
+from gpt2ft.core import checks
+
+
+def test_agreeing_values_print_one_verdict_without_numbers(capsys):
+    checks.same("logits by hand", torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-7]), atol=1e-5)
+    checks.same("greedy tokens", [1, 2, 3], [1, 2, 3])
+    checks.holds("pad token is EOS", True)
+    assert capsys.readouterr().out.splitlines() == [
+        "✔ logits by hand (within atol=1e-05, rtol=0)", "✔ greedy tokens", "✔ pad token is EOS"]
+
+
+def test_a_planted_mismatch_raises_with_both_values_and_where():
+    ours = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    theirs = ours.clone()
+    theirs[1, 0] += 0.5
+    with pytest.raises(checks.Mismatch, match=r"differ by up to 0\.5 \(at index \(1, 0\): 3 by hand, 3\.5"):
+        checks.same("logits by hand", ours, theirs, atol=1e-4)
+    with pytest.raises(AssertionError, match="shapes differ"):
+        checks.same("logits", ours, ours[0])
+    with pytest.raises(checks.Mismatch, match=r"by hand: \[1, 2\]\nlibrary: \[1, 3\]"):
+        checks.same("tokens", [1, 2], [1, 3])
+    with pytest.raises(checks.Mismatch, match="does not hold \\(3 of 4\\)"):
+        checks.holds("every row", torch.tensor([True, True, True, False]), "3 of 4")
+    with pytest.raises(checks.Mismatch):
+        checks.same("a number", 1.0, float("nan"))
+
+
+def test_selfcheck_hides_the_answer_until_it_is_right(capsys):
+    from gpt2ft.session import selfcheck
+    assert not selfcheck.check(None, 42, why="it is 42")
+    assert not selfcheck.check(41, 42, why="it is 42", hint="count again")
+    assert not selfcheck.check("42", 42, why="it is 42")  # a string is not the number
+    assert selfcheck.check(42.0004, 42, why="it is 42", tolerance=1e-3)
+    assert selfcheck.check(" Paris", "Paris", why="Paris")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("not answered yet") and "it is 42" not in out[1] + out[2]
+    assert out[1] == "✘ not yet: 41 is not it. Hint: count again" and out[3] == "✔ right. it is 42"
