@@ -74,6 +74,15 @@ def test_mean_logprob_is_the_mean_of_each_tokens_log_probability(tiny):
     assert decoding.mean_logprob(model, tok, prompt, []) != decoding.mean_logprob(model, tok, prompt, [])  # nan
 
 
+def test_positions_run_counts_the_whole_sequence_each_step_without_the_cache(tiny):
+    tok, model = tiny
+    prompt = "The capital of France is"
+    prompt_len = len(tok(prompt)["input_ids"])
+    assert decoding.positions_run(model, tok, prompt, 6, use_cache=False) == sum(prompt_len + i for i in range(6))
+    assert decoding.positions_run(model, tok, prompt, 6, use_cache=True) == prompt_len + 5
+    assert not model._forward_pre_hooks  # the counting hook is gone
+
+
 def test_nucleus_size_counts_the_tokens_top_p_keeps():
     assert figures._nucleus_size(torch.full((10,), 0.1), 0.9) == 9
     assert figures._nucleus_size(torch.tensor([0.7, 0.2, 0.1]), 0.9) == 2

@@ -39,7 +39,7 @@ SEED = 0
 import pandas as pd
 from transformers import AutoConfig, GPT2Config
 
-from gpt2ft.core import models, paths
+from gpt2ft.core import checks, models, paths
 from gpt2ft.generate import figures
 from gpt2ft.session import loading, settings
 
@@ -163,8 +163,8 @@ side_by_side
 
 # %%
 counts = pd.Series(models.parameters_by_part(model), name="parameters")
-print("LM head tied to token embedding:",
-      model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr())
+tied = model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+print("LM head:", "the token embedding itself (tied)" if tied else "its own matrix (not tied)")
 pd.DataFrame({"parameters": counts, "share": (counts / counts["total"]).round(3)})
 
 # %% [markdown]
@@ -212,16 +212,18 @@ by_hand = count_by_hand(cfg)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("by hand, the transformer blocks equal the table's count:",
-      by_hand["transformer blocks"] == counts["transformer blocks"])
-print("by hand, total equals the model's parameter count:", sum(by_hand.values()) == counts["total"])
-print("equals sum(p.numel() for p in model.parameters()):",
-      sum(by_hand.values()) == sum(p.numel() for p in model.parameters()))
+checks.same("by hand, the transformer blocks hold the table's count",
+            by_hand["transformer blocks"], counts["transformer blocks"])
+checks.same("by hand, the total is the model's parameter count", sum(by_hand.values()), counts["total"])
+checks.same("by hand, the total is also sum(p.numel() for p in model.parameters())",
+            sum(by_hand.values()), sum(p.numel() for p in model.parameters()))
 
 # %% [markdown]
 # **Reading this output.** The formulas and the model agree, for SmolLM2 here
 # and for `gpt2` alike. `model.parameters()` counts the tied matrix once, like
-# we do. The same formulas give both models' totals from their configs alone:
+# we do. (`checks.same` prints a ✔ when the two counts are equal and stops the
+# notebook with both numbers when they are not; `02_next_token` says why a
+# check must fail loudly.) The same formulas give both models' totals from their configs alone:
 
 # %%
 pd.Series({name: f"{sum(count_by_hand(c).values()):,}" for name, c in configs.items()},
@@ -250,8 +252,8 @@ pd.DataFrame({"id": ids, "token": tokenizer.convert_ids_to_tokens(ids),
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("the tokens' texts, joined, are the sentence:", "".join(tokenizer.decode([i]) for i in ids) == sentence)
-print("every token is a single id of the vocabulary:", all(0 <= i < len(tokenizer) for i in ids))
+checks.same("the tokens' texts, joined, are the sentence", "".join(tokenizer.decode([i]) for i in ids), sentence)
+checks.holds("every token is a single id of the vocabulary", all(0 <= i < len(tokenizer) for i in ids), str(ids))
 
 # %% [markdown]
 # **Reading this output.** SmolLM2's tokenizer cuts the sentence into 11
@@ -270,14 +272,13 @@ print("every token is a single id of the vocabulary:", all(0 <= i < len(tokenize
 
 # %%
 odd_texts = ["naïve café", "🤗 emoji!", "tabs\tand   spaces", "日本語"]
-round_trip = pd.DataFrame({"tokens": [len(tokenizer.encode(t)) for t in odd_texts],
-                           "round trip ok": [tokenizer.decode(tokenizer.encode(t)) == t for t in odd_texts]},
-                          index=pd.Index([repr(t) for t in odd_texts], name="text"))
-round_trip
+decoded = [tokenizer.decode(tokenizer.encode(t)) for t in odd_texts]
+pd.DataFrame({"tokens": [len(tokenizer.encode(t)) for t in odd_texts], "decoded back": [repr(t) for t in decoded]},
+             index=pd.Index([repr(t) for t in odd_texts], name="text"))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("every text comes back exactly:", bool(round_trip["round trip ok"].all()))
+checks.same("every text comes back exactly", decoded, odd_texts)
 
 # %% [markdown]
 # **Reading this output.** Every text comes back exactly. Three Japanese
@@ -300,8 +301,8 @@ print("eos id:", tokenizer.eos_token_id, "| pad token:", tokenizer.pad_token)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("the tokenizer's end token is the one the model stops at:",
-      tokenizer.eos_token_id == model.generation_config.eos_token_id)
+checks.same("the tokenizer's end token is the one the model stops at",
+            tokenizer.eos_token_id, model.generation_config.eos_token_id)
 
 # %% [markdown]
 # **Reading this output.** SmolLM2 has three: `<|im_start|>` and `<|im_end|>`

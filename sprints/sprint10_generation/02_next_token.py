@@ -28,6 +28,7 @@ MAX_NEW_TOKENS = 20  # tokens of the greedy loop
 # %%
 import torch
 
+from gpt2ft.core import checks
 from gpt2ft.generate import decoding, figures
 from gpt2ft.session import loading, results, settings
 
@@ -51,11 +52,24 @@ print("prompt tokens:", n_tokens)
 print("last hidden state:", tuple(out.hidden_states[-1].shape), "= (batch, tokens, hidden size)")
 print("logits:", tuple(out.logits.shape), "= (batch, tokens, vocab_size)")
 
+# %% [markdown]
+# **Checks that fail loudly.** Every claim this sprint makes about an output
+# ("the same shape", "our logits equal the model's") is checked in code, by
+# `checks.same(what, ours, theirs)` or `checks.holds(claim, condition)` from
+# `gpt2ft.core.checks`. A check must *raise* when it fails, not print
+# `False`: in Jupyter a printed `False` is one more line of output, the
+# notebook runs on, and every cell below builds on a claim that no longer
+# holds (and a reader skimming a page of `True`s does not see the one
+# `False`). A raised `Mismatch` stops the run at the broken claim, with both
+# values and where they differ. When the check holds it prints one line,
+# `✔` and the claim, with no numbers in it, so the line reads the same at
+# every profile.
+
 # %%
 # NBVAL_CHECK_OUTPUT
-print("one hidden vector of the model's width per prompt token:",
-      tuple(out.hidden_states[-1].shape) == (1, n_tokens, width))
-print("one logit per vocabulary entry at every position:", tuple(out.logits.shape) == (1, n_tokens, vocab))
+checks.same("one hidden vector of the model's width per prompt token",
+            tuple(out.hidden_states[-1].shape), (1, n_tokens, width))
+checks.same("one logit per vocabulary entry at every position", tuple(out.logits.shape), (1, n_tokens, vocab))
 
 # %% [markdown]
 # **Reading this output.** Five prompt tokens (SmolLM2's tokenizer and
@@ -83,11 +97,10 @@ logits = out.logits[0, -1].float()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("the head's weight is the token embedding (tied):",
-      head.data_ptr() == model.get_input_embeddings().weight.data_ptr())
-print("logits by hand equal the model's (within 1e-4):",
-      torch.allclose(logits_by_hand.float(), logits, rtol=1e-4, atol=1e-4))
-print("same most likely token:", int(logits_by_hand.argmax()) == int(logits.argmax()))
+checks.holds("the head's weight is the token embedding (tied)",
+             head.data_ptr() == model.get_input_embeddings().weight.data_ptr())
+checks.same("logits by hand equal the model's", logits_by_hand.float(), logits, rtol=1e-4, atol=1e-4)
+checks.same("the same most likely token", int(logits_by_hand.argmax()), int(logits.argmax()))
 
 # %% [markdown]
 # **Reading this output.** The head's weight is the token embedding itself
@@ -110,13 +123,11 @@ table = decoding.next_token_table(model, tokenizer, PROMPT, k=TOP_K)
 # %%
 # NBVAL_CHECK_OUTPUT
 probs = logits.softmax(-1)
-print("softmax by hand equals torch.softmax (within 1e-4 of each probability, relatively):",
-      torch.allclose(probs_by_hand, probs, rtol=1e-4, atol=1e-12))
-print(f"the top {TOP_K} ids by hand equal decoding.next_token_table's:",
-      probs_by_hand.topk(TOP_K).indices.tolist() == table["id"].tolist())
-table_probs = torch.tensor(table["probability"], dtype=probs_by_hand.dtype, device=probs_by_hand.device)
-print("and their probabilities (within 1e-4, relatively):",
-      torch.allclose(probs_by_hand[table["id"].tolist()], table_probs, rtol=1e-4, atol=1e-12))
+checks.same("softmax by hand equals torch.softmax", probs_by_hand, probs, rtol=1e-4, atol=1e-12)
+checks.same(f"the top {TOP_K} ids by hand are decoding.next_token_table's",
+            probs_by_hand.topk(TOP_K).indices.tolist(), table["id"].tolist())
+checks.same("and so are their probabilities", probs_by_hand[table["id"].tolist()],
+            torch.tensor(table["probability"].to_numpy()), rtol=1e-4, atol=1e-12)
 
 # %% [markdown]
 # **Reading this output.** Our two lines and the library agree, token for
@@ -197,8 +208,8 @@ print(repr(PROMPT + tokenizer.decode(ours)))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("greedy by hand gives the same tokens as model.generate(do_sample=False):", ours == theirs)
-print("its first token is the argmax of the table above:", ours[0] == int(table["id"][0]))
+checks.same("greedy by hand gives the same tokens as model.generate(do_sample=False)", ours, theirs)
+checks.same("its first token is the argmax of the table above", ours[0], int(table["id"][0]))
 
 # %% [markdown]
 # **Reading this output.** Our loop and `generate` pick the same tokens, one
@@ -249,5 +260,5 @@ print(f"token positions run through the model: our loop {fed_by_hand:,}, "
 # %%
 print(f"entropy of the next token after {PROMPT!r}: {entropy:.2f} nats (uniform: {uniform:.2f}); "
       f"top token {table['token'][0]} with p = {table['probability'][0]:.5f}")
-print(f"greedy: {len(ours)} tokens by hand, identical to generate: {ours == theirs}; "
+print(f"greedy: {len(ours)} tokens by hand, the same as generate's (checked above); "
       f"distinct tokens among them: {len(set(ours))}")

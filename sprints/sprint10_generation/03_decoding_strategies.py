@@ -60,6 +60,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from gpt2ft.core import checks
 from gpt2ft.generate import decoding, figures
 from gpt2ft.session import loading, results, settings
 
@@ -200,15 +201,9 @@ one_step.round({"top probability": 6, "entropy (nats)": 2})
 #
 # `transformers` implements each filter as a class (`TemperatureLogitsWarper`,
 # `TopKLogitsWarper`, `TopPLogitsWarper`, `RepetitionPenaltyLogitsProcessor`)
-# that takes `(input_ids, scores)`. Same logits in, same scores out?
-
-# %%
-def same_scores(ours, theirs):
-    """Same tokens kept (finite) and the same values on them (below 1e-6)."""
-    kept = torch.isfinite(ours)
-    return bool(torch.equal(kept, torch.isfinite(theirs))
-                and (ours[kept] - theirs[kept]).abs().max() < 1e-6)
-
+# that takes `(input_ids, scores)`. Same logits in, same scores out? (A
+# dropped token's −∞ only equals another −∞, so "the same scores" means the
+# same tokens kept and the same values on them.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -222,7 +217,7 @@ pairs = {
     "top-p": (keep_top_p(logits, TOP_P), TopPLogitsWarper(TOP_P)(batch_ids, batch_logits.clone())),
 }
 for name, (ours, theirs) in pairs.items():
-    print(f"{name:18} by hand equals transformers' processor: {same_scores(ours, theirs[0])}")
+    checks.same(f"{name} by hand equals transformers' processor", ours, theirs[0], atol=1e-6)
 
 # %% [markdown]
 # ### The distribution at three temperatures, with the cuts
@@ -240,17 +235,34 @@ figure_path = results.save_figure(fig, "sprint10", "temperature_cuts", run)
 # %% [markdown]
 # **Reading this output.** Left: the probability of each token against its
 # rank, both axes logarithmic; right: the probability held by the most likely
-# tokens up to that rank, with the legend giving each temperature's top-p
-# count. The curves fall steeply: at T = 0.7 from 0.21 for the likeliest
-# token to below 1e-6 by rank 1,000 and to about 1e-20 in the far tail. The
-# temperature tilts the whole curve: T = 0.7 makes the fall steeper and pulls
-# the top-p cut in to 33 tokens, T = 1.3 flattens it and pushes the cut out to
-# 1,928 tokens (341 at T = 1), while the top-k cut stays at rank 40 whatever
-# the shape. So at T = 1.3 top-p 0.9 admits almost 2,000 candidates, most of
-# them poor ones: the text samples below show what that does. `gpt2` should
-# give curves of the same kind (a random model's, at tiny, are flat lines
-# near 1/50,257 on which neither temperature nor top-p has anything to work
-# with).
+# tokens up to that rank (the rank axis logarithmic again), with the legend
+# giving each temperature's top-p count.
+#
+# On the left, each curve is a short shelf, a long slope and a cliff. The
+# three likeliest tokens are close (0.21, 0.18 and 0.15 at T = 0.7), the
+# fourth is four times less likely; from there the curve falls along a
+# nearly straight slope (at T = 0.7 about 2.3 powers of ten of probability
+# per power of ten of rank, to 3e-6 at rank 1,000 and 2e-9 at rank 10,000);
+# and the last few thousand tokens of the vocabulary drop almost vertically,
+# to 4e-21 for the least likely one: tokens the model all but rules out.
+#
+# On the right, the cumulative curves do not rise in a line: each is a hockey
+# stick, a steep climb, a bend, then a long flat blade just under 1. At
+# T = 0.7 the climb is over early: 0.77 of the probability by rank 10, 0.90
+# at rank 33, 0.99 at rank 303, and the remaining 48,000 tokens add the last
+# percent. At T = 1 the bend comes later (0.90 at rank 341, 0.99 at 3,152);
+# at T = 1.3 the climb stretches over more than three powers of ten of rank
+# (0.40 at rank 40, 0.90 at 1,928, 0.99 only at 11,711) before the blade. The
+# top-p cut is where a curve crosses the p = 0.9 line, so it moves with the
+# bend: 33 tokens at T = 0.7, 341 at T = 1, 1,928 at T = 1.3. The top-k cut
+# stays at rank 40 whatever the shape: there it holds 91 % of the
+# probability at T = 0.7 but only 40 % at T = 1.3. So at T = 1.3 top-p 0.9
+# admits almost 2,000 candidates, most of them from the long tail of the
+# climb: the text samples below show what that does. `gpt2` should give
+# curves of the same kind. A random model's, at tiny, are flat lines near
+# 1/50,257 on the left, and on the right curves that stay near 0 until the
+# last powers of ten of rank (every token holds the same sliver): neither
+# temperature nor top-p has anything to work with.
 #
 # ## Inside `generate`: the same scores at every step
 #
@@ -271,18 +283,20 @@ def generate_with_scores(prompt, seed, **kwargs):
 checked = {name: decoding.DECODING_STRATEGIES[name]  # one per mechanism; greedy: see 02, beams: see 05
            for name in ("temperature 0.7", "top-k 40", "top-p 0.9", "greedy + repetition penalty 1.3")}
 checked["all four at once"] = all_four
-steps_equal, generated = {}, {}
+ours_by_step, theirs_by_step, generated = {}, {}, {}
 for name, kwargs in checked.items():
     start, out = generate_with_scores(PROMPTS[0], SEED, **kwargs)
-    steps_equal[name] = [same_scores(process(raw[0], out.sequences[0, :start + t], **kwargs), scores[0])
-                         for t, (raw, scores) in enumerate(zip(out.logits, out.scores, strict=True))]
+    ours_by_step[name] = torch.stack([process(raw[0], out.sequences[0, :start + t], **kwargs)
+                                      for t, raw in enumerate(out.logits)])  # (steps, vocab_size)
+    theirs_by_step[name] = torch.cat(out.scores)  # one row per step
     generated[name] = out.sequences[0, start:].tolist()  # generate's tokens, for the next check
-print("steps checked:", {name: len(equal) for name, equal in steps_equal.items()})
+print("steps checked:", {name: len(steps) for name, steps in theirs_by_step.items()})
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for name, equal in steps_equal.items():
-    print(f"{name:32} our scores equal generate's at every step: {all(equal)}")
+for name in checked:
+    checks.same(f"{name}: our scores equal generate's at every step",
+                ours_by_step[name], theirs_by_step[name], atol=1e-6)
 
 # %% [markdown]
 # **Reading this output.** One strategy per mechanism (plain greedy was
@@ -329,18 +343,17 @@ def sample_by_hand(model, ids, max_new_tokens, eos_id, **kwargs):
     return new
 
 
-same_tokens = {}
+by_hand = {}
 for name, kwargs in checked.items():
     torch.manual_seed(SEED)  # the seed generate got right before it ran
-    ours = sample_by_hand(model, prompt_ids, MAX_NEW_TOKENS, tokenizer.eos_token_id, **kwargs)
-    theirs = generated[name]
-    same_tokens[name] = (ours == theirs, sum(a == b for a, b in zip(ours, theirs, strict=False)), len(theirs))
-print("matching tokens:", {name: f"{n_same}/{n}" for name, (_, n_same, n) in same_tokens.items()})
+    by_hand[name] = sample_by_hand(model, prompt_ids, MAX_NEW_TOKENS, tokenizer.eos_token_id, **kwargs)
+print("matching tokens:", {name: f"{sum(a == b for a, b in zip(ours, generated[name], strict=False))}"
+                                 f"/{len(generated[name])}" for name, ours in by_hand.items()})
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for name, (same, _, _) in same_tokens.items():
-    print(f"{name:32} by hand = generate, token for token: {same}")
+for name, ours in by_hand.items():
+    checks.same(f"{name}: by hand = generate, token for token", ours, generated[name])
 
 # %% [markdown]
 # **Reading this output.** Our loop reproduces `generate` token for token, for
@@ -353,8 +366,9 @@ for name, (same, _, _) in same_tokens.items():
 # between). On a GPU our loop (which recomputes the whole sequence) and
 # `generate` (which uses a [KV cache](../../notes/glossary.md#kv-cache)) can
 # differ in the last bits of a logit; a draw then changes only if two tokens
-# are tied to within that difference, which is rare. If it happens, the cell
-# above prints `False` and the count shows where the texts part.
+# are tied to within that difference, which is rare. If it happens, the check
+# above stops the notebook with both token lists, and the count shows where
+# the texts part.
 #
 # ### What a draw is, and when temperature matters
 #
@@ -370,7 +384,7 @@ torch.manual_seed(SEED)
 drawn = int(torch.multinomial(p, num_samples=1))
 torch.manual_seed(SEED)
 noise = torch.empty_like(p).exponential_(1)
-print("torch.multinomial(p, 1) equals argmax(p / E) with the same seed:", drawn == int((p / noise).argmax()))
+checks.same("torch.multinomial(p, 1) equals argmax(p / E) with the same seed", drawn, int((p / noise).argmax()))
 
 # %% [markdown]
 # Taking logs, the draw is argmax(logit / T − log *E*): the logits divided by
@@ -422,7 +436,7 @@ print(f"same token at T = {TEMPERATURE:g} and T = 1.3 with the same noise: {agre
 kwargs = decoding.DECODING_STRATEGIES["top-p 0.9"]
 a = decoding.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
 b = decoding.generate(model, tokenizer, PROMPTS[0], seed=SEED, max_new_tokens=5, **kwargs)
-print("same seed, same tokens:", a == b)
+checks.same("same seed, same tokens", a, b)
 
 # %% [markdown]
 # ## Every strategy on every prompt
@@ -570,8 +584,8 @@ print("wrote", table_path.name, "and decoding_samples.md under", table_path.pare
 #   likelihood. This run's numbers:
 
 # %%
-print(f"by hand = generate: scores at every step {all(all(v) for v in steps_equal.values())}, "
-      f"tokens {all(s for s, _, _ in same_tokens.values())} ({len(checked)} strategies)")
+print(f"by hand = generate, checked above: the scores of {sum(map(len, theirs_by_step.values()))} steps "
+      f"and their tokens, over {len(checked)} strategies")
 print(f"T = {TEMPERATURE:g} and T = 1.3 picked the same token in {agree / 200:.0%} of shared-noise draws "
       f"(logit std {logits.std():.2f})")
 print(f"repetition: greedy {summary.loc['greedy', 'repetition']:.2f}, "

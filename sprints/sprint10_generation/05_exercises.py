@@ -9,13 +9,18 @@
 # - to score whole continuations by hand, and to see why top-p adapts to the
 #   shape of the distribution where top-k cannot.
 #
-# Try each exercise before reading its solution. The outputs shown are the
+# Each exercise is a task, then an empty cell to work in (write your code
+# there and run it), then the worked solution: its code, outputs and
+# discussion, collapsed. Try first; then open the solution (in JupyterLab,
+# click the collapsed cell's bar or the "…"; in the book, the toggle). The
+# solutions run with the rest of the notebook, so the names they define (the
+# model's `logits` after `PROMPT`, the `distributions` of exercise 2) are there
+# for the next exercise whatever you wrote. The outputs shown are the
 # small profile's (SmolLM2-135M-Instruct on a CPU, 120 new tokens per text
 # instead of the full run's 40, because loops need length to show; see
 # `01_load_and_inspect` for why not GPT-2); the solutions also run at the tiny
 # profile in seconds (so CI checks them), and with `PROFILE=full` on the real
-# `gpt2`, where the "with `gpt2`" notes say what to expect. In the book the
-# solution code is folded: click to show it.
+# `gpt2`, where the "with `gpt2`" notes say what to expect.
 
 # %% tags=["parameters"]
 import os
@@ -39,6 +44,7 @@ import torch
 from IPython.display import display
 from transformers import MinPLogitsWarper
 
+from gpt2ft.core import checks
 from gpt2ft.generate import decoding, figures
 from gpt2ft.session import loading, results, settings
 
@@ -63,7 +69,17 @@ with torch.no_grad():
 # distribution (`decoding.mean_logprob`: how likely the model finds the text
 # it was made to write). Plot the four against T and read one sample per T.
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. For each T in (0.2, 0.5, 0.8, 1.0, 1.3, 1.6):
+# - torch.manual_seed(SEED), then one model.generate(prompt_ids[None], do_sample=True, temperature=T,
+#   top_k=0, num_return_sequences=N_SAMPLES, max_new_tokens=MAX_NEW_TOKENS,
+#   pad_token_id=tokenizer.eos_token_id): N_SAMPLES rows, each the prompt and its continuation;
+# - keep each row's new tokens, up to its first tokenizer.eos_token_id (a batch pads the early ones);
+# - measure decoding.distinct_n(texts, 2), the mean decoding.repetition_rate(text), the entropy of
+#   (logits / T).softmax(-1), the mean decoding.mean_logprob(model, tokenizer, PROMPT, text).
+# One row per T in a pd.DataFrame; plot each column against T; print tokenizer.decode(texts[0]) per T.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 def entropy(scores):
     """-sum p log p, with log p from log_softmax: a probability that underflows to 0 adds 0, not nan."""
     return float(-(scores.softmax(-1) * scores.log_softmax(-1)).sum())
@@ -108,13 +124,13 @@ results.write_table(sweep, "sprint10", "exercise_temperature_sweep", run,
                     title="Sprint 10, exercise 1: a temperature sweep (variety against likelihood)")
 sweep
 
-# %% tags=["hide-input"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 with pd.option_context("display.max_colwidth", 200):
     display(pd.Series(first_samples, name=f"the first of the {N_SAMPLES} samples after {PROMPT!r} "
                                           "(its first 200 characters)")
             .rename_axis("temperature").to_frame())
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** One row per temperature, drawn as the four
 # panels, then the beginning of one sample per temperature. The temperature
 # buys variety: distinct-2 over the eight samples rises from 0.62 at T = 0.2
@@ -138,17 +154,29 @@ with pd.option_context("display.max_colwidth", 200):
 # incoherent and greedy text generic and repetitive, and a low temperature
 # moves sampling towards greedy. At tiny nothing
 # moves: a random model's samples are all different and all equally unlikely.
-#
+
+# %% [markdown]
 # ## Exercise 2 — Write min-p sampling and check it against transformers
 #
 # *Min-p* keeps the tokens whose probability is at least `min_p` times the
 # probability of the most likely token, so the cut scales with the model's
 # confidence. Write `keep_min_p(logits, min_p)` (returning −∞ for the dropped
 # tokens), check it against `transformers.MinPLogitsWarper` on the model's
-# logits and on a peaked distribution, and count the tokens it keeps with
+# logits and on a peaked distribution (with `checks.same`, so that a
+# difference stops the notebook), and count the tokens it keeps with
 # `min_p = 0.1`, next to top-p 0.9.
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn.
+# - def keep_min_p(logits, min_p): the probabilities are logits.softmax(-1); a token below
+#   min_p * (the largest probability) gets float("-inf") (logits.masked_fill).
+# - For the model's `logits` after PROMPT and a made-up peaked distribution (for instance
+#   p(rank r) proportional to 1 / r**2): checks.same("min-p by hand equals MinPLogitsWarper",
+#   keep_min_p(scores, 0.1), MinPLogitsWarper(0.1)(None, scores[None])[0]).
+# - Count the tokens kept (torch.isfinite(...).sum()) by min-p 0.1 and by top-p 0.9
+#   (keep_top_p from 03_decoding_strategies).
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 def keep_min_p(logits, min_p):
     """Keep the tokens with probability >= min_p * (the largest probability); the rest -inf."""
     probs = logits.softmax(-1)
@@ -172,20 +200,19 @@ def zipf_logits(s):
 distributions = {"this model after PROMPT": logits.cpu(), "uniform (flat)": torch.zeros(len(logits)),
                  "Zipf s = 1.2 (peaked)": zipf_logits(1.2), "Zipf s = 2 (very peaked)": zipf_logits(2.0)}
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 for name, scores in distributions.items():
-    ours, theirs = keep_min_p(scores, 0.1), MinPLogitsWarper(0.1)(None, scores[None])[0]
-    print(f"{name:26} min-p by hand equals MinPLogitsWarper:",
-          torch.equal(torch.isfinite(ours), torch.isfinite(theirs)) and torch.equal(ours, theirs))
+    checks.same(f"{name}: min-p by hand equals MinPLogitsWarper",
+                keep_min_p(scores, 0.1), MinPLogitsWarper(0.1)(None, scores[None])[0])
 
-# %% tags=["hide-input"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 pd.DataFrame.from_dict(orient="index", data={
     name: {"min-p 0.1 keeps": int(torch.isfinite(keep_min_p(scores, 0.1)).sum()),
            "top-p 0.9 keeps": int(torch.isfinite(keep_top_p(scores, 0.9)).sum())}
     for name, scores in distributions.items()})
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** Our three lines equal the library's processor on
 # all four distributions (the two Zipf rows are made-up distributions where
 # the token of rank *r* has probability proportional to 1 / *r*^*s*: a larger
@@ -200,7 +227,8 @@ pd.DataFrame.from_dict(orient="index", data={
 # model's confidence. **With `gpt2`** the real row should likewise fall
 # between the flat and the peaked ones and move from one step to the next (at
 # tiny it looks like the flat row).
-#
+
+# %% [markdown]
 # ## Exercise 3 — Beam search against greedy, scored by hand
 #
 # Generate `MAX_NEW_TOKENS` tokens from `PROMPT` with greedy decoding and with
@@ -212,7 +240,18 @@ pd.DataFrame.from_dict(orient="index", data={
 # `length_penalty=1.0`). Which continuation is more likely? Which repeats
 # more?
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn.
+# - greedy = decoding.generate(model, tokenizer, PROMPT, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
+# - beam: model.generate(prompt_ids[None], num_beams=4, do_sample=False, max_new_tokens=MAX_NEW_TOKENS,
+#   pad_token_id=tokenizer.eos_token_id, output_scores=True, return_dict_in_generate=True);
+#   its tokens are .sequences[0, len(prompt_ids):], its score .sequences_scores[0].
+# - Score a continuation: one forward pass over prompt + continuation, .log_softmax(-1) of the logits,
+#   at each position the log-probability of the token that follows, summed over the continuation.
+# - checks.same("beam's score is our log-probability / length", <its score>, <your sum> / len(beam),
+#   atol=1e-4); compare the two sums and decoding.repetition_rate of each.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 @torch.no_grad()
 def continuation_logprob(continuation):
     """Sum of log p(token | everything before it) over the continuation's tokens."""
@@ -245,15 +284,12 @@ def one_line(text):
 with pd.option_context("display.max_colwidth", None):
     display(scored.assign(text=scored["text"].map(one_line)).round(3))
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
-by_hand = scored.loc["beam search (4)", "log-probability (sum)"] / len(beam)
-print("beam's sequences_scores equals our log-probability / length (within 1e-4):",
-      abs(float(beam_out.sequences_scores[0]) - by_hand) < 1e-4)
-print("beam search found a continuation at least as likely as greedy's:",
-      scored.loc["beam search (4)", "log-probability (sum)"] >= scored.loc["greedy", "log-probability (sum)"])
+checks.same("beam's sequences_scores is our log-probability / length", float(beam_out.sequences_scores[0]),
+            scored.loc["beam search (4)", "log-probability (sum)"] / len(beam), atol=1e-4)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** The table: each continuation's summed
 # log-probability (closer to 0 is more likely), its length, its repetition
 # rate and the text. Beam search's own score is exactly the average
@@ -271,7 +307,8 @@ print("beam search found a continuation at least as likely as greedy's:",
 # most human-like (external: Holtzman et al., 2020, Table 1, with GPT-2
 # Large, report 28.94 % repetition for beam search with 16 beams against
 # 0.28 % for human text; see the sprint card).
-#
+
+# %% [markdown]
 # ## Exercise 4 — How much does the repetition penalty cut repetition?
 #
 # Run greedy decoding on the three `PROMPTS` with repetition penalties 1.0,
@@ -279,7 +316,13 @@ print("beam search found a continuation at least as likely as greedy's:",
 # log-probability per token (under the unpenalised model) per penalty, and
 # read the text of the first prompt at each.
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. For each penalty in (1.0, 1.3, 2.0), the greedy continuation of each prompt in PROMPTS:
+# decoding.generate(model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
+# repetition_penalty=penalty). Per penalty: the mean decoding.repetition_rate, decoding.distinct_n(texts, 1)
+# and the mean decoding.mean_logprob(model, tokenizer, prompt, text); then print each penalty's text.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 rows, texts_by_penalty = [], {}
 for penalty in (1.0, 1.3, 2.0):
     texts = [decoding.generate(model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS,
@@ -293,7 +336,7 @@ for penalty in (1.0, 1.3, 2.0):
 penalties = pd.DataFrame(rows).set_index("repetition penalty").round(3)
 penalties
 
-# %% tags=["hide-input"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 loopiest = max(range(len(PROMPTS)), key=lambda i: decoding.repetition_rate(texts_by_penalty[1.0][i]))
 with pd.option_context("display.max_colwidth", None):
     display(pd.Series({penalty: one_line(tokenizer.decode(texts[loopiest], skip_special_tokens=True))
@@ -301,7 +344,7 @@ with pd.option_context("display.max_colwidth", None):
                       name=f"greedy's text after {PROMPTS[loopiest]!r}")
             .rename_axis("repetition penalty").to_frame())
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** Over 120 tokens greedy decoding loops: 12 % of
 # its 3-grams are repeats and only 45 % of its tokens are distinct (distinct-1
 # pools the three texts). The text above shows how: "the human brain is
@@ -318,7 +361,8 @@ with pd.option_context("display.max_colwidth", None):
 # same direction (Holtzman et al., 2020: 73.66 % repetition for GPT-2 Large's
 # greedy continuations in their measure; see the sprint card), and past
 # about 1.3 the text gets stilted.
-#
+
+# %% [markdown]
 # ## Exercise 5 — Top-k against top-p on flat and peaked distributions
 #
 # For the distributions of exercise 2, report how many tokens top-k 40 keeps,
@@ -326,7 +370,13 @@ with pd.option_context("display.max_colwidth", None):
 # 0.9 keeps. Then draw `figures.temperature_cuts` for the peaked one and compare
 # with the model's plot in `03_decoding_strategies`.
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. For each of the `distributions` of exercise 2 (name -> logits): the probability the 40
+# likeliest tokens hold (scores.softmax(-1).topk(40).values.sum()) and how many tokens
+# keep_top_p(scores, 0.9) keeps; then figures.temperature_cuts(distributions["Zipf s = 1.2 (peaked)"],
+# (0.7, 1.0, 1.3), top_k=40, top_p=0.9).
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 def top_k_mass(scores, k=40):
     return float(scores.softmax(-1).topk(k).values.sum())
 
@@ -336,7 +386,7 @@ pd.DataFrame.from_dict(orient="index", data={
            "top-p 0.9 keeps": int(torch.isfinite(keep_top_p(scores, 0.9)).sum())}
     for name, scores in distributions.items()})
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** Top-k keeps 40 tokens whatever the shape. After
 # "The meaning of life is" those 40 hold 66 % of the model's probability
 # (top-p 0.9 needs 341 tokens for its 90 %); on a flat distribution they hold
@@ -347,12 +397,12 @@ pd.DataFrame.from_dict(orient="index", data={
 # reason). The plot below shows it on the Zipf s = 1.2 distribution, whose
 # top 40 hold about as much as the model's (64 %).
 
-# %% tags=["hide-input"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 fig = figures.temperature_cuts(distributions["Zipf s = 1.2 (peaked)"], (0.7, 1.0, 1.3), top_k=40, top_p=0.9,
                              title="A peaked stand-in (Zipf s = 1.2), not a model")
 figure_path = results.save_figure(fig, "sprint10", "exercise_peaked_cuts", run)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** The same two panels as in `03_decoding_strategies`
 # (probability by rank; cumulative probability, with each temperature's top-p
 # count in the legend). On a log-log plot a Zipf distribution is a straight
@@ -363,7 +413,8 @@ figure_path = results.save_figure(fig, "sprint10", "exercise_peaked_cuts", run)
 # not a straight line; it bends down into a tail far thinner than Zipf's, so
 # its cuts move less. Both show why a fixed *k* cannot suit every step.
 # `gpt2` should show curves of the model's kind.
-#
+
+# %% [markdown]
 # ## What you learned
 #
 # - A decoding setting is judged by measures over several samples, and by

@@ -3,7 +3,7 @@
 Introduced in ``sprints/sprint10_generation/03_decoding_strategies`` (which
 also writes temperature, top-k, top-p and the repetition penalty by hand and
 checks them against ``model.generate``); ``next_token_table`` in
-``02_next_token``.
+``02_next_token``; ``positions_run`` in ``06_check_yourself``.
 
 Every strategy is a set of ``model.generate`` keyword arguments, so the table
 below *is* the documentation of what each strategy sets. Measures:
@@ -105,6 +105,34 @@ def next_token_table(model, tokenizer, prompt: str, k: int = 10) -> pd.DataFrame
         "probability": top.values.tolist(),
         "logit": logits[top.indices].tolist(),
     })
+
+
+@torch.no_grad()
+def positions_run(model, tokenizer, prompt: str, new_tokens: int, *, use_cache: bool) -> int:
+    """How many token positions greedy decoding runs through ``model`` to write ``new_tokens`` after ``prompt``.
+
+    Counted, not computed: a hook on the model's forward adds up the positions of
+    every call ``generate`` makes (exactly ``new_tokens`` tokens, the end token
+    held back). ``use_cache=False`` feeds the whole sequence at every step, as the
+    greedy loop of ``sprints/sprint10_generation/02_next_token`` does; ``True``
+    (the KV cache) the prompt once, then one position per step. Introduced in
+    ``sprints/sprint10_generation/06_check_yourself``.
+    """
+    fed: list[int] = []
+
+    def count(_module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        fed.append(int(ids.shape[1]))
+
+    encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+    check_generation_length(model, encoded["input_ids"].shape[1], new_tokens)
+    hook = model.register_forward_pre_hook(count, with_kwargs=True)
+    try:
+        model.generate(**encoded, do_sample=False, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                       use_cache=use_cache, pad_token_id=tokenizer.eos_token_id)
+    finally:
+        hook.remove()
+    return sum(fed)
 
 
 def ngrams(tokens: Sequence[int], n: int) -> list[tuple[int, ...]]:
