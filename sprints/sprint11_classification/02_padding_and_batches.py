@@ -180,7 +180,7 @@ checks.holds("a wrong pad id changes the logits", not torch.allclose(wrong, alon
 # %% [markdown]
 # **Reading this output.** SmolLM2's positions are rotary: the right-padded batch, the
 # left-padded one and the left-padded one with position ids from the mask all differ from each
-# text alone by 1.6e-06, float32 rounding (a padded batch is one larger matrix product). With
+# text alone by 1.7e-06, float32 rounding (a padded batch is one larger matrix product). With
 # `gpt2` (and at `tiny`) left padding moves the logits by far more (0.25 at `tiny`), and only the
 # position ids bring them back. The wrong pad id changes them by far more too: short texts are
 # then classified from padding, one way a real run ends up predicting one class for
