@@ -396,6 +396,36 @@ def test_padding_figure_frames_the_position_the_model_reads(tokenizer):
     plt.close(fig)
 
 
+def test_padding_figure_names_each_label_once_and_draws_no_arrow_across_the_padding(tokenizer):
+    # issue 20: "pos"/"mask" under every token overlapped, and the arrows crossed the pad cells
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    classify.set_pad_token(tokenizer)
+    fig = classify.padding_figure(tokenizer, TEXTS)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert not any("mask" in t for t in texts) and not any(t.startswith("pos ") for t in texts)
+    assert all(not ax.patches or not [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+               for ax in fig.axes)
+    assert "attention_mask 0" in " ".join(t.get_text() for t in fig.texts)  # the legend, once
+    plt.close(fig)
+
+
+def test_length_and_loop_figures_draw_what_they_are_given():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = classify.length_figure({"a": [3, 5, 8], "b": [10, 40]}, {"a": 8, "b": 40}, "tokens", "lengths")
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "max_length 8"
+    plt.close(fig)
+    fig = classify.loop_figure([0.7, 0.6, 0.5], [1, 2, 3], [0.7, 0.6, 0.5], [0.0, 1e-3, 5e-4], 1)
+    loss_ax, lr_ax = fig.axes
+    assert list(loss_ax.lines[0].get_ydata()) == list(loss_ax.lines[1].get_ydata()) == [0.7, 0.6, 0.5]
+    assert list(lr_ax.lines[0].get_ydata()) == [0.0, 1e-3, 5e-4] and "warm-up 1 steps" in lr_ax.get_title()
+    plt.close(fig)
+
+
 def test_stack_figure_uses_the_config(model, tokenizer):
     import matplotlib
     matplotlib.use("Agg")

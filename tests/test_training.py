@@ -449,3 +449,13 @@ def test_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
         runtime.resolve_precision(replace(c, mixed_precision="bf16"), "cuda")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert runtime.resolve_precision(c, "cuda") == "bf16"
+
+
+def test_tf32_on_a_gpu_except_in_plain_float32():
+    # mixed_precision="no" is float32 throughout, as a loop written by hand in plain PyTorch
+    # (Sprint 11 04 replays one step for step on a GPU too).
+    from gpt2ft.training import runtime
+    assert runtime.uses_tf32(runtime.Plan("cuda", "bf16", "model"))
+    assert runtime.uses_tf32(runtime.Plan("cuda", "fp16", "model"))
+    assert not runtime.uses_tf32(runtime.Plan("cuda", "no", "model"))
+    assert not runtime.uses_tf32(runtime.Plan("cpu", "no", "model"))

@@ -13,8 +13,9 @@ Taught in ``sprints/sprint11_classification``, one module per idea:
 - :mod:`~gpt2ft.classify.export`     one folder that ``pipeline("text-classification")``
   loads (``04_finetune``)
 - :mod:`~gpt2ft.classify.imbalance`  class weights, weighted loss, oversampling (``06_imbalance``)
-- :mod:`~gpt2ft.classify.diagrams`   the padded batch and the GPT-2 stack with its
-  classification head, drawn from the real tokenizer and config (``02``, ``04``)
+- :mod:`~gpt2ft.classify.diagrams`   the token lengths, the padded batch, the GPT-2 stack with
+  its classification head and the loop by hand against the engine, drawn from the real
+  tokenizer, config and data (``01``, ``02``, ``04``)
 
 Every public name is here too: ``from gpt2ft import classify; classify.predict(...)``.
 The texts the models read come from :meth:`gpt2ft.session.data.ClassificationData.model_texts`,
@@ -35,7 +36,7 @@ _HOMES = {
                     "predictions_frame", "softmax"], "metrics"),
     **dict.fromkeys(["evaluate_classifier", "predict", "prediction_batches", "prediction_budget"], "prediction"),
     **dict.fromkeys(["export_for_pipeline", "pipeline_device", "pipeline_predictions"], "export"),
-    **dict.fromkeys(["padding_figure", "stack_figure"], "diagrams"),
+    **dict.fromkeys(["length_figure", "loop_figure", "padding_figure", "stack_figure"], "diagrams"),
 }
 __all__ = sorted(_HOMES)
 

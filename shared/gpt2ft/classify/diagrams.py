@@ -1,18 +1,21 @@
-"""Two diagrams of the mechanism, drawn from the real tokenizer and config.
+"""Figures of the mechanism, drawn from the real tokenizer, config and data.
 
-Introduced in ``sprints/sprint11_classification/02_padding_and_batches``
-(:func:`padding_figure`: a right- and a left-padded batch, the attention mask,
-the position ids and the one position the classifier reads) and ``04_finetune``
-(:func:`stack_figure`: the stack with the classification head on the last real
-token, next to the language-model head it replaces; GPT-2's parts or a Llama-family
-model's, read from the config).
+Introduced in ``sprints/sprint11_classification/01_data`` (:func:`length_figure`: the
+token lengths of each set and the ``max_length`` chosen from them),
+``02_padding_and_batches`` (:func:`padding_figure`: a right- and a left-padded batch, the
+attention mask, the position ids and the one position the classifier reads) and
+``04_finetune`` (:func:`stack_figure`: the stack with the classification head on the last
+real token, next to the language-model head it replaces; GPT-2's parts or a Llama-family
+model's, read from the config; :func:`loop_figure`: the loop written by hand against the
+engine, step by step, and the learning-rate schedule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 REAL, PAD, READ = "#cfe2f3", "#eeeeee", "tab:red"
@@ -27,11 +30,11 @@ def _show(token: str, width: int = 9) -> str:
 def padding_figure(tokenizer, texts: Sequence[str], pad_token_id: int | None = None):
     """A batch padded on the right and on the left: tokens, mask, position ids, the position read.
 
-    Each cell is one token: blue where ``attention_mask`` is 1, grey where it is 0
-    (padding), with the position id a plain forward pass gives it underneath. The
-    red frame is the position ``GPT2ForSequenceClassification`` reads: the last
-    token that is not ``pad_token_id``. On the right the real tokens keep the
-    positions they have alone; on the left a padded row's tokens move.
+    Each cell is one token: blue where ``attention_mask`` is 1, grey and hatched where it is 0
+    (padding); the number under the token is the position id a plain forward pass gives it.
+    The red frame is the position ``…ForSequenceClassification`` reads: the last token that
+    is not ``pad_token_id`` (named at the right of its row). On the right the real tokens keep
+    the positions they have alone; on the left a padded row's tokens move.
     """
     pad_id = tokenizer.pad_token_id if pad_token_id is None else pad_token_id
     side = tokenizer.padding_side
@@ -44,7 +47,7 @@ def padding_figure(tokenizer, texts: Sequence[str], pad_token_id: int | None = N
         tokenizer.padding_side = side
     width = len(batches["right"]["input_ids"][0])
     rows = len(texts)
-    fig, axes = plt.subplots(2, 1, figsize=(min(10.5, 1.05 * width + 1.6), 1.25 * rows * 2 + 1.0))
+    fig, axes = plt.subplots(2, 1, figsize=(min(12.0, 0.8 * width + 2.2), 0.75 * rows * 2 + 1.3))
     titles = {"right": "right padding (what we use): real tokens keep positions 0, 1, 2, ...",
               "left": "left padding: a padded row's real tokens start at a later position"}
     for ax, (padding, batch) in zip(axes, batches.items(), strict=True):
@@ -57,19 +60,57 @@ def padding_figure(tokenizer, texts: Sequence[str], pad_token_id: int | None = N
                 real = mask[c] == 1
                 ax.add_patch(Rectangle((c, y), 0.95, 0.9, facecolor=REAL if real else PAD,
                                        edgecolor="white", hatch=None if real else "///"))
-                ax.text(c + 0.475, y + 0.58, _show(tokens[c]) if real else "pad",
-                        ha="center", va="center", fontsize=8, color="black" if real else "gray")
-                ax.text(c + 0.475, y + 0.22, f"pos {c}\nmask {mask[c]}", ha="center",
-                        va="center", fontsize=6.5, color="dimgray")
+                ax.text(c + 0.475, y + 0.6, _show(tokens[c]) if real else "pad",
+                        ha="center", va="center", fontsize=7.5, color="black" if real else "gray")
+                ax.text(c + 0.475, y + 0.2, str(c), ha="center", va="center", fontsize=7,
+                        color="dimgray")
             ax.add_patch(Rectangle((read - 0.03, y - 0.03), 1.01, 0.96, fill=False,
                                    edgecolor=READ, linewidth=2.2))
-            ax.annotate("score reads here", xy=(read + 0.98, y + 0.45), xytext=(width + 0.1, y + 0.45),
-                        fontsize=7.5, color=READ, va="center",
-                        arrowprops=dict(arrowstyle="->", color=READ, lw=1))
-        ax.set_xlim(-0.1, width + 1.6)
+            ax.text(width + 0.15, y + 0.45, f"score reads\nposition {read}", fontsize=7.5,
+                    color=READ, va="center", ha="left")
+        ax.text(-0.15, rows - 1 + 0.2, "position", fontsize=7, color="dimgray", ha="right", va="center")
+        ax.set_xlim(-1.3, width + 1.9)
         ax.set_ylim(-0.1, rows)
         ax.set_title(titles[padding], fontsize=9.5, loc="left")
         ax.axis("off")
+    fig.text(0.01, 0.01, "blue: real token (attention_mask 1)   grey, hatched: padding (attention_mask 0)   "
+             "number: position id   red frame: the position score reads", fontsize=7.5, color="dimgray")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def length_figure(lengths: Mapping[str, Sequence[int]], max_lengths: Mapping[str, int], xlabel: str,
+                  title: str):
+    """One histogram of token lengths per data set, its ``max_length`` (red) and median (grey)."""
+    fig, axes = plt.subplots(1, len(lengths), figsize=(3.6 * len(lengths), 3), squeeze=False)
+    for ax, (name, values) in zip(axes[0], lengths.items(), strict=True):
+        values = np.asarray(values)
+        ax.hist(values, bins=40, color="tab:blue", alpha=0.8)
+        ax.axvline(max_lengths[name], color=READ, ls="--", label=f"max_length {max_lengths[name]}")
+        ax.axvline(np.median(values), color="gray", ls=":", label="median")
+        ax.set_title(name)
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("training texts")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def loop_figure(hand_losses: Sequence[float], engine_steps: Sequence[int], engine_losses: Sequence[float],
+                hand_lrs: Sequence[float], warmup: int):
+    """The loop by hand (circles) on the engine (line), step by step; the learning rate each step used."""
+    fig, (ax, lr_ax) = plt.subplots(1, 2, figsize=(9, 3))
+    steps = range(1, len(hand_losses) + 1)
+    ax.plot(steps, hand_losses, "o", ms=5, mfc="none", label="loop by hand")
+    ax.plot(list(engine_steps), list(engine_losses), "-", color="tab:orange", label="engine")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss")
+    ax.legend()
+    lr_ax.plot(steps, hand_lrs, color="tab:green")
+    lr_ax.set_xlabel("optimizer step")
+    lr_ax.set_ylabel("learning rate")
+    lr_ax.set_title(f"warm-up {warmup} steps, then linear decay", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -172,4 +213,4 @@ def _stack_heads(ax, xs, w, n_real, n_embd, vocab, labels) -> tuple[float, float
     return sx, sw
 
 
-__all__ = ["padding_figure", "stack_figure"]
+__all__ = ["length_figure", "loop_figure", "padding_figure", "stack_figure"]

@@ -123,6 +123,29 @@ class Settings:
         values = {field: self.value(name) for name, field in TRAINING_KNOBS.items() if self.has(name)}
         return TrainConfig(output_dir=self.runs_dir(), run_name=run_name, **{**values, **settings})
 
+    def replay_config(self, run_name: str, **lesson) -> TrainConfig:
+        """A :meth:`train_config` for an engine run that replays a loop written by hand, step for step.
+
+        Introduced in ``sprints/sprint11_classification/04_finetune`` (the loop by hand proven
+        equal to the engine), so that the notebook's call shows only what its loop is about
+        (``lesson``: ``weight_decay``, ``warmup_ratio``, ``max_grad_norm``, ``max_steps``,
+        ``strategy``...). Everything a step-for-step comparison needs is set here (``lesson`` may
+        still replace it): ``max_steps`` decides the length (it is required; the epochs never
+        run out first); every step's loss logged (``log_every=1``); one evaluation, at the end;
+        nothing saved and nothing resumed (each run of the notebook trains again); plain
+        float32 (``mixed_precision="no"``: no autocast, no TF32 on a GPU) and no compiling; a
+        token limit no batch reaches (:data:`REPLAY_BATCH_TOKENS`: no micro-batches); the
+        notebook's device; no progress bar and no report.
+        """
+        if not lesson.get("max_steps"):
+            raise ValueError("replay_config needs max_steps=<the steps of the loop by hand>: the replay "
+                             "runs exactly those steps.")
+        replay = dict(num_epochs=REPLAY_EPOCHS, log_every=1, eval_every=None, save_every=None,
+                      save_final=False, resume=False, mixed_precision="no", compile=False,
+                      max_batch_tokens=REPLAY_BATCH_TOKENS, device=self.device, progress_bar=False,
+                      verbose=False)
+        return self.train_config(run_name, **{**replay, **lesson})
+
     def find_finetuned(self, run_name: str, model, source):
         """The model exported by this sprint's ``run_name`` run that started from ``model``'s
         weights and trained on ``source`` (the same data the training notebook passed to
@@ -328,6 +351,9 @@ TRAINING_KNOBS = {
     "PATIENCE": "early_stopping_patience", "WEIGHT_DECAY": "weight_decay", "SEED": "seed",
     "RESUME": "resume", "COMPILE": "compile",
 }
+# Settings.replay_config: epochs enough for any max_steps, and a token limit no batch reaches.
+REPLAY_EPOCHS = 1_000_000
+REPLAY_BATCH_TOKENS = 2**40
 # The knobs the README lists for every sprint that trains: a notebook that trains (its cell
 # sets EPOCHS or MAX_STEPS) honours each of them, or refuses it when the environment sets it.
 SHARED_TRAINING_KNOBS = ("EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "MAX_STEPS", "MAX_BATCH_TOKENS")

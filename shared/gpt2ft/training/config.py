@@ -59,6 +59,8 @@ class TrainConfig:
     long-text batch fits in memory and the step is the same (exactly without
     dropout; with dropout each micro-batch draws its own masks, the same step
     in expectation).
+    ``mixed_precision``: ``"auto"`` is bf16 (or fp16) on a GPU, with TF32 matrix products,
+    and float32 on a CPU; ``"no"`` is plain float32 everywhere (no TF32 either).
     ``eval_every``/``save_every``: a number of steps, ``"epoch"`` (the end of
     every epoch) or ``None`` (only at the end). ``strategy=None``
     trains the parameters as the model has them.

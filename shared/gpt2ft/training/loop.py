@@ -45,7 +45,8 @@ def train(model: torch.nn.Module, train_dataset, eval_dataset=None,
     notebook holds it (a book's text, the records...): part of the run's identity, so a
     later notebook finds this run from the same data (``runs.find_finetuned``).
     ``about`` (the data source, the command...) is written beside the identity, not compared. TF32
-    matmuls are switched on for the run on a GPU and the previous setting restored.
+    matmuls are switched on for the run on a GPU (not with ``mixed_precision="no"``: plain
+    float32) and the previous setting restored.
     """
     from accelerate.utils import set_seed
     if cfg is None:

@@ -9,7 +9,8 @@ Everything here is decided once, before the first step, and held in one
   model and wraps it in DDP when several processes run (``accelerate launch``).
 - **Precision** is done here, in plain PyTorch: ``torch.autocast`` around the
   forward pass and the loss (bf16 on GPUs that have it natively, else fp16 with
-  a ``torch.amp.GradScaler``); fp32 on a CPU.
+  a ``torch.amp.GradScaler``), with TF32 matrix products; fp32 on a CPU, and
+  everywhere with ``mixed_precision="no"`` (:func:`uses_tf32`).
 - **Loss**: the model's own, a ``loss_fn(outputs, batch)``, or the chunked
   causal-LM loss (:mod:`gpt2ft.training.lm_loss`) that never holds all the logits.
 - **Optimizer**: fused AdamW with weight decay on matrices only; a warm-up then
@@ -307,6 +308,16 @@ def plan(cfg: TrainConfig, model, loss_fn) -> Plan:
     return Plan(device, precision, resolve_lm_loss(cfg, model, device, loss_fn))
 
 
+def uses_tf32(chosen: Plan) -> bool:
+    """TF32 matrix products on a GPU, except where the run asked for plain float32.
+
+    ``mixed_precision="no"`` means float32 arithmetic throughout: a run that replays a loop
+    written by hand in plain PyTorch (``sprints/sprint11_classification/04_finetune``, whose
+    PyTorch default leaves TF32 off) then does the same arithmetic.
+    """
+    return chosen.device == "cuda" and chosen.precision != "no"
+
+
 def check_causal(model, loss_fn) -> None:
     """The causal-LM loss (the model's own, or chunked) only for a model that is causal."""
     if loss_fn is not None or not is_causal_lm(model):
@@ -324,8 +335,9 @@ def build_runtime(cfg: TrainConfig, chosen: Plan, accelerator, model, loss_fn,
                            lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                            lora_target_modules=cfg.lora_target_modules)
     if chosen.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        if uses_tf32(chosen):
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         _prefer_sdpa(model)
     wrapped = accelerator.prepare(ChunkedLossLM(model) if chosen.lm_loss == "chunked" else model)
     # accelerate may patch forward with its own autocast and an fp32 copy of every output
