@@ -108,8 +108,8 @@ pooling
 # - **Position.** A causal LM's attention looks only backwards: the first
 #   position has seen only the first token (SmolLM2 adds no start token, nor
 #   does `gpt2`), so a head on it classifies a sentence by its first word
-#   ("the", "a", "it"): it stays near a coin toss (0.4975 at 1e-2) at every
-#   rate, its training loss above ln 2 = 0.69. The last real token has seen the
+#   ("the", "a", "it"): it stays at a coin toss (0.50 to 0.525) at every
+#   rate, its training loss at ln 2 = 0.69 or above. The last real token has seen the
 #   whole sentence: 0.7425 at 1e-2 from the same forward pass (`05`'s head-only
 #   run through the engine: 0.735). An encoder can read its first token,
 #   `[CLS]`, because its attention runs both ways (the appendix).
