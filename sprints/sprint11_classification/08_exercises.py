@@ -292,8 +292,8 @@ pd.DataFrame.from_dict(length_rows, orient="index")
 # - **accuracy** rises with the tokens read: 0.625 when three reviews in four
 #   are cut after 176 tokens (the verdict often comes at the end), 0.729 at
 #   416, 0.771 at 848; the last step, +0.04, is within one standard error;
-# - **time** rises faster than the tokens read: about 1 s for the 4 longest
-#   reviews cut at 176 tokens, 2.6 s at 416, 5.4 s at 848, while the mean
+# - **time** rises faster than the tokens read: about 0.5 s for the 4 longest
+#   reviews cut at 176 tokens, 1.3 s at 416, 2.8 s at 848, while the mean
 #   review read grows only from 271 to 333 tokens between the last two. A
 #   batch is padded to its longest row, and attention grows with the square
 #   of the length.
