@@ -3,7 +3,8 @@
 #
 # Four exercises that extend the sprint. Each states a task, leaves a cell for
 # you to work in, then holds a worked solution and its discussion, collapsed:
-# open them after you have tried. The code you need is in `02`–`06`.
+# open them after you have tried. The code you need is in `02`–`06`; the
+# sprint ends with `09_check_yourself`.
 #
 # **You will learn**
 # - why a causal LM must read the *last* token, and why a frozen body needs a
@@ -17,10 +18,9 @@
 # body computes the same hidden states every time it reads a text, so
 # exercises 1, 2 and 4 run the body **once** over their rows
 # (`classify.hidden_states`) and train the `score` head on those states by the
-# loop of `04` (`classify.train_head`: AdamW, a 10 % warm-up then linear decay,
-# clipping at 1.0): each head trains in a fraction of a second. Both live in
-# `gpt2ft/classify/frozen.py`. Exercise 3 changes the body (LoRA), so it
-# trains through the engine.
+# loop of `04` (`classify.train_head`), in a fraction of a second per head;
+# both are in `gpt2ft/classify/frozen.py`. Exercise 3 (LoRA) changes the body,
+# so it trains through the engine.
 
 # %% tags=["parameters"]
 PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
@@ -226,8 +226,7 @@ display(lora_table)
 # within one standard error (0.02) with twice the weights. One direction per
 # projection is too narrow to get as far in 50 steps; beyond rank 8 the extra
 # weights buy nothing here (external: the LoRA paper, Hu et al. 2021, found
-# ranks 1 to 8 about as good as 64 on GPT-3). With `gpt2`, rank 1 is 38k
-# weights and rank 16 about 590k.
+# ranks 1 to 8 about as good as 64 on GPT-3).
 
 # %% [markdown]
 # ## Exercise 4 — `max_length`: percentile against accuracy and time
