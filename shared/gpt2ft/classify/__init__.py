@@ -16,6 +16,10 @@ Taught in ``sprints/sprint11_classification``, one module per idea:
 - :mod:`~gpt2ft.classify.diagrams`   the token lengths, the padded batch, the GPT-2 stack with
   its classification head and the loop by hand against the engine, drawn from the real
   tokenizer, config and data (``01``, ``02``, ``04``)
+- :mod:`~gpt2ft.classify.comparison` runs side by side: loss curves of several runs, their
+  confusion matrices in a row (``05_strategies``, ``06_imbalance``)
+- :mod:`~gpt2ft.classify.frozen`     a head trained on frozen features: the body read once,
+  heads trained by the loop of ``04`` in a fraction of a second (``08_exercises``)
 
 Every public name is here too: ``from gpt2ft import classify; classify.predict(...)``.
 The texts the models read come from :meth:`gpt2ft.session.data.ClassificationData.model_texts`,
@@ -30,7 +34,10 @@ import importlib
 _HOMES = {
     **dict.fromkeys(["LossAccuracyPlot", "train_classifier"], "finetune"),
     **dict.fromkeys(["MINILM_PACKAGE", "build_classifier", "check_pad_tokens", "choose_max_length", "encode",
-                    "label_maps", "minilm_dir", "model_label", "set_pad_token", "token_lengths"], "classifier"),
+                    "label_maps", "load_encoded", "minilm_dir", "model_label", "set_pad_token",
+                    "token_lengths"], "classifier"),
+    **dict.fromkeys(["confusion_grid", "loss_curves_figure"], "comparison"),
+    **dict.fromkeys(["head_scores", "hidden_states", "train_head"], "frozen"),
     **dict.fromkeys(["balanced_subset", "class_weights", "weighted_loss"], "imbalance"),
     **dict.fromkeys(["classification_metrics", "confusion_figure", "metrics_fn", "metrics_table",
                     "predictions_frame", "softmax"], "metrics"),

@@ -6,7 +6,8 @@ and ``02_padding_and_batches`` (:func:`set_pad_token`: GPT-2 has no pad token,
 so use ``<|endoftext|>`` on the tokenizer *and* the model config and pad on the
 right; :func:`encode`: truncate, never pad). :func:`build_classifier` (label
 names in the config) is taught in ``04_finetune``, :func:`minilm_dir` in
-``07_minilm``.
+``07_appendix_minilm_and_memory``; :func:`load_encoded` (those steps in one call) serves
+``05_strategies`` on.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ def encode(dataset, tokenizer: PreTrainedTokenizerBase, max_length: int,
         return out
 
     return dataset.map(tok, batched=True, remove_columns=[label_column])
+
+
+def load_encoded(name: str, run, tokenizer: PreTrainedTokenizerBase, *, max_examples: int = 0,
+                 percentile: float = 95):
+    """The steps of ``01_data`` in one call (``05_strategies`` on): the classification set
+    ``name`` loaded for ``run`` (``max_examples`` rows per split, a stratified draw; 0 = all),
+    the texts as the models read them, ``max_length`` at the ``percentile`` of the training
+    texts' token lengths (capped at the model's context), every split encoded at it.
+    Returns ``(data, encoded, max_length)``."""
+    from gpt2ft.core.models import context_length
+    from gpt2ft.session.data import load_classification
+
+    data = load_classification(name, run, max_examples=max_examples)
+    texts = data.model_texts()
+    cap = context_length(loading.load_config(run)) or 1024
+    max_length = choose_max_length(token_lengths(tokenizer, texts["train"]["text"]), percentile, cap=cap)
+    return data, encode(texts, tokenizer, max_length), max_length
 
 
 def label_maps(label_names: Sequence[str]) -> tuple[dict[int, str], dict[str, int]]:
