@@ -8,6 +8,7 @@ the ``TrainConfig`` it builds (``run.train_config``) must carry them. No noteboo
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_the_shared_knobs_reach_the_run(path, monkeypatch, tmp_path):
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: f"{p.parent.name[:8]}-{p.stem}")
 def test_the_settings_own_the_run(path):
     code = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("#"))
-    assert "train_config(" in code
+    assert re.search(r"\.(train|throwaway|loop_check)_config\(", code), f"{path.name}: build the config with run"
     assert "TrainConfig(" not in code, f"{path.name}: build the config with run.train_config"
     assert not re.search(r"\b[A-Z][A-Z_]+ or (None|\"auto\")", code), f"{path.name}: a value translated by hand"
 
@@ -56,3 +57,17 @@ def test_the_settings_own_the_run(path):
 def test_no_notebook_computes_a_fingerprint_or_names_a_run_folder(path):
     code = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("#"))
     assert not re.search(r"fingerprint\(|run_folder\(|runs_dir\(\"", code), f"{path}: the run names itself"
+
+
+CONFIG_CALLS = ("TrainConfig", "train_config", "throwaway_config", "loop_check_config")
+SIX_ARGUMENTS = sorted(SPRINTS.glob("sprint12_*/[0-9][0-9]_*.py"))  # widen as each sprint complies
+
+
+@pytest.mark.parametrize("path", SIX_ARGUMENTS, ids=lambda p: f"{p.parent.name[:8]}-{p.stem}")
+def test_a_config_call_shows_at_most_six_arguments(path):
+    """Only the lesson in the cells: the rest comes from the parameters cell or the defaults."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in CONFIG_CALLS:
+                assert len(node.args) + len(node.keywords) <= 6, f"{path.name}:{node.lineno}: {name}(...)"

@@ -128,3 +128,25 @@ def test_continuation_match_counts_the_leading_tokens_written_back(kind):
     assert measures.continuation_match(model, changed, prefix=6, length=8) == [3, 0, 8]
     with pytest.raises(ValueError, match="prefix \\+ length = 15"):
         measures.continuation_match(model, blocks, prefix=7, length=8)
+
+
+def test_the_sprint_figures_draw_from_the_notebooks_values(tok):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from gpt2ft.lm import figures
+    corpus = packing.prepare_corpus(TEXT, tok, block_size=16, validation_fraction=0.25)
+    fig = figures.packing_bar(corpus.report, "a title")
+    assert fig.axes[0].get_title() == "a title" and "blocks of 16" in fig.axes[0].texts[0].get_text()
+    tokens = corpus.train_ids[:40].tolist()
+    fig = figures.label_shift(tok, tokens, {"original": [1.0] * 39, "fine-tuned": [0.5] * 39}, n=10)
+    top, bars = fig.axes
+    assert len(bars.patches) == 20 and bars.get_xticklabels()[0].get_text().startswith("t=")
+    inputs, targets = top.texts[0:30:3], top.texts[1:30:3]  # per position: input, target, arrow
+    assert [t.get_text() for t in targets[:-1]] == [t.get_text() for t in inputs[1:]]  # moved by one
+    history = pd.DataFrame({"step": [1, 2, 2], "train_loss": [3.0, 2.0, None], "eval_loss": [None, None, 2.5]})
+    assert figures.train_and_validation(history, "t").axes[0].get_title() == "t"
+    assert len(figures.context({8: 5.0, 16: 4.0}, [9.0, 5.0, 4.0], 4).axes) == 2
+    plt.close("all")

@@ -166,6 +166,21 @@ def test_replay_config_keeps_the_cells_knobs_and_sets_what_a_step_for_step_repla
     with pytest.raises(ValueError, match="needs max_steps"):
         run.replay_config("loop")
 
+def test_lora_r_carries_its_alpha_and_the_throwaway_and_loop_check_presets(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path))
+    run = settings.configure(_training_cell(LORA_R=16, STRATEGY="lora"), sprint="sprint12", show=False,
+                             env={"PROFILE": "tiny"})
+    cfg = run.train_config("train", strategy="lora")
+    assert (cfg.lora_r, cfg.lora_alpha) == (16, 32)
+    quick = run.throwaway_config("sweep", learning_rate=1e-2)
+    assert (quick.save_every, quick.save_final, quick.resume, quick.log_every) == (None, False, False, 1)
+    assert not quick.progress_bar and not quick.verbose and quick.learning_rate == 1e-2
+    check = run.loop_check_config("loop-by-hand", max_steps=5, warmup_steps=1)
+    assert (check.mixed_precision, check.compile, check.lm_loss, check.grad_accum_steps) == ("no", False, "model", 1)
+    assert check.eval_every is None and check.early_stopping_patience == 0 and not check.load_best_at_end
+    assert check.max_batch_tokens > 10**12 and check.device == run.device and check.save_final is False
+    assert (check.max_steps, check.warmup_steps, check.batch_size, check.lora_r) == (5, 1, 8, 16)
+
 
 def test_a_training_knob_is_checked_once_by_the_engines_rule():
     with pytest.raises(settings.SettingError, match=r"MAX_BATCH_TOKENS=-4 .* Allowed: 0 \(the engine's choice"):

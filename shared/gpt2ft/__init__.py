@@ -12,7 +12,7 @@ Its folders are its layers; a module imports only from its own layer or a lower 
    ``generate`` (sprint 10: ``decoding``, ``figures``),
    ``classify`` (sprint 11: ``classifier``, ``baseline``, ``metrics``, ``prediction``, ``finetune``,
    ``imbalance``, ``export``, ``diagrams``, ``comparison``, ``frozen``),
-   ``lm`` (sprint 12: ``packing``, ``measures``),
+   ``lm`` (sprint 12: ``packing``, ``measures``, ``figures``),
    ``instruct`` (sprint 13: ``template``, ``records``, ``responses``, ``scoring``)
 5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``, ``fetch``, ``stale``: never imported by a notebook
 

@@ -45,10 +45,11 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from IPython.display import display
 
-from gpt2ft.core import models
-from gpt2ft.lm import measures, packing
+from gpt2ft.core import checks, models
+from gpt2ft.lm import figures, measures, packing
 from gpt2ft.session import data, loading, settings
 
 run = settings.configure(globals())
@@ -120,7 +121,8 @@ print("the first block starts:", repr(tokenizer.decode(blocks[0][:12])))
 #
 # `packing.prepare_corpus` does the four steps (tokenization cached on disk)
 # and returns the blocks as a `datasets.Dataset` with `input_ids` and
-# `labels` columns. Its blocks must be exactly ours:
+# `labels` columns. Its blocks must be exactly ours (each check below stops
+# the notebook with both values if it fails, and prints one line if it holds):
 
 # %%
 context = models.context_length(loading.load_config(run))
@@ -129,12 +131,14 @@ packed, packed_dropped = packing.pack_blocks(np.asarray(train_ids), BLOCK_SIZE)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("same token stream:", corpus.train_ids.tolist() + corpus.validation_ids.tolist() == ids)
-print("blocks cut by hand == packing.pack_blocks:", packed.tolist() == blocks, "| same tail dropped:",
-      packed_dropped == dropped)
-print("blocks cut by hand == prepare_corpus's training set:", corpus.train[:]["input_ids"].tolist() == blocks)
-print("labels == inputs in every block:", corpus.train[:]["labels"].tolist() == blocks)
-print("validation starts where training ends:", corpus.validation_ids[0] == ids[cut])
+by_hand = torch.tensor(blocks)
+checks.same("the token stream by hand == prepare_corpus's, train then validation", torch.tensor(ids),
+            torch.from_numpy(np.concatenate([corpus.train_ids, corpus.validation_ids])))
+checks.same("blocks cut by hand == packing.pack_blocks", by_hand, torch.from_numpy(packed))
+checks.same("the same tail dropped", dropped, int(packed_dropped))
+checks.same("blocks cut by hand == prepare_corpus's training set", by_hand, corpus.train[:]["input_ids"])
+checks.same("labels == inputs in every block", by_hand, corpus.train[:]["labels"])
+checks.same("validation starts where training ends", ids[cut], int(corpus.validation_ids[0]))
 
 # %% [markdown]
 # What the library adds to the four lines by hand, and when you need it:
@@ -150,7 +154,7 @@ print("validation starts where training ends:", corpus.validation_ids[0] == ids[
 report = pd.Series(corpus.report, name=book.name)
 display(report.to_frame())
 again = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_context=context)
-print("the second call read the cache:", again.report["tokenized from cache"])
+checks.holds("the second call read the token cache", again.report["tokenized from cache"])
 
 # %% [markdown]
 # **Reading this output.** The report repeats the numbers we computed by hand:
@@ -161,36 +165,12 @@ print("the second call read the cache:", again.report["tokenized from cache"])
 # call always reads the cache.
 #
 # ## The picture: one stream, two sides, equal blocks
+#
+# Drawn from the report by `gpt2ft.lm.figures.packing_bar` (the matplotlib
+# code is there, to read).
 
 # %%
-def draw_packing(report):
-    """The token stream as a bar: training blocks, validation blocks, dropped tails."""
-    fig, ax = plt.subplots(figsize=(8, 1.9))
-    total, size = report["tokens"], report["block size"]
-    sides = [(0, report["train tokens"], report["train blocks"], ("#1f77b4", "#7fb2dc"), "train", "left"),
-             (report["train tokens"], report["validation tokens"], report["validation blocks"],
-              ("#ff7f0e", "#ffbb78"), "validation", "right")]
-    for start, length, n, shades, name, side in sides:
-        # every block, in alternating shades so the cuts show
-        ax.broken_barh([(start + b * size, size) for b in range(n)], (-0.4, 0.8),
-                       facecolors=[shades[b % 2] for b in range(n)])
-        tail = length - n * size
-        ax.broken_barh([(start + n * size, tail)], (-0.4, 0.8), facecolors="lightgrey", hatch="///",
-                       edgecolor="grey")
-        x = start if side == "left" else start + length
-        ax.text(x, 0.55, f"{name}: {n} blocks of {size} + {tail} tokens dropped", ha=side, va="bottom",
-                fontsize=8)
-    ax.vlines(report["train tokens"], -0.5, 0.5, color="black", linewidth=1.5)  # the cut
-    ax.set_xlim(0, total)
-    ax.set_ylim(-0.5, 1.1)
-    ax.set_yticks([])
-    ax.set_xlabel(f"position in the token stream (of {total:,} tokens)")
-    ax.set_title(f"{book.name}: contiguous split, then blocks of {size} tokens", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-fig = draw_packing(corpus.report)
+fig = figures.packing_bar(corpus.report, f"{book.name}: contiguous split, then blocks of {BLOCK_SIZE} tokens")
 plt.show()
 
 # %% [markdown]

@@ -11,9 +11,12 @@
 #   position's prediction against the *next* token (the
 #   [label shift](../../notes/glossary.md#label-shift)), written by hand and
 #   checked against the model's own loss;
-# - how to train it with the project's engine (`gpt2ft.training.train`) and
-#   read the train and validation curves against the
-#   [unigram baseline](../../notes/glossary.md#unigram-baseline) of `01_prepare_data`;
+# - the training loop, by hand in plain PyTorch (blocks, the shifted loss,
+#   AdamW with its two parameter groups, warm-up and decay, clipping, an
+#   evaluation on held-out blocks), checked step for step against the
+#   project's engine, `gpt2ft.training.train`;
+# - how to train with the engine and read the train and validation curves
+#   against the [unigram baseline](../../notes/glossary.md#unigram-baseline) of `01_prepare_data`;
 # - why a small book calls for [early stopping](../../notes/glossary.md#early-stopping):
 #   keep the best weights, not the last.
 #
@@ -51,19 +54,21 @@ RESUME = True  # continue this run from its last checkpoint; RESUME=0 starts ove
 STRATEGY = "full"  # full (every parameter) | lora (low-rank adapters on the attention projections)
 LORA_R = 16  # rank of the LoRA update (STRATEGY=lora); its alpha is 2 x LORA_R
 COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
+HAND_STEPS = 5  # optimizer steps of the loop written by hand (MAX_STEPS caps them too)
 
 # %%
 import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from gpt2ft.core import models, paths
-from gpt2ft.lm import measures, packing
+from gpt2ft.core import checks, models, paths
+from gpt2ft.lm import figures, measures, packing
 from gpt2ft.session import data, loading, results, settings
-from gpt2ft.training import LivePlot, runs, train
+from gpt2ft.training import LivePlot, batching, runs, strategies, train
 
 # tiny: the random model must learn everything in a minute: a 100x larger rate, small batches.
 # small: SmolLM2 on a CPU: LoRA adapters, one epoch of the first 160 blocks (40 steps of 4 blocks).
@@ -119,10 +124,8 @@ print(f"logits {tuple(logits.shape)}; loss by hand {by_hand.item():.4f}, the mod
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("the shifted cross-entropy by hand == the model's loss (relative difference below 1e-5):",
-      torch.allclose(by_hand, theirs.float(), rtol=1e-5))
-print("labels are the inputs:", torch.equal(input_ids, labels))
-
+checks.same("the shifted cross-entropy by hand == the model's own loss", by_hand, theirs.float(), rtol=1e-5)
+checks.same("the labels are the inputs", labels, input_ids)
 
 # %% [markdown]
 # **Reading this output.** Both numbers are the same, 4.3646 nats per token,
@@ -134,46 +137,13 @@ print("labels are the inputs:", torch.equal(input_ids, labels))
 # figures, sources in the card); verse with speaker names is harder for both.
 #
 # ### The picture: inputs and targets, one position apart
+#
+# Drawn by `gpt2ft.lm.figures.label_shift` (the matplotlib code is there, to
+# read) from the first block's tokens and the loss at each of its positions.
 
 # %%
-def draw_label_shift(tokens, losses, n=14):
-    """Input tokens on top, the token each position must predict below, and its loss per model.
-
-    ``losses`` maps a model's name to its loss at every position; the window of ``n`` positions
-    starts a few tokens before the block's first blank line (a new speaker in a play), else at 0.
-    """
-    pieces = [tokenizer.decode([t]) for t in tokens]
-    words = [repr(piece)[1:-1] or "·" for piece in pieces]
-    blank_line = next((i for i in range(len(pieces)) if "\n\n" in "".join(pieces[:i + 1])), 0)
-    start = min(max(0, blank_line - 4), len(tokens) - n - 1)
-    fig, (top, bars) = plt.subplots(2, 1, figsize=(11, 3.8), height_ratios=[1.3, 1], sharex=True)
-    for t in range(n):
-        top.text(t, 1, words[start + t], ha="center", va="center", fontsize=8,
-                 bbox=dict(boxstyle="round", facecolor="#dbe9f6", edgecolor="tab:blue"))
-        top.text(t, 0, words[start + t + 1], ha="center", va="center", fontsize=8,
-                 bbox=dict(boxstyle="round", facecolor="#fde5cc", edgecolor="tab:orange"))
-        top.annotate("", xy=(t, 0.22), xytext=(t, 0.78), arrowprops=dict(arrowstyle="->", color="grey"))
-    top.text(-0.7, 1, "input t", ha="right", va="center", fontsize=9)
-    top.text(-0.7, 0, "target = input t+1", ha="right", va="center", fontsize=9)
-    top.set_ylim(-0.5, 1.5)
-    top.axis("off")
-    width = 0.8 / len(losses)
-    for i, (name, values) in enumerate(losses.items()):
-        offset = (i - (len(losses) - 1) / 2) * width
-        bars.bar([t + offset for t in range(n)], values[start:start + n], width=width, label=name,
-                 color=("tab:orange", "tab:green")[i % 2])
-    bars.axhline(math.log(len(tokenizer)), color="grey", linestyle="--", linewidth=1,
-                 label=f"ln {len(tokenizer):,} (a uniform guess)")
-    bars.set_ylabel("loss at t (nats)")
-    bars.set_xticks(range(n), [f"t={start + t}" for t in range(n)])
-    bars.legend(loc="upper right", fontsize=8)
-    fig.suptitle("Each position predicts the next token; the loss is the mean of the bars", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 bars_before = {"original": per_position[0].tolist()}
-fig = draw_label_shift(input_ids[0].tolist(), bars_before)
+fig = figures.label_shift(tokenizer, input_ids[0].tolist(), bars_before)
 plt.show()
 
 # %% [markdown]
@@ -192,31 +162,165 @@ plt.show()
 # confident wrong guess costs more than no guess at all. (A random model's
 # bars, at tiny, all sit on that line.)
 #
-# ## The loop, and what the engine adds
+# ## The training loop, by hand
 #
-# The training loop itself is written by hand, in plain PyTorch, in Sprint 11's
-# [`04_finetune`](../sprint11_classification/04_finetune.ipynb) (forward, loss,
-# backward, clip, optimizer step, schedule, evaluate), and checked there step
-# for step against `gpt2ft.training.train`. For a causal language model only
-# three things change:
+# The model learns the book by repeating one step: the loss above on a batch
+# of training blocks, its gradient, a small move of the weights. Here is that
+# loop in plain PyTorch, for `HAND_STEPS` optimizer steps (fewer under
+# `MAX_STEPS`), with the recipe of the run below:
 #
-# | Sprint 11's loop by hand (classification) | here (causal LM) |
+# 1. **blocks**: the training blocks, cut by hand from the token stream again
+#    (`BLOCK_SIZE` tokens each, as in `01_prepare_data`), `BATCH_SIZE` blocks
+#    a step in the engine's shuffled order (Sprint 11's `ResumableBatchSampler`:
+#    one order per epoch, drawn from `SEED`). Blocks have one length, so a
+#    batch is a plain stack: no padding, no mask;
+# 2. **which weights train**: `STRATEGY`, added the way the engine adds it (at
+#    small, LoRA adapters of rank `LORA_R` with α = 2 × rank; at full, every weight);
+# 3. **optimizer**: [AdamW](../../notes/glossary.md#adamw) with two parameter
+#    groups, [weight decay](../../notes/glossary.md#weight-decay) 0.01 on the
+#    weight matrices and none on biases and norm gains;
+# 4. **schedule**: the learning rate rises from 0 over one
+#    [warm-up](../../notes/glossary.md#warm-up) step, then falls linearly to 0
+#    (a `LambdaLR` multiplying `LEARNING_RATE`);
+# 5. **each step**: forward, the shifted cross-entropy of *The loss, by hand*,
+#    backward, [clip](../../notes/glossary.md#gradient-clipping) the gradient
+#    norm to 1.0, optimizer step, schedule step, zero the gradients;
+# 6. **evaluation**: after the last step, the mean loss over every target of
+#    `2 x BATCH_SIZE` held-out validation blocks, without gradients and with
+#    dropout off.
+#
+# `torch.manual_seed(SEED)` comes right before the adapters and the optimizer
+# are made, as in the engine: LoRA's first matrices and every dropout mask are
+# then drawn from the same random state in both runs.
+
+# %%
+n_blocks = len(corpus.train)  # this run's training blocks (MAX_EXAMPLES caps them)
+train_blocks = torch.as_tensor(corpus.train_ids[:n_blocks * BLOCK_SIZE]).long().view(n_blocks, BLOCK_SIZE)  # 1.
+held_out = validation.select(range(min(len(validation), 2 * BATCH_SIZE)))  # 6. scored after the last step
+sampler = batching.ResumableBatchSampler(n_blocks, BATCH_SIZE, seed=SEED)  # the engine's order of blocks
+hand_steps = min(HAND_STEPS, MAX_STEPS or HAND_STEPS, len(sampler))  # within the first epoch
+warmup = 1  # steps
+
+hand_model = loading.load_causal_lm(run)  # a fresh copy of the starting weights
+torch.manual_seed(SEED)
+hand_model = strategies.apply_strategy(hand_model, STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R)  # 2.
+trainable = [p for p in hand_model.parameters() if p.requires_grad]
+optimizer = torch.optim.AdamW([{"params": [p for p in trainable if p.dim() >= 2], "weight_decay": 0.01},  # 3.
+                               {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0}],
+                              lr=LEARNING_RATE, fused=True)
+
+
+def lr_factor(step):  # 4. 0 -> 1 over the warm-up, then linearly down to 0 one step after the last
+    if step < warmup:
+        return step / warmup
+    return (hand_steps - step) / max(1, hand_steps - warmup)
+
+
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+checks.same("the blocks cut by hand == the training set's", train_blocks, corpus.train[:]["input_ids"])
+print(f"{STRATEGY}: {strategies.describe(hand_model)}; "
+      f"{sum(p.numel() for p in optimizer.param_groups[0]['params']):,} of them decayed")
+
+# %%
+hand_losses, hand_lrs = [], []
+hand_model.train()  # dropout on (GPT-2's own; LoRA's at small)
+for rows in list(sampler)[:hand_steps]:  # 1. the block numbers of each step, in the engine's order
+    batch = train_blocks[rows].to(hand_model.device)  # the inputs, and the labels too
+    logits = hand_model(input_ids=batch).logits  # 5. forward: blocks x positions x vocabulary
+    loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)).float(),  # position t ...
+                           batch[:, 1:].reshape(-1))  # ... against the token at t + 1
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(hand_model.parameters(), 1.0)
+    hand_lrs.append(scheduler.get_last_lr()[0])  # the rate this step uses
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    hand_losses.append(loss.item())
+
+hand_model.eval()  # 6. dropout off, no gradients, the mean over every target token
+loss_sum, n_targets = 0.0, 0
+with torch.no_grad():
+    for start in range(0, len(held_out), BATCH_SIZE):
+        batch = held_out[start:start + BATCH_SIZE]["input_ids"].to(hand_model.device)
+        logits = hand_model(input_ids=batch).logits[:, :-1].float()
+        loss_sum += F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1),
+                                    reduction="sum").item()
+        n_targets += batch[:, 1:].numel()
+hand_eval_loss = loss_sum / n_targets
+print(f"{hand_steps} steps of {BATCH_SIZE} blocks: training loss {hand_losses[0]:.4f} at the first step, "
+      f"{hand_losses[-1]:.4f} at the last; held-out loss {hand_eval_loss:.4f} on {len(held_out)} blocks")
+
+# %% [markdown]
+# **Reading this output.** The cut by hand gives exactly the training set's
+# 160 blocks. With LoRA, 1,843,200 of SmolLM2's 136,358,208 weights train
+# (1.35 %: rank-16 adapters on the query, key, value and output projections
+# of 30 blocks); all are matrices, so all are decayed, and the second group is
+# empty (at full, GPT-2's biases and layer-norm gains land there). Five steps
+# of 4 blocks teach little: the loss moves with each batch (3.989 at the
+# first step, where the rate is still 0, then 4.264, 4.332, 4.218 and 4.067)
+# and the 8 held-out blocks score 3.415. The point here is the arithmetic,
+# not the score.
+#
+# Now the same steps through the engine: a fresh copy of the same starting
+# weights, the same blocks and held-out blocks, and `run.loop_check_config`,
+# which is `run.train_config` (the parameters cell's learning rate, batch
+# size, seed, strategy and rank) made to do exactly the loop's arithmetic:
+# float32, no compiling, one batch per step, the model's own loss, every
+# step's loss logged, one evaluation after the last step, nothing saved or
+# resumed (read it in `gpt2ft/session/settings.py`). The keyword arguments are
+# the loop's own: its length and its warm-up.
+
+# %%
+twin = run.loop_check_config("loop-by-hand", max_steps=hand_steps, warmup_steps=warmup, strategy=STRATEGY)
+engine = train(loading.load_causal_lm(run), corpus.train, held_out, twin)
+logged = engine.history.dropna(subset=["train_loss"])
+engine_eval_loss = engine.history["eval_loss"].dropna().iloc[-1]
+pd.DataFrame({"rate, by hand": hand_lrs, "rate, engine": logged["lr"].tolist(),
+              "loss, by hand": hand_losses, "loss, engine": logged["train_loss"].tolist()},
+             index=pd.RangeIndex(1, len(hand_losses) + 1, name="step")).round(6)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tolerance = 1e-5 if run.device == "cpu" else 1e-2  # on a GPU the engine multiplies in TF32
+checks.same("as many steps", len(hand_losses), len(logged))
+checks.same("the learning rate of every step", torch.tensor(hand_lrs), torch.tensor(logged["lr"].tolist()),
+            rtol=1e-9)
+checks.same("the training loss of every step", torch.tensor(hand_losses),
+            torch.tensor(logged["train_loss"].tolist()), rtol=tolerance)
+checks.same("the held-out loss after the last step", hand_eval_loss, engine_eval_loss, rtol=tolerance)
+
+# %% [markdown]
+# **Reading this output.** The engine's learning rate at every step is the
+# loop's own (0 at the warm-up step, 1e-3 at the next, then down by a quarter
+# each step), and so is its training loss, to the sixth decimal (4.332194
+# against 4.332193 at step 3: float32 sums added in another order), and the
+# held-out loss after the last step. On a CPU the two runs do the same
+# arithmetic; on a GPU the engine multiplies matrices in TF32, hence the
+# looser tolerance there. For this to hold, the loop had to match the engine
+# in three places, each a lesson: the seed set right before the adapters and
+# the optimizer are made (LoRA's first matrices and its dropout masks come
+# from it), the blocks in the same order, and the same optimizer (fused
+# AdamW, the same two groups).
+#
+# Against Sprint 11's loop by hand
+# ([`04_finetune`](../sprint11_classification/04_finetune.ipynb), a
+# classifier), three things changed and nothing else:
+#
+# | Sprint 11 (classification) | here (causal LM) |
 # |---|---|
 # | `labels`: one class per row | `labels`: the block itself (`labels == input_ids`) |
-# | loss: cross-entropy of the class scores | loss: each position against the next token, shifted inside the model |
+# | loss: cross-entropy of the class scores, at the last real token | loss: each position against the next token |
 # | rows padded to one length, with a mask | packed blocks of `BLOCK_SIZE` tokens: stacked, no padding, no mask |
 #
-# Everything else is the same loop. The table says what `train` adds around
-# it, and when you need it; the terms are in the glossary
-# ([AdamW](../../notes/glossary.md#adamw), [weight decay](../../notes/glossary.md#weight-decay),
-# [warm-up](../../notes/glossary.md#warm-up), [gradient clipping](../../notes/glossary.md#gradient-clipping),
-# [accumulation](../../notes/glossary.md#batch-micro-batch-and-gradient-accumulation),
+# ### What the engine adds, and when you need it
+#
+# The terms are in the glossary
+# ([accumulation](../../notes/glossary.md#batch-micro-batch-and-gradient-accumulation),
 # [checkpoints](../../notes/glossary.md#checkpoint), [bf16](../../notes/glossary.md#bf16-and-fp16)),
 # the details and checks in `05_appendix_engine`.
 #
 # | the engine adds | when you need it |
 # |---|---|
-# | AdamW, weight decay on matrices only, warm-up then linear decay, clipping | always: the GPT-2 recipe |
 # | gradient accumulation; a big batch cut into micro-batches, same gradients | a batch too big for memory |
 # | evaluation every `EVAL_EVERY` steps, early stopping, the best weights kept | always on a small book |
 # | atomic checkpoints, exact resume, a run folder per identity (`RESUME`) | long or interruptible runs |
@@ -250,11 +354,12 @@ plt.show()
 #
 # `run.train_config("train", ...)` builds the run's settings: every training
 # setting of the parameters cell (`LEARNING_RATE`, `BATCH_SIZE`, `EPOCHS`,
-# `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `PATIENCE`, ...) is carried
-# over, and the keyword arguments add what this lesson chooses: a short
-# warm-up, the loss logged every 5 steps, the best weights loaded at the end.
-# The rest is the GPT-2 recipe the engine uses by default (weight decay 0.01,
-# linear decay, clipping at 1.0).
+# `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `PATIENCE`, `LORA_R` with its
+# α = 2 × rank, ...) is carried over, and the keyword arguments add what this
+# lesson chooses: a short warm-up, the loss logged every 5 steps, the best
+# weights loaded at the end, and which weights train. The rest is the recipe
+# of the loop by hand, the engine's defaults (weight decay 0.01, linear decay,
+# clipping at 1.0).
 #
 # `train` names the run's folder after what makes the run: the model's starting
 # weights, the book (`source=book`), the blocks and the settings that change
@@ -268,8 +373,7 @@ plt.show()
 # export are deleted).
 
 # %%
-cfg = run.train_config("train", warmup_ratio=0.05, log_every=5, load_best_at_end=True,
-                       strategy=STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R)
+cfg = run.train_config("train", warmup_ratio=0.05, log_every=5, load_best_at_end=True, strategy=STRATEGY)
 print(f"{cfg.run_name}: strategy {cfg.strategy}" + (f" (rank {cfg.lora_r})" if STRATEGY == "lora" else "")
       + f", learning rate {cfg.learning_rate:g}, {cfg.num_epochs} epochs of {len(corpus.train)} blocks, "
       f"{cfg.batch_size} per step (max_steps={cfg.max_steps}), warm-up {cfg.warmup_ratio:.0%}, "
@@ -340,8 +444,9 @@ if math.exp(best) < 1.5:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("validation loss fell:", best < before)
-print("below the unigram baseline:", best < unigram)
+checks.holds("the validation loss fell", best < before, f"{before:.3f} before, {best:.3f} best")
+checks.holds("the best validation loss is below the unigram baseline", best < unigram,
+             f"{best:.3f} against {unigram:.3f}")
 
 # %% [markdown]
 # **Reading this output.** A validation perplexity of *P* means the model is,
@@ -363,7 +468,8 @@ with torch.no_grad():
     logits = tuned(input_ids=input_ids).logits[:, :-1].float()
     per_position_after = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                                          reduction="none").view(targets.shape)
-fig = draw_label_shift(input_ids[0].tolist(), {**bars_before, "fine-tuned": per_position_after[0].tolist()})
+fig = figures.label_shift(tokenizer, input_ids[0].tolist(),
+                          {**bars_before, "fine-tuned": per_position_after[0].tolist()})
 plt.show()
 drop = (per_position - per_position_after)[0]
 print(f"mean over the two blocks' {targets.numel()} positions: {per_position.mean():.3f} before, "
@@ -409,6 +515,8 @@ print("saved the best model to", paths.shown(finetuned_dir))
 # %%
 print(f"- The loss by hand (logits[:, :-1] against labels[:, 1:]) is the model's own loss: "
       f"{by_hand.item():.3f} nats before training on two validation blocks.")
+print(f"- The loop by hand (blocks, shifted loss, AdamW groups, warm-up and decay, clipping, evaluation) "
+      f"is the engine's: {len(hand_losses)} steps, the same losses and learning rates.")
 print(f"- Training took {result.steps} optimizer steps of {BATCH_SIZE} blocks x {BLOCK_SIZE} tokens; "
       f"validation loss {before:.3f} -> {best:.3f} (unigram baseline {unigram:.3f}).")
 print(f"- The best weights (not the last) are saved in {result.run_dir.name}/{finetuned_dir.name}/, "

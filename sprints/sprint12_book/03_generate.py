@@ -39,7 +39,7 @@ import dataclasses
 
 import pandas as pd
 
-from gpt2ft.core import paths
+from gpt2ft.core import checks, paths
 from gpt2ft.generate import decoding
 from gpt2ft.lm import packing
 from gpt2ft.session import data, loading, results, settings
@@ -81,8 +81,8 @@ print(sampling, "| prompts:", len(prompts))
 # %%
 # NBVAL_CHECK_OUTPUT
 held_out = tokenizer.decode(corpus.validation_ids.tolist())
-print("one prompt per sample, each taken from the validation text:",
-      len(prompts) == N_SAMPLES and all(p in held_out for p in prompts))
+checks.same("one prompt per sample", len(prompts), N_SAMPLES)
+checks.holds("every prompt is taken from the validation text", all(p in held_out for p in prompts))
 print("settings both models get:", sorted(sampling))
 
 # %%

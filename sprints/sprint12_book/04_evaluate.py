@@ -24,8 +24,9 @@
 # scores all 264 validation blocks and 40 samples of 80 tokens.
 #
 # **You will learn**
-# - perplexity as exp(mean loss), computed by hand from the logits and
-#   checked against `gpt2ft.lm.measures.perplexity`;
+# - perplexity as exp(mean loss), computed by hand from the per-token
+#   log-probabilities (log-softmax, gather, mask) and checked against
+#   `gpt2ft.lm.measures.perplexity` and the model's own loss;
 # - how to measure *style* and *copying* in generated text, not only loss;
 # - how to answer the sprint's question, "does the model adopt the book's
 #   style?", with numbers.
@@ -59,7 +60,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gpt2ft.core import paths
+from gpt2ft.core import checks, paths
 from gpt2ft.generate import decoding
 from gpt2ft.lm import measures, packing
 from gpt2ft.session import data, loading, results, settings
@@ -88,36 +89,51 @@ models = {"original": original,
 #
 # Perplexity is the exponential of the mean next-token loss: a model with
 # perplexity *k* is, on average, as unsure as a choice among *k* equally likely
-# tokens. By hand, from the logits: at every position, the log-probability the
-# model gives the token that really comes next (a log-softmax over the
-# vocabulary, then the target's entry); the loss is minus their mean over all
-# positions, the perplexity its exponential (here over the first 8 validation
-# blocks, or all of them when there are fewer):
+# tokens. By hand, from the logits, in four steps:
+#
+# 1. **log-softmax**: at every position, a log-probability for every token of
+#    the vocabulary (what could come next);
+# 2. **gather**: at position *t*, keep only the entry of the token that really
+#    comes next, the label at *t + 1*;
+# 3. **mask**: count only the targets whose label is not `-100` (in packed
+#    blocks every label is a real token, so the mask keeps them all; Sprint 13
+#    masks the prompts this way);
+# 4. **average and exponentiate**: the loss is minus the mean of the kept
+#    log-probabilities, the perplexity its exponential.
+#
+# Here over the first 8 validation blocks (or all of them when there are
+# fewer), for the fine-tuned model:
 
 # %%
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL)
 model, blocks = models["fine-tuned"], corpus.validation.select(range(min(8, len(corpus.validation))))
-log_probs = []  # log p(token t+1 | tokens up to t), every position of every block
+input_ids, labels = blocks[:]["input_ids"].to(model.device), blocks[:]["labels"].to(model.device)
 with torch.no_grad():
-    for block in blocks[:]["input_ids"]:
-        logits = model(input_ids=block[None].to(model.device)).logits[0, :-1].float()
-        log_p = logits.log_softmax(-1)  # a distribution over the vocabulary at each position
-        log_probs += log_p.gather(1, block[1:, None].to(model.device)).squeeze(1).tolist()
-by_hand = math.exp(-sum(log_probs) / len(log_probs))
+    logits = model(input_ids=input_ids).logits[:, :-1].float()  # position t ...
+    targets = labels[:, 1:]  # ... predicts the label at t + 1
+    log_p = logits.log_softmax(-1)  # 1. blocks x positions x vocabulary
+    picked = log_p.gather(-1, targets.clamp_min(0)[..., None]).squeeze(-1)  # 2. (-100 would point at token 0)
+    kept = targets != -100  # 3.
+    mean_log_p = (picked * kept).sum() / kept.sum()
+    own_loss = model(input_ids=input_ids, labels=labels).loss  # the model's own loss, for the check
+by_hand = math.exp(-mean_log_p.item())  # 4.
 library = measures.perplexity(model, blocks)
-print(f"fine-tuned, {len(blocks)} book validation blocks: perplexity by hand {by_hand:,.2f}, "
-      f"measures.perplexity {library:,.2f}")
+print(f"fine-tuned, {len(blocks)} book validation blocks, {int(kept.sum()):,} targets: "
+      f"perplexity by hand {by_hand:,.2f}, measures.perplexity {library:,.2f}, "
+      f"exp(the model's loss) {math.exp(own_loss.item()):,.2f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("perplexity = exp(mean loss) by hand == measures.perplexity (relative difference below 1e-4):",
-      abs(by_hand - library) / library < 1e-4)
+checks.holds("every target of a packed block is kept", kept.all())
+checks.same("perplexity from the gathered log-probabilities == measures.perplexity", by_hand, library, rtol=1e-4)
+checks.same("perplexity by hand == exp(the model's own loss)", by_hand, math.exp(own_loss.item()), rtol=1e-4)
 
 # %% [markdown]
 # **Reading this output.** The fine-tuned model's perplexity on the first 8
-# validation blocks is 24.11 both ways: the log-probabilities gathered by hand
-# are what `measures.perplexity` averages. (These 8 blocks are easier than the
-# 32 of the table below.)
+# validation blocks (1,016 targets: 127 per block) is 24.11 all three ways:
+# the log-probabilities gathered by hand are what `measures.perplexity`
+# averages and what the model's `labels=` loss takes the mean of. (These 8
+# blocks are easier than the 32 of the table below.)
 
 # %% [markdown]
 # `measures.perplexity` adds only what scale needs: batches of 8 blocks

@@ -49,7 +49,7 @@ from dataclasses import replace
 
 import torch
 
-from gpt2ft.core import models, paths, processes
+from gpt2ft.core import checks, models, paths, processes
 from gpt2ft.lm import packing
 from gpt2ft.session import data, loading, settings
 from gpt2ft.training import lm_loss, runs, train
@@ -118,11 +118,12 @@ print(f"the two gradients of the output layer differ by {(own_grad - chunked_gra
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("the output layer is the token embedding (tied):",
-      head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr())
-print("same loss (relative difference below 1e-5):", torch.allclose(own, chunked, rtol=1e-5))
-print("same gradient of the output layer (relative difference below 1e-4):",
-      bool((own_grad - chunked_grad).norm() <= 1e-4 * own_grad.norm()))
+checks.holds("the output layer is the token embedding (tied)",
+             head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr())
+checks.same("the chunked loss == the model's loss", chunked, own, rtol=1e-5)
+gap = ((own_grad - chunked_grad).norm() / own_grad.norm()).item()
+checks.holds("the same gradient of the output layer (relative difference below 1e-4)", gap <= 1e-4,
+             f"they differ by {gap:.1e} of its size")
 
 # %% [markdown]
 # **Reading this output.** With SmolLM2's vocabulary two blocks of 128 tokens
@@ -166,10 +167,13 @@ print("same gradient of the output layer (relative difference below 1e-4):",
 # bit-identical to an uninterrupted one; on a GPU some kernels (the
 # embedding's gradient) add in a nondeterministic order, so a resumed run
 # matches to rounding only. `EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
-# `MAX_STEPS` and `MAX_BATCH_TOKENS` come from the parameters cell; the
-# keyword arguments are what this demonstration needs. `resume=False` starts
-# each run over in its folder (the old checkpoints are deleted), so the
-# notebook shows the same thing every time it runs.
+# `MAX_STEPS` and `MAX_BATCH_TOKENS` come from the parameters cell; the rest
+# are those of a throwaway run (`run.throwaway_config`, in
+# `gpt2ft/session/settings.py`): it starts over in its folder every time
+# (`resume=False`: the old checkpoints are deleted, so the notebook shows the
+# same thing every time it runs), logs every step and prints nothing. The
+# keyword arguments are what this demonstration needs: the run's length, a
+# checkpoint every `save_every` steps and one at the end, and the CPU.
 
 # %%
 class Crash(RuntimeError):
@@ -198,8 +202,7 @@ blocks = corpus.train.select(range(min(16, len(corpus.train))))
 max_steps = MAX_STEPS and max(2, MAX_STEPS)  # a cap of 1 counts as 2: section 3 kills a run after a checkpoint
 steps = min(EPOCHS * math.ceil(len(blocks) / BATCH_SIZE), max_steps or math.inf)  # each run's length
 save_every = max(1, steps // 2)
-demo = run.train_config("demo", max_steps=max_steps, save_every=save_every, eval_every=None, log_every=1,
-                        resume=False, device="cpu", progress_bar=False, verbose=False)
+demo = run.throwaway_config("demo", max_steps=max_steps, save_every=save_every, save_final=True, device="cpu")
 first = demo_run(demo)
 faster = demo_run(replace(demo, learning_rate=2 * demo.learning_rate))
 again = demo_run(replace(demo, save_every=1, resume=True))  # checkpoints more often: the same run
@@ -209,11 +212,11 @@ print("checkpoints every step:   ", again.run_dir.name, "(resumed from", again.r
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("folders named <run name>-<8 hex digits>:",
-      all(re.fullmatch(r"demo-[0-9a-f]{8}", r.run_dir.name) for r in (first, faster, again)))
-print("another learning rate, another folder:", faster.run_dir != first.run_dir)
-print("another save_every, the same folder, resumed:",
-      again.run_dir == first.run_dir and again.resumed_from is not None)
+checks.holds("folders named <run name>-<8 hex digits>",
+             all(re.fullmatch(r"demo-[0-9a-f]{8}", r.run_dir.name) for r in (first, faster, again)))
+checks.holds("another learning rate, another folder", faster.run_dir != first.run_dir)
+checks.same("another save_every, the same folder", again.run_dir, first.run_dir)
+checks.holds("... and the run resumed there", again.resumed_from is not None)
 
 # %% [markdown]
 # **Reading this output.** The learning rate changes what the run computes,
@@ -235,7 +238,7 @@ found = run.find_finetuned("demo", model=models.tiny_model(SEED), source=book)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("found the exported model of the same starting weights and book:", found == exported)
+checks.same("found the exported model of the same starting weights and book", found, exported)
 
 # %% [markdown]
 # ## 3. Kill a run, resume it, get the same weights
@@ -264,9 +267,11 @@ print(f"{resumed.run_dir.name} resumed from {resumed.resumed_from.name}, trained
 # %%
 # NBVAL_CHECK_OUTPUT
 a, b = first.model.state_dict(), resumed.model.state_dict()
-print("resumed run == uninterrupted run, every weight bit for bit:", all(torch.equal(a[k], b[k]) for k in a))
-print("same training-loss history:",
-      first.history["train_loss"].tolist() == resumed.history["train_loss"].tolist())
+checks.same("the same weights, by name", sorted(b), sorted(a))
+checks.holds("resumed run == uninterrupted run, every weight bit for bit", all(torch.equal(a[k], b[k]) for k in a),
+             f"these differ: {[k for k in a if not torch.equal(a[k], b[k])]}")
+checks.same("the same training-loss history", resumed.history["train_loss"].tolist(),
+            first.history["train_loss"].tolist())
 
 # %% [markdown]
 # **Reading this output.** The killed run wrote checkpoints every
@@ -296,7 +301,7 @@ print(str(refused).splitlines()[1].strip())  # the first difference it names
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("another identity was refused:", isinstance(refused, runs.RunMismatchError))
+checks.holds("another identity was refused", isinstance(refused, runs.RunMismatchError))
 
 # %% [markdown]
 # **Reading this output.** The refusal names each difference as

@@ -1,9 +1,12 @@
 # %% [markdown]
 # # Sprint 12 · 06 — Exercises, with worked solutions
 #
-# Five exercises that extend the sprint. Each states a question; try it
-# yourself first (copy the cell, change it), then read the worked solution
-# that follows, which runs at every profile. The outputs below come from
+# Five exercises that extend the sprint. Each states a task; work it out in
+# the empty cell under it (its comments name what to compute and the
+# functions to use), then open the worked solution below it: its code, its
+# output and its discussion are collapsed (in JupyterLab click the bar beside
+# a hidden cell; in the book, the toggle), and it runs at every profile, so
+# your numbers can be compared with it. The outputs below come from
 # `PROFILE=small`: SmolLM2-135M-Instruct trained with LoRA adapters (rank 16)
 # on a CPU, every run sized to take a minute or two; each reading says what
 # GPT-2 at full should show.
@@ -54,9 +57,9 @@ import torch.nn.functional as F
 from datasets import Dataset
 from IPython.display import display
 
-from gpt2ft.core import models, paths
+from gpt2ft.core import checks, models, paths
 from gpt2ft.generate import decoding
-from gpt2ft.lm import measures, packing
+from gpt2ft.lm import figures, measures, packing
 from gpt2ft.session import data, loading, results, settings
 from gpt2ft.training import train
 from gpt2ft.training.state import RunState
@@ -70,7 +73,6 @@ run = settings.configure(globals(), tiny=dict(BLOCK_SIZE=64, BATCH_SIZE=2, LEARN
                                     SWEEP_STEPS=12, MAX_EXAMPLES=160, N_EVAL=16, MAX_NEW_TOKENS=40,
                                     STRATEGY="lora"),
                          choices=dict(STRATEGY=["full", "lora"]))
-lora = dict(strategy=STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R)  # which parameters every run here trains
 tokenizer = loading.load_tokenizer(run.model)
 
 
@@ -106,32 +108,32 @@ def per_token_losses(model, ids, batch=8):
 # `measures.longest_copied_span`, the longest run of its output found
 # verbatim in the training text.
 # Questions: where do the two curves part? How many tokens does it copy?
-#
-# **Worked solution.**
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. The story: data.load_corpus("the_verdict", run), cut by packing.prepare_corpus
+# (block_size=BLOCK_SIZE); keep its first OVERFIT_BLOCKS training blocks (.select(range(...))).
+# The run: run.throwaway_config("overfit", ...) with learning_rate=OVERFIT_LR, eval_every="epoch",
+# warmup_ratio=0.05, scheduler="constant", strategy=STRATEGY; then train(model, blocks, story.validation,
+# cfg, source=verdict) and plot result.history (train_loss, eval_loss against step).
+# The copy test: decoding.generate(result.model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS,
+# do_sample=False) from the first 8 tokens of a training block, then
+# measures.longest_copied_span(continuation, story.train_ids).
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 verdict = data.load_corpus("the_verdict", run)
 model = loading.load_causal_lm(run)
 story = packing.prepare_corpus(verdict.text, tokenizer, block_size=BLOCK_SIZE,
                                max_context=models.context_length(model))
 blocks = story.train.select(range(OVERFIT_BLOCKS)) if OVERFIT_BLOCKS else story.train
-# EPOCHS, BATCH_SIZE, LEARNING_RATE, MAX_STEPS... come from the parameters cell; no early stopping,
-# no checkpoints (save_every=None, save_final=False): a throwaway run, started over every time.
-overfit = run.train_config("overfit", learning_rate=OVERFIT_LR, eval_every="epoch", save_every=None,
-                           save_final=False, log_every=1, warmup_ratio=0.05, scheduler="constant", resume=False,
-                           progress_bar=False, verbose=False, **lora)
+# EPOCHS, BATCH_SIZE, MAX_STEPS, LORA_R... come from the parameters cell; no early stopping (no PATIENCE);
+# a throwaway run: no checkpoints, started over every time, quiet (gpt2ft/session/settings.py).
+overfit = run.throwaway_config("overfit", learning_rate=OVERFIT_LR, eval_every="epoch", warmup_ratio=0.05,
+                               scheduler="constant", strategy=STRATEGY)
 memorised = train(model, blocks, story.validation, overfit, source=verdict)
 curves = memorised.history
 evals = curves.dropna(subset=["eval_loss"])
-
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(curves["step"], curves["train_loss"], label="train loss")
-ax.plot(evals["step"], evals["eval_loss"], "o-", markersize=3, label="validation loss")
-ax.set_xlabel("optimizer step")
-ax.set_ylabel("loss (nats/token)")
-ax.set_title(f"{len(blocks)} blocks of The Verdict, {memorised.steps} steps, no early stopping", fontsize=10)
-ax.legend()
-fig.tight_layout()
+fig = figures.train_and_validation(
+    curves, f"{len(blocks)} blocks of The Verdict, {memorised.steps} steps, no early stopping")
 plt.show()
 
 prompt_ids = blocks[0]["input_ids"][:8].tolist()
@@ -145,7 +147,7 @@ print(f"final train loss {last['train_loss']:.2f}, final validation loss {evals[
 print(f"longest span copied from the training text: {span} tokens: "
       f"{tokenizer.decode(continuation[start:start + span])!r}")
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** SmolLM2 with rank-16 LoRA adapters (1.8 M
 # trainable parameters) sees the same 4 blocks (512 tokens) of the story 15
 # times at a constant 3e-3. Training loss falls from 4.3 to 0.10: it learns
@@ -162,7 +164,8 @@ print(f"longest span copied from the training text: {span} tokens: "
 # chapter 5, which trains a 124M GPT *from scratch* on this story for 10
 # epochs and reports train loss 0.39 against validation loss 6.45, with
 # generations that quote the story (external, see the card).
-#
+
+# %% [markdown]
 # ## Exercise 2: does more context lower the loss?
 #
 # Score the fine-tuned model from `02_finetune` on the book's validation
@@ -170,10 +173,16 @@ print(f"longest span copied from the training text: {span} tokens: "
 # and plot the loss against the block size. Then compute the mean loss at each
 # position of the `BLOCK_SIZE`-token blocks. Why is the loss of a short block
 # higher?
-#
-# **Worked solution.**
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. The fine-tuned model: run.find_finetuned("train", model=original, source=book) gives its
+# folder (original = loading.load_causal_lm(run), book = data.load_corpus(BOOK, run)); load it with
+# loading.load_causal_lm(dataclasses.replace(run, model=str(folder))).
+# The same validation tokens at every size: packing.pack_blocks(stream, size) for size in 8 ... 128,
+# each scored by measures.mean_loss(model, Dataset.from_dict({"input_ids": blocks}).with_format("torch")).
+# The loss at each position: per_token_losses(model, ids) (set-up cell), averaged over the blocks.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 book = data.load_corpus(BOOK, run)
 corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=MAX_EXAMPLES)
 scored = corpus.validation.select(range(min(N_EVAL, len(corpus.validation))))  # the blocks we score
@@ -187,22 +196,13 @@ for size in (8, 16, 32, 64, 128):
     by_size[size] = measures.mean_loss(finetuned, Dataset.from_dict({"input_ids": cut.tolist()})
                                          .with_format("torch"))
 per_position = per_token_losses(finetuned, scored[:]["input_ids"]).mean(0)
-
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-left.plot(list(by_size), list(by_size.values()), "o-")
-left.set_xscale("log", base=2)
-left.set_xlabel("block size (tokens)")
-left.set_ylabel("validation loss")
-right.plot(range(1, len(per_position) + 1), per_position.numpy())
-right.set_xlabel(f"position of the predicted token in a {BLOCK_SIZE}-token block")
-right.set_ylabel("mean loss at that position")
-fig.tight_layout()
+fig = figures.context(by_size, per_position.tolist(), BLOCK_SIZE)
 plt.show()
 print("validation loss by block size:", {k: round(v, 3) for k, v in by_size.items()})
 print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2f}; "
       f"the second half of the block: {per_position[len(per_position) // 2:].mean():.2f}")
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** The fine-tuned SmolLM2 of `02_finetune`, on the
 # same 2,048 validation tokens cut five ways: the loss falls with every
 # doubling of the block, 5.196 nats with 8-token blocks, 4.585, 4.179, 3.784
@@ -216,7 +216,8 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # context of 1,024 tokens and should show the same steep fall (not measured
 # here); that is why `BLOCK_SIZE` matters. (At tiny, a random 2-block model
 # trained for a minute uses almost no context, and both curves are flat.)
-#
+
+# %% [markdown]
 # ## Exercise 3: a learning-rate sweep
 #
 # Train the profile's model on the book for `SWEEP_STEPS` steps at
@@ -224,14 +225,18 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # the validation loss at the end, and the loss on the general control text
 # (IMDB reviews, as in `04_evaluate`) against the original model's. Which rate
 # wins in this budget, and what does the largest one do?
-#
-# **Worked solution.**
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. One throwaway run per rate: run.throwaway_config("sweep", learning_rate=rate, max_steps=...,
+# num_epochs=..., eval_every=None, strategy=STRATEGY) (steps(SWEEP_STEPS) applies the MAX_STEPS cap),
+# each trained from a fresh loading.load_causal_lm(run) on corpus.train, evaluated on the scored blocks
+# (exercise 2's). The control text: data.control_text(run), cut by packing.prepare_corpus(...).train;
+# its loss: measures.mean_loss(model, control_blocks), for the original model too.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # SWEEP_STEPS steps (or fewer under MAX_STEPS) whatever the epochs; one run per rate, each in its own folder
-sweep_cfg = run.train_config("sweep", num_epochs=SWEEP_STEPS, max_steps=steps(SWEEP_STEPS), eval_every=None,
-                             save_every=None, save_final=False, warmup_ratio=0.05, resume=False,
-                             progress_bar=False, verbose=False, **lora)
+sweep_cfg = run.throwaway_config("sweep", num_epochs=SWEEP_STEPS, max_steps=steps(SWEEP_STEPS), eval_every=None,
+                                 warmup_ratio=0.05, strategy=STRATEGY)
 control = data.control_text(run)  # everyday modern prose: what the model knew before the book
 control_blocks = packing.prepare_corpus(control.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL).train
 sweep = [{"learning rate": "none (the original)", "last train loss": math.nan,
@@ -250,7 +255,7 @@ trained = sweep.iloc[1:]
 print(f"lowest validation loss at learning rate {trained['validation loss'].idxmin()}; the control loss "
       f"rose most at {trained['control loss'].idxmax()} (from {sweep['control loss'].iloc[0]:.3f})")
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** Three LoRA runs of 12 steps on the first 160
 # training blocks, scored on 16 validation blocks and 16 blocks of reviews.
 # The original scores 3.831 on the book and 4.263 on the reviews. At 1e-4 the
@@ -266,17 +271,22 @@ print(f"lowest validation loss at learning rate {trained['validation loss'].idxm
 # around 1e-4 to 1e-3; full fine-tuning of GPT-2 sits lower: the full run's
 # sweep is 5e-6, 5e-5, 5e-4 (not measured here), where 5e-4 already erases
 # much of what GPT-2 knows.
-#
+
+# %% [markdown]
 # ## Exercise 4: what does early-stopping patience decide?
 #
 # Take the validation losses of exercise 1 (one per epoch, no early stopping)
 # and work out, by hand, at which evaluation a run with patience 1, 2 or 3
 # would have stopped and which validation loss its best (kept) weights had.
 # Check your rule against the engine's own (`RunState.track`).
-#
-# **Worked solution.**
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. The validation losses of exercise 1, one per epoch: evals["eval_loss"].tolist().
+# Write stop_by_hand(losses, patience) -> (evaluations run, best loss kept), then feed the same losses to
+# the engine: state = RunState(total_steps=len(losses), world_size=1); state.track(loss, 0.0, patience)
+# for each loss until state.stopped_early; compare (checks.same) for patience 1, 2 and 3.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 losses = evals["eval_loss"].tolist()
 
 
@@ -309,12 +319,12 @@ display(patience_table.round(3))
 print(f"without early stopping: best validation loss {min(losses):.3f} at evaluation "
       f"{losses.index(min(losses)) + 1} of {len(losses)}")
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
-print("the rule by hand == the engine's RunState.track for patience 1, 2, 3:",
-      all(stop_by_hand(losses, p) == stop_by_engine(losses, p) for p in (1, 2, 3)))
+checks.same("the rule by hand == the engine's RunState.track, for patience 1, 2 and 3",
+            [stop_by_hand(losses, p) for p in (1, 2, 3)], [stop_by_engine(losses, p) for p in (1, 2, 3)])
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** Patience trades time for the chance that a plateau
 # is followed by a new best. Exercise 1's validation loss has its best at the
 # second of its 15 evaluations (3.717) and only rises after it, so patience 1
@@ -326,17 +336,22 @@ print("the rule by hand == the engine's RunState.track for patience 1, 2, 3:",
 # decaying learning rate often gives one): patience is a bet that a plateau
 # is the end. `02_finetune` uses patience 3 with an evaluation every 100
 # steps at full (a third of an epoch of Tiny Shakespeare), every 10 at small.
-#
+
+# %% [markdown]
 # ## Exercise 5: the loss on only the second half of each block
 #
 # Labels of `-100` carry no loss. Make labels that keep only the second half
 # of each of 8 validation blocks (the first half set to `-100`), pass them to the
 # fine-tuned model, and check the loss it returns against your own mean over
 # those positions. Is the second half easier to predict than the first?
-#
-# **Worked solution.**
 
-# %% tags=["hide-input"]
+# %% tags=["try"]
+# Your turn. ids = scored[:8]["input_ids"] (exercise 2's blocks); labels = ids.clone() with the first
+# BLOCK_SIZE // 2 entries of each row set to -100; the model's loss: finetuned(input_ids=ids, labels=labels).loss.
+# Your own: per_token_losses(finetuned, ids) (set-up cell) gives the loss of position t against token t + 1;
+# average the positions whose target is kept, then checks.same(...) the two.
+
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 ids = scored[:8]["input_ids"].to(finetuned.device)  # the first 8 scored blocks
 half = BLOCK_SIZE // 2
 second_half = ids.clone()
@@ -349,14 +364,13 @@ by_hand = per_token[:, half - 1:].mean()
 first_half = per_token[:, :half - 1].mean()
 print(f"second half: the model's loss {theirs.item():.4f}, by hand {by_hand.item():.4f}; "
       f"first half {first_half.item():.4f}")
-print("the second half is easier than the first:", bool(by_hand < first_half))
 
-# %%
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
-print("-100 labels by hand == the model's masked loss (relative difference below 1e-5):",
-      torch.allclose(theirs.float().cpu(), by_hand, rtol=1e-5))
+checks.same("the mean over the kept targets, by hand == the model's loss with -100 labels", by_hand,
+            theirs.float().cpu(), rtol=1e-5)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Reading this output.** The model ignores every target labelled `-100`, and
 # because it shifts the labels, keeping "the second half" means keeping the
 # predictions made *from* position `half - 1` on. The fine-tuned SmolLM2's
@@ -371,7 +385,8 @@ print("-100 labels by hand == the model's masked loss (relative difference below
 # model. Training with such labels teaches the model only the masked-in
 # part: Sprint 13 uses exactly this to learn the answers of instructions and
 # not their prompts.
-#
+
+# %% [markdown]
 # ## What you learned
 #
 # The exercises' numbers, in one table in `results/` (the sprint card quotes

@@ -113,7 +113,8 @@ class Settings:
 
         Every training knob of the cell (:data:`TRAINING_KNOBS`: ``LEARNING_RATE``,
         ``BATCH_SIZE``, ``EPOCHS``, ``MAX_STEPS``, ``MAX_BATCH_TOKENS``, ...) becomes
-        its ``TrainConfig`` setting, already checked by :func:`configure`; ``settings``
+        its ``TrainConfig`` setting, already checked by :func:`configure` (``LORA_R`` also sets
+        ``lora_alpha`` to twice the rank, the project's convention); ``settings``
         adds or replaces the ones this lesson is about (``warmup_ratio=0.05``). The run
         names its own folder: ``runs/<sprint>/<profile>/<run_name>-<8 hex digits of its
         identity>`` (model, data, every setting that changes the result but its length), so
@@ -121,6 +122,8 @@ class Settings:
         same folder only where the schedule allows it (``runtime.check_new_length``).
         """
         values = {field: self.value(name) for name, field in TRAINING_KNOBS.items() if self.has(name)}
+        if self.has("LORA_R"):  # the project's LoRA convention: alpha = 2 x rank
+            values["lora_alpha"] = 2 * self.value("LORA_R")
         return TrainConfig(output_dir=self.runs_dir(), run_name=run_name, **{**values, **settings})
 
     def replay_config(self, run_name: str, **lesson) -> TrainConfig:
@@ -145,6 +148,26 @@ class Settings:
                       max_batch_tokens=REPLAY_BATCH_TOKENS, device=self.device, progress_bar=False,
                       verbose=False)
         return self.train_config(run_name, **{**replay, **lesson})
+
+    def throwaway_config(self, run_name: str, **settings) -> TrainConfig:
+        """:meth:`train_config` for a run whose only product is what it returns (an exercise,
+        a sweep): nothing is kept (no checkpoint, ``save_every=None, save_final=False``), it
+        starts over every time (``resume=False``), logs every step (``log_every=1``) and
+        prints nothing (no progress bar, no lines). ``settings`` as in :meth:`train_config`.
+
+        Introduced in ``sprints/sprint12_book/05_appendix_engine`` and ``06_exercises``.
+        """
+        return self.train_config(run_name, **{**THROWAWAY, **settings})
+
+    def loop_check_config(self, run_name: str, **settings) -> TrainConfig:
+        """:meth:`throwaway_config` for an engine run that a training loop written by hand must
+        match step for step: the loop's own arithmetic (fp32, not compiled, the model's own loss,
+        one batch per step, never cut into micro-batches) and one evaluation, after the last step (no early
+        stopping, the last weights returned).
+
+        Introduced in ``sprints/sprint12_book/02_finetune`` (the causal-LM loop by hand).
+        """
+        return self.throwaway_config(run_name, **{**LOOP_CHECK, "device": self.device, **settings})
 
     def find_finetuned(self, run_name: str, model, source):
         """The model exported by this sprint's ``run_name`` run that started from ``model``'s
@@ -349,11 +372,17 @@ TRAINING_KNOBS = {
     "MAX_STEPS": "max_steps", "MAX_BATCH_TOKENS": "max_batch_tokens",
     "GRAD_ACCUM_STEPS": "grad_accum_steps", "EVAL_EVERY": "eval_every", "SAVE_EVERY": "save_every",
     "PATIENCE": "early_stopping_patience", "WEIGHT_DECAY": "weight_decay", "SEED": "seed",
-    "RESUME": "resume", "COMPILE": "compile",
+    "RESUME": "resume", "COMPILE": "compile", "LORA_R": "lora_r",  # and lora_alpha = 2 x LORA_R
 }
 # Settings.replay_config: epochs enough for any max_steps, and a token limit no batch reaches.
 REPLAY_EPOCHS = 1_000_000
 REPLAY_BATCH_TOKENS = 2**40
+# Settings.throwaway_config: a run kept nowhere, started over every time, quiet.
+THROWAWAY = dict(save_every=None, save_final=False, resume=False, log_every=1, progress_bar=False,
+                 verbose=False)
+# Settings.loop_check_config: the arithmetic of a loop by hand (a limit no batch reaches: never cut).
+LOOP_CHECK = dict(mixed_precision="no", compile=False, lm_loss="model", grad_accum_steps=1,
+                  max_batch_tokens=2**62, eval_every=None, early_stopping_patience=0, load_best_at_end=False)
 # The knobs the README lists for every sprint that trains: a notebook that trains (its cell
 # sets EPOCHS or MAX_STEPS) honours each of them, or refuses it when the environment sets it.
 SHARED_TRAINING_KNOBS = ("EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "MAX_STEPS", "MAX_BATCH_TOKENS")
