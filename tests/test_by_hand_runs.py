@@ -107,7 +107,7 @@ def test_the_masked_loop_by_hand_takes_the_engines_steps(tmp_path, tiny_lm, stra
     log = engine.history.dropna(subset=["train_loss"])
     assert len(log) == steps
     assert lrs[0] == 0.0 and max(lrs) == cfg.learning_rate  # one warm-up step, then the decay
-    torch.testing.assert_close(torch.tensor(lrs), torch.tensor(log["lr"].to_numpy()), rtol=1e-12, atol=0)
-    torch.testing.assert_close(torch.tensor(losses), torch.tensor(log["train_loss"].to_numpy()), rtol=1e-5, atol=0)
-    torch.testing.assert_close(torch.tensor(norms), torch.tensor(log["grad_norm"].to_numpy()), rtol=1e-4, atol=0)
+    for ours, column, rtol in ((lrs, "lr", 1e-12), (losses, "train_loss", 1e-5), (norms, "grad_norm", 1e-4)):
+        torch.testing.assert_close(torch.tensor(ours, dtype=torch.float64), torch.tensor(log[column].to_numpy()),
+                                   rtol=rtol, atol=0, msg=lambda m, c=column: f"{c}: {m}")
     assert engine.run_dir.name.startswith("instructions-by-hand-") and engine.last_checkpoint is None

@@ -4,7 +4,8 @@
 # Seven questions on this sprint's lesson: the template, the masked labels,
 # the label shift, truncation, what masking does to the loss, the stop rate
 # and ROUGE-L. Write your answer in place of `None` and run the cell: a right
-# answer gets the explanation, a wrong one a hint. Each worked solution is
+# answer gets the explanation, a wrong one a hint (`selfcheck.check` prints
+# the verdict and returns it, kept in `right`). Each worked solution is
 # collapsed below its question (click it open in JupyterLab, or the toggle in
 # the book).
 #
@@ -52,18 +53,20 @@ print(instruct.format_prompt(record) + record["output"])
 # %%
 answer = None  # your answer: a string, the token's text
 encoded = instruct.encode(record, tokenizer, max_length)
-selfcheck.check(answer, expected=tokenizer.convert_ids_to_tokens(encoded.input_ids[-1]),
-                why=f"every response ends with the end-of-text token {tokenizer.eos_token!r} (id "
-                    f"{tokenizer.eos_token_id}), labelled with its own id: learning to predict it after an answer "
-                    "is what teaches the model to stop, and generation stops there (notebook 04).",
-                hint="it is the tokenizer's end-of-sequence token; notebook 02's token-by-token table ends with it.")
+right = selfcheck.check(
+    answer, expected=tokenizer.convert_ids_to_tokens(encoded.input_ids[-1]),
+    why=f"every response ends with the end-of-text token {tokenizer.eos_token!r} (id "
+        f"{tokenizer.eos_token_id}), labelled with its own id: learning to predict it after an answer "
+        "is what teaches the model to stop, and generation stops there (notebook 04).",
+    hint="it is the tokenizer's end-of-sequence token; notebook 02's token-by-token table ends with it.")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 encoded = instruct.encode(record, tokenizer, max_length)
 last = tokenizer.convert_ids_to_tokens(encoded.input_ids[-1])
 print(f"last token {last!r}: id {encoded.input_ids[-1]}, label {encoded.labels[-1]}; "
       f"the tokenizer's eos_token is {tokenizer.eos_token!r}")
-selfcheck.check(last, expected=tokenizer.eos_token, why="the last input id of every record is the end-of-text.")
+right = selfcheck.check(
+    last, expected=tokenizer.eos_token, why="the last input id of every record is the end-of-text.")
 
 # %% [markdown]
 # ## 2. How many labels are -100?
@@ -73,22 +76,24 @@ selfcheck.check(last, expected=tokenizer.eos_token, why="the last input id of ev
 
 # %%
 answer = None  # your answer: a whole number of label positions
-selfcheck.check(answer, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
-                why=f"the labels are -100 on every prompt token and nowhere else: the {len(encoded.labels)} tokens "
-                    f"are {sum(y == -100 for y in encoded.labels)} of prompt (template, instruction"
-                    f"{', input' if record['input'] else ''} and headers), then "
-                    f"{sum(y != -100 for y in encoded.labels)} that keep their ids: the response and the "
-                    "end-of-text.",
-                hint="count the tokens of instruct.format_prompt(record); the response and the end-of-text keep "
-                     "their own ids.")
+right = selfcheck.check(
+    answer, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
+    why=f"the labels are -100 on every prompt token and nowhere else: the {len(encoded.labels)} tokens "
+        f"are {sum(y == -100 for y in encoded.labels)} of prompt (template, instruction"
+        f"{', input' if record['input'] else ''} and headers), then "
+        f"{sum(y != -100 for y in encoded.labels)} that keep their ids: the response and the "
+        "end-of-text.",
+    hint="count the tokens of instruct.format_prompt(record); the response and the end-of-text keep "
+         "their own ids.")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 n_prompt = len(tokenizer.encode(instruct.format_prompt(record)))  # every prompt token: -100
 n_response = len(tokenizer.encode(record["output"])) + 1  # the output and the end-of-text: their ids
 print(f"{n_prompt} prompt tokens + {n_response} response tokens = {n_prompt + n_response} "
       f"(instruct.encode: {len(encoded.labels)}, nothing truncated)")
-selfcheck.check(n_prompt, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
-                why="the prompt's tokens are the -100 labels.")
+right = selfcheck.check(
+    n_prompt, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
+    why="the prompt's tokens are the -100 labels.")
 
 # %% [markdown]
 # ## 3. Where is the answer predicted?
@@ -99,18 +104,20 @@ selfcheck.check(n_prompt, expected=sum(y == instruct.IGNORE_INDEX for y in encod
 # %%
 answer = None  # your answer: a position (a whole number, from 0)
 position = next(t for t in range(len(encoded.labels) - 1) if encoded.labels[t + 1] != instruct.IGNORE_INDEX)
-selfcheck.check(answer, expected=position,
-                why="the logits at position t are scored against the label at t + 1 (the label shift), so the "
-                    "first response token, right after the prompt, is predicted at the prompt's last position: "
-                    f"the newline after '### Response:' ({tokenizer.decode(encoded.input_ids[position])!r}). "
-                    "That position's own label is -100, yet it carries the first term of the loss.",
-                hint="the first response token is at position len(prompt tokens); which position predicts it?")
+right = selfcheck.check(
+    answer, expected=position,
+    why="the logits at position t are scored against the label at t + 1 (the label shift), so the "
+        "first response token, right after the prompt, is predicted at the prompt's last position: "
+        f"the newline after '### Response:' ({tokenizer.decode(encoded.input_ids[position])!r}). "
+        "That position's own label is -100, yet it carries the first term of the loss.",
+    hint="the first response token is at position len(prompt tokens); which position predicts it?")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 first_response = len(tokenizer.encode(instruct.format_prompt(record)))  # after the prompt's positions 0, 1, ...
 print(f"the first response token {tokenizer.decode(encoded.input_ids[first_response])!r} is at position "
       f"{first_response}; the position before it holds {tokenizer.decode(encoded.input_ids[first_response - 1])!r}")
-selfcheck.check(first_response - 1, expected=position, why="position t predicts token t + 1.")
+right = selfcheck.check(
+    first_response - 1, expected=position, why="position t predicts token t + 1.")
 
 # %% [markdown]
 # ## 4. Cut to fit
@@ -126,20 +133,22 @@ print(f"the longest prompt: {len(tokenizer.encode(instruct.format_prompt(longest
       f"{longest['output']!r}")
 answer = None  # your answer: a whole number of label positions
 cut = instruct.encode(longest, tokenizer, short)
-selfcheck.check(answer, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
-                why=f"the prompt is cut from its start (the preamble goes first) and the response and its "
-                    f"end-of-text are kept whole: {sum(y != -100 for y in cut.labels)} response labels, so "
-                    f"{short} - {sum(y != -100 for y in cut.labels)} = "
-                    f"{sum(y == -100 for y in cut.labels)} prompt positions are left, all -100.",
-                hint="which part loses tokens first, the prompt or the response? The response keeps its "
-                     "end-of-text.")
+right = selfcheck.check(
+    answer, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
+    why=f"the prompt is cut from its start (the preamble goes first) and the response and its "
+        f"end-of-text are kept whole: {sum(y != -100 for y in cut.labels)} response labels, so "
+        f"{short} - {sum(y != -100 for y in cut.labels)} = "
+        f"{sum(y == -100 for y in cut.labels)} prompt positions are left, all -100.",
+    hint="which part loses tokens first, the prompt or the response? The response keeps its "
+         "end-of-text.")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 kept_response = len(tokenizer.encode(longest["output"])) + 1  # the output and its end-of-text, whole
 print(f"{short} tokens = {short - kept_response} of prompt + {kept_response} of response; the cut prompt reads "
       f"{tokenizer.decode(cut.input_ids[:short - kept_response])[:60]!r}...")
-selfcheck.check(short - kept_response, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
-                why="the prompt gives way, the response stays whole.")
+right = selfcheck.check(
+    short - kept_response, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
+    why="the prompt gives way, the response stays whole.")
 
 # %% [markdown]
 # ## 5. What masking does to the loss
@@ -166,20 +175,22 @@ print(f"{len(response_part)} positions predict a response token or the end-of-te
 answer = None  # your answer: a number, nats per token
 everything, _ = instruct.encode_records([record], tokenizer, max_length, mask_prompt=False)
 loss_on_everything = instruct.label_loss(model, everything, tokenizer.eos_token_id)
-selfcheck.check(answer, expected=loss_on_everything, tolerance=1e-3,
-                why=f"the loss on everything is the mean over all {len(per_token)} predicted tokens, so each part "
-                    f"counts by its positions: ({len(prompt_part)} x {prompt_part.mean():.3f} + {len(response_part)} "
-                    f"x {response_part.mean():.3f}) / {len(per_token)} = {loss_on_everything:.3f}. With "
-                    f"{len(prompt_part)} of {len(per_token)} positions in the prompt, it is mostly the prompt's "
-                    "loss, and so is its gradient; masking the prompt leaves the response's term alone.",
-                hint="not the mean of the two means: weight each mean by its number of positions.")
+right = selfcheck.check(
+    answer, expected=loss_on_everything, tolerance=1e-3,
+    why=f"the loss on everything is the mean over all {len(per_token)} predicted tokens, so each part "
+        f"counts by its positions: ({len(prompt_part)} x {prompt_part.mean():.3f} + {len(response_part)} "
+        f"x {response_part.mean():.3f}) / {len(per_token)} = {loss_on_everything:.3f}. With "
+        f"{len(prompt_part)} of {len(per_token)} positions in the prompt, it is mostly the prompt's "
+        "loss, and so is its gradient; masking the prompt leaves the response's term alone.",
+    hint="not the mean of the two means: weight each mean by its number of positions.")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 weighted = (len(prompt_part) * prompt_part.mean() + len(response_part) * response_part.mean()) / len(per_token)
 print(f"({len(prompt_part)} x {prompt_part.mean():.4f} + {len(response_part)} x {response_part.mean():.4f}) / "
       f"{len(per_token)} = {weighted:.4f}")
-selfcheck.check(weighted.item(), expected=loss_on_everything, tolerance=1e-3,
-                why="a mean over all tokens is the token-weighted mean of the parts' means.")
+right = selfcheck.check(
+    weighted.item(), expected=loss_on_everything, tolerance=1e-3,
+    why="a mean over all tokens is the token-weighted mean of the parts' means.")
 
 # %% [markdown]
 # ## 6. The stop rate
@@ -201,13 +212,14 @@ for text in generations:
 # %%
 answer = None  # your answer: a fraction between 0 and 1
 eos_within = [tokenizer.eos_token_id in tokenizer.encode(text)[:limit] for text in generations]
-selfcheck.check(answer, expected=sum(eos_within) / len(generations), tolerance=0.01,
-                why=f"stopped means the end-of-text came within the limit: {sum(eos_within)} of "
-                    f"{len(generations)}. The long answer reaches its end-of-text only after "
-                    f"{len(tokenizer.encode(generations[1]))} tokens, so generation cuts it at {limit} and it "
-                    "has not stopped, however right it is: the stop rate measures whether the model ends its "
-                    "answers, not whether they are right.",
-                hint=f"tokenize each text and look for the end-of-text among its first {limit} tokens.")
+right = selfcheck.check(
+    answer, expected=sum(eos_within) / len(generations), tolerance=0.01,
+    why=f"stopped means the end-of-text came within the limit: {sum(eos_within)} of "
+        f"{len(generations)}. The long answer reaches its end-of-text only after "
+        f"{len(tokenizer.encode(generations[1]))} tokens, so generation cuts it at {limit} and it "
+        "has not stopped, however right it is: the stop rate measures whether the model ends its "
+        "answers, not whether they are right.",
+    hint=f"tokenize each text and look for the end-of-text among its first {limit} tokens.")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 for text in generations:
@@ -215,8 +227,9 @@ for text in generations:
     print(f"{len(tokens):>2} tokens, end-of-text at position {tokens.index(tokenizer.eos_token_id)}: "
           f"{'stopped' if tokens.index(tokenizer.eos_token_id) < limit else 'cut at the limit'}")
 stopped = sum(tokenizer.encode(text).index(tokenizer.eos_token_id) < limit for text in generations)
-selfcheck.check(stopped / len(generations), expected=sum(eos_within) / len(generations), tolerance=0.01,
-                why="the end-of-text must come within the first MAX_NEW_TOKENS tokens.")
+right = selfcheck.check(
+    stopped / len(generations), expected=sum(eos_within) / len(generations), tolerance=0.01,
+    why="the end-of-text must come within the first MAX_NEW_TOKENS tokens.")
 
 # %% [markdown]
 # ## 7. ROUGE-L of one pair
@@ -230,13 +243,14 @@ selfcheck.check(stopped / len(generations), expected=sum(eos_within) / len(gener
 # %%
 pair = {"answer": "A cat sat on the mat.", "reference": "On the mat sat a cat."}
 answer = None  # your answer: a number between 0 and 1
-selfcheck.check(answer, expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
-                why=f"the words are {instruct.normalise(pair['answer'])} and {instruct.normalise(pair['reference'])}; "
-                    "the longest common subsequence is 'on mat' (2 words), so precision = recall = 2/4 and the F1 "
-                    f"is {instruct.rouge_l(pair['answer'], pair['reference']):.3f}. Token F1 ignores the order and "
-                    f"gives {instruct.token_f1(pair['answer'], pair['reference']):.3f}: the same words, in another "
-                    "order.",
-                hint="drop 'a' and 'the' first; 'sat' and 'cat' appear in both, but in which order?")
+right = selfcheck.check(
+    answer, expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
+    why=f"the words are {instruct.normalise(pair['answer'])} and {instruct.normalise(pair['reference'])}; "
+        "the longest common subsequence is 'on mat' (2 words), so precision = recall = 2/4 and the F1 "
+        f"is {instruct.rouge_l(pair['answer'], pair['reference']):.3f}. Token F1 ignores the order and "
+        f"gives {instruct.token_f1(pair['answer'], pair['reference']):.3f}: the same words, in another "
+        "order.",
+    hint="drop 'a' and 'the' first; 'sat' and 'cat' appear in both, but in which order?")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
@@ -244,6 +258,7 @@ a, b = instruct.normalise(pair["answer"]), instruct.normalise(pair["reference"])
 lcs = 2  # 'on mat': in a at positions 2, 3 and in b at 0, 1; 'cat' comes before 'sat' in a, after it in b
 precision, recall = lcs / len(a), lcs / len(b)
 print(f"{a} / {b}: LCS {lcs}, precision {precision:.2f}, recall {recall:.2f}")
-selfcheck.check(2 * precision * recall / (precision + recall),
-                expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
-                why="ROUGE-L is the F1 of the longest common subsequence.")
+right = selfcheck.check(
+    2 * precision * recall / (precision + recall),
+    expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
+    why="ROUGE-L is the F1 of the longest common subsequence.")
