@@ -18,8 +18,8 @@
 # **Profiles.** The outputs you are reading come from `PROFILE=small`:
 # SmolLM2-135M-Instruct, the LoRA runs of notebook 03 (exercise 1 and 4 read
 # them), and short runs of its own: LoRA rank 16 at learning rate 1e-3, one
-# epoch of the first 128 training records (16 steps of 8), each run about half a
-# minute on an idle 2-core CPU. At `full` the same code answers each question
+# epoch of the first 128 training records (16 steps of 8), each run 20 to 30 s
+# on 2 idle CPU cores. At `full` the same code answers each question
 # for `gpt2` (full fine-tuning, 2 epochs of 935 records); `tiny` runs it in
 # seconds on the random tiny GPT-2 (smoke numbers).
 #
@@ -228,8 +228,8 @@ before.round(3)
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** The Phi-3 style prompt drops the preamble and the `### ` headers: 42 % fewer
 # prompt tokens on the 128 training records (3,575 against 6,181), so every
-# step computes fewer tokens; its run took 83 s against 114 s for Alpaca and
-# 117 s for the chat template here (measured on a shared CPU, so only roughly). Before training, SmolLM2
+# step computes fewer tokens; its run took 19 s against 26 s for Alpaca and
+# 23 s for the chat template here (measured on 2 idle cores). Before training, SmolLM2
 # predicts the reference answers best under the Alpaca template (1.148), not
 # under its own chat template (1.218) nor Phi-3's (1.249): the template a model
 # was tuned on is not automatically the one under which it predicts *these*
