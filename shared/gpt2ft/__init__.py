@@ -13,7 +13,7 @@ Its folders are its layers; a module imports only from its own layer or a lower 
    ``classify`` (sprint 11: ``classifier``, ``baseline``, ``metrics``, ``prediction``, ``finetune``,
    ``imbalance``, ``export``, ``diagrams``, ``comparison``, ``frozen``),
    ``lm`` (sprint 12: ``packing``, ``measures``, ``figures``),
-   ``instruct`` (sprint 13: ``template``, ``records``, ``responses``, ``scoring``)
+   ``instruct`` (sprint 13: ``template``, ``records``, ``responses``, ``scoring``, ``figures``)
 5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``, ``fetch``, ``stale``: never imported by a notebook
 
 Each module's docstring names the notebook that teaches it. Import the module you need

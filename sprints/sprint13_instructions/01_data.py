@@ -45,6 +45,7 @@ import pandas as pd
 from IPython.display import display
 
 from gpt2ft import instruct
+from gpt2ft.core import checks
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
 
@@ -115,11 +116,12 @@ print({name: len(records) for name, records in by_hand.items()})
 # %%
 # NBVAL_CHECK_OUTPUT
 split = instruct.split_records(data.records, seed=SEED)
-print("same split as by hand:", split == by_hand)
-print("same seed, same split again:", instruct.split_records(data.records, seed=SEED) == split)
-print("another seed, another split:", instruct.split_records(data.records, seed=SEED + 1) != split)
+checks.same("instruct.split_records gives the split by hand", by_hand, split)
+checks.same("the same seed gives the same split again", instruct.split_records(data.records, seed=SEED), split)
+checks.holds("another seed gives another split", instruct.split_records(data.records, seed=SEED + 1) != split)
 test_ids = {json.dumps(r, sort_keys=True) for r in split["test"]}
-print("no test record in train:", not any(json.dumps(r, sort_keys=True) in test_ids for r in split["train"]))
+leaked = [r for r in split["train"] if json.dumps(r, sort_keys=True) in test_ids]
+checks.holds("no test record is in the training split", not leaked, f"{len(leaked)} are")
 
 # %% [markdown]
 # What the package adds to the lines by hand, and when you need it:
@@ -181,18 +183,10 @@ summary
 #
 # The histogram shows the same lengths, records with and without an input
 # apart: the ones with an input use the second template (an `### Input:`
-# section) and are longer.
+# section) and are longer (`instruct.lengths_figure` draws it).
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for ax, column in zip(axes, ["prompt tokens", "response tokens"], strict=True):
-    for has_input, part in lengths.groupby("has input"):
-        ax.hist(part[column], bins=30, alpha=0.6, label="with input" if has_input else "no input")
-    ax.set_xlabel(column)
-    ax.set_ylabel("records")
-    ax.legend()
-fig.suptitle(f"Token lengths of {len(lengths)} records ({run.profile} profile)")
-fig.tight_layout()
+fig = instruct.lengths_figure(lengths, title=f"Token lengths of {len(lengths)} records ({run.profile} profile)")
 results.save_figure(fig, "sprint13", "lengths", run)
 plt.show()
 

@@ -44,7 +44,7 @@ import torch
 from IPython.display import display
 
 from gpt2ft import instruct
-from gpt2ft.core import models
+from gpt2ft.core import checks, models
 from gpt2ft.session import loading, settings
 from gpt2ft.session.data import load_instructions
 from gpt2ft.training import batching
@@ -134,11 +134,12 @@ with pd.option_context("display.max_rows", 20):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("label -100 on every prompt token:", all(y == -100 for y in view["label"][:n_prompt]))
-print("label = token id on every response token:", (view["label"][n_prompt:] == view["id"][n_prompt:]).all())
-print("the last token is the end-of-text:", encoded.input_ids[-1] == tokenizer.eos_token_id)
-print("prompt + response decode to the template and the reference:",
-      tokenizer.decode(encoded.input_ids) == instruct.format_prompt(record) + record["output"] + tokenizer.eos_token)
+checks.holds("label -100 on every prompt token", all(y == -100 for y in view["label"][:n_prompt]))
+checks.same("label = token id on every response token", view["label"][n_prompt:].tolist(),
+            view["id"][n_prompt:].tolist())
+checks.same("the last token is the end-of-text", encoded.input_ids[-1], tokenizer.eos_token_id)
+checks.same("the tokens decode to the template, the reference and the end-of-text", tokenizer.decode(encoded.input_ids),
+            instruct.format_prompt(record) + record["output"] + tokenizer.eos_token)
 
 # %% [markdown]
 # ## The masked labels, by hand
@@ -168,8 +169,8 @@ for name, r in [("with an input", with_input), ("without an input", without_inpu
     for mask in (True, False):
         ids, labels = labels_by_hand(r, mask_prompt=mask)
         package = instruct.encode(r, tokenizer, max_length, mask_prompt=mask)
-        print(f"{name:<17} mask_prompt={mask!s:<5}: same ids {ids == package.input_ids}, "
-              f"same labels {labels == package.labels}")
+        checks.same(f"{name}, mask_prompt={mask}: the ids and labels by hand are instruct.encode's",
+                    (ids, labels), (package.input_ids, package.labels))
 
 # %% [markdown]
 # Over the whole training split, most label tokens are prompt tokens when the
@@ -226,10 +227,12 @@ print(repr(tokenizer.decode(cut.input_ids)))
 # %%
 # NBVAL_CHECK_OUTPUT
 response = tokenizer.encode(longest["output"]) + [tokenizer.eos_token_id]
-print(f"cut to max_length={short}:", cut.truncated and len(cut.input_ids) == short)
-print("whole response and end-of-text kept:", cut.input_ids[-len(response):] == response)
-print("response header kept:", tokenizer.decode(cut.input_ids[:-len(response)]).endswith(instruct.RESPONSE_HEADER))
-print("labels still -100 on what is left of the prompt:", set(cut.labels[:-len(response)]) == {-100})
+checks.holds(f"cut to max_length={short}", cut.truncated and len(cut.input_ids) == short,
+             f"{len(cut.input_ids)} tokens, truncated={cut.truncated}")
+checks.same("the whole response and its end-of-text are kept", cut.input_ids[-len(response):], response)
+checks.holds("the response header is kept",
+             tokenizer.decode(cut.input_ids[:-len(response)]).endswith(instruct.RESPONSE_HEADER))
+checks.same("the labels are still -100 on what is left of the prompt", set(cut.labels[:-len(response)]), {-100})
 
 # %% [markdown]
 # ## A padded batch, by hand
@@ -262,11 +265,12 @@ print("row lengths:", [len(row["input_ids"]) for row in rows], "-> batch", tuple
 # NBVAL_CHECK_OUTPUT
 collate = batching.DynamicPadding(pad_token_id=tokenizer.eos_token_id)
 batch = collate(rows)
-shapes = {key: tuple(value.shape) for key, value in batch.items()}
-print("same keys and shapes as by hand:", shapes == {key: tuple(value.shape) for key, value in by_hand.items()})
-print("same tensors as by hand:", all(torch.equal(batch[key], by_hand[key]) for key in by_hand))
+checks.same("DynamicPadding makes the keys made by hand", sorted(batch), sorted(by_hand))
+for key in by_hand:
+    checks.same(f"DynamicPadding's {key} are the ones padded by hand", batch[key], by_hand[key])
 pad = batch["attention_mask"] == 0
-print("some positions padded:", bool(pad.any()), "| all with label -100:", bool((batch["labels"][pad] == -100).all()))
+checks.holds("some positions are padding", pad.any())
+checks.holds("every padding position has the label -100", (batch["labels"][pad] == -100).all())
 
 # %% [markdown]
 # What the package adds to the lines by hand, and when you need it:

@@ -15,6 +15,8 @@
 #
 # - the masked loss by hand, from the logits, and that it equals the model's own loss and the engine's (for a record
 #   with an input and one without, masked and unmasked);
+# - the masked-loss training loop written out in plain PyTorch (batches, the loss on response tokens only, AdamW,
+#   schedule, clipping), and that the engine's `train` takes the same steps;
 # - how to train with the engine from one `TrainConfig`, and read its live loss plot;
 # - what masking the prompt changes: the two runs side by side, and per token along one record.
 #
@@ -45,6 +47,7 @@ MAX_LENGTH = 512  # longest training sequence in tokens
 EPOCHS = 2
 BATCH_SIZE = 8
 LEARNING_RATE = 5e-5
+WEIGHT_DECAY = 0.1  # AdamW's weight decay on the weight matrices (Raschka's chapter 7)
 MAX_STEPS = 0  # a cap on the optimizer steps (never more than EPOCHS give); 0 = EPOCHS decide
 MAX_BATCH_TOKENS = 0  # a batch with more padded tokens is cut into micro-batches; 0 = the engine's choice
 MAX_EXAMPLES = 0  # training and validation records each; 0 = all
@@ -53,9 +56,11 @@ COMPARE_UNMASKED = True  # also train with the loss on everything, for the compa
 STRATEGY = "full"  # full (every parameter) | lora (low-rank adapters on the attention projections)
 LORA_R = 16  # rank of the LoRA update (STRATEGY=lora); its alpha is 2 x LORA_R
 COMPILE = False  # torch.compile the training model (a GPU speed-up; make rehearse-gpu sets it)
+HAND_STEPS = 10  # optimizer steps of the loop written by hand, checked against the engine's
 
 # %%
 import dataclasses
+import itertools
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -64,10 +69,10 @@ import torch.nn.functional as F
 from IPython.display import display
 
 from gpt2ft import instruct
-from gpt2ft.core import models, paths
+from gpt2ft.core import checks, models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
-from gpt2ft.training import LivePlot, lm_loss, runs, train
+from gpt2ft.training import LivePlot, batching, lm_loss, runs, step_by_step, strategies, train
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3, EVAL_EVERY=6),
                          small=dict(MAX_LENGTH=128, LEARNING_RATE=1e-3, EPOCHS=1, MAX_EXAMPLES=240,
@@ -151,14 +156,14 @@ for name, record in records.items():
         enc = instruct.encode(record, tokenizer, max_length, mask_prompt=mask)
         ids = torch.tensor([enc.input_ids], device=model.device)
         labels = torch.tensor([enc.labels], device=model.device)
-        ours = loss_by_hand(model, enc.input_ids, enc.labels).item()
+        ours = loss_by_hand(model, enc.input_ids, enc.labels)
         with torch.no_grad():
-            theirs = model(input_ids=ids, labels=labels).loss.item()
+            theirs = model(input_ids=ids, labels=labels).loss
             hidden = model.base_model(input_ids=ids).last_hidden_state  # the blocks, without the head
-            engine = lm_loss.chunked_lm_loss(hidden, model.get_output_embeddings().weight, labels).item()
-        print(f"{name:<17} {'prompt masked' if mask else 'loss on everything':<19}: "
-              f"model's loss equal (within 1e-5): {abs(ours - theirs) < 1e-5}, "
-              f"engine's chunked loss equal: {abs(ours - engine) < 1e-5}")
+            engine = lm_loss.chunked_lm_loss(hidden, model.get_output_embeddings().weight, labels)
+        what = f"{name}, {'prompt masked' if mask else 'loss on everything'}"
+        checks.same(f"{what}: the model's own loss is the loss by hand", ours, theirs, atol=1e-5)
+        checks.same(f"{what}: the engine's chunked loss is the loss by hand", ours, engine, atol=1e-5)
 
 # %% [markdown]
 # What the model's loss and the engine add to the lines by hand, and when you
@@ -175,8 +180,10 @@ for name, record in records.items():
 #
 # `run.train_config("instructions", ...)` builds the run's `TrainConfig`: the
 # settings of the parameters cell (`EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
-# `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `SEED`, `COMPILE`) are carried
-# over, and the keyword arguments add the recipe of this lesson. The run names
+# `WEIGHT_DECAY`, `MAX_STEPS`, `MAX_BATCH_TOKENS`, `EVAL_EVERY`, `SEED`,
+# `COMPILE`) are carried over, and the keyword arguments add what this lesson
+# chooses: which parameters train, how often the loss is logged, and the best
+# weights loaded at the end. Everything else is the engine's default. The run names
 # its own folder, `instructions-` and a short hash of what it trains (the
 # starting weights, the data, the settings): a killed run resumes from its last
 # checkpoint, and a changed `DATA_DIR`, `MODEL` or setting that changes the
@@ -186,26 +193,155 @@ for name, record in records.items():
 # says so (Sprint 12's `05_appendix_engine`).
 
 # %%
-config = run.train_config("instructions", weight_decay=0.1, warmup_ratio=0.1, scheduler="linear",
-                          max_grad_norm=1.0, save_every="epoch", keep_checkpoints=1, log_every=5,
-                          load_best_at_end=True, strategy=STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R)
+config = run.train_config("instructions", strategy=STRATEGY, lora_r=LORA_R, lora_alpha=2 * LORA_R, log_every=5,
+                          load_best_at_end=True)
 print(f"strategy={config.strategy}" + (f" (rank {config.lora_r})" if STRATEGY == "lora" else "")
       + f", learning rate {config.learning_rate}, batch {config.batch_size}, {EPOCHS} epoch(s) of "
-      f"{len(train_masked)} records")
+      f"{len(train_masked)} records; weight decay {config.weight_decay}, warm-up {config.warmup_ratio:.0%} "
+      f"of the steps, {config.scheduler} decay, gradients clipped at norm {config.max_grad_norm}")
 
 # %% [markdown]
 # The recipe: AdamW with [weight decay](../../notes/glossary.md#weight-decay) 0.1
-# (as in Raschka's chapter 7), a
+# (`WEIGHT_DECAY`, as in Raschka's chapter 7), a
 # [learning-rate schedule](../../notes/glossary.md#learning-rate-schedule) of
-# 10 % linear warm-up then linear decay to 0, gradients clipped at norm 1.0,
-# an evaluation every `EVAL_EVERY` steps, the best weights by validation loss
-# kept in `best/` and loaded at the end, one rolling checkpoint per epoch.
+# 10 % linear warm-up then linear decay to 0, gradients clipped at norm 1.0
+# (the engine's defaults), an evaluation every `EVAL_EVERY` steps, the best
+# weights by validation loss kept in `best/` and loaded at the end, a
+# checkpoint every 50 steps and at the end.
 # `strategy` says which parameters train: all of them (`full`, the full
 # profile's), or, at small, LoRA adapters of rank `LORA_R` on the attention
 # projections (`q_proj`, `k_proj`, `v_proj`, `o_proj` in SmolLM2; `c_attn` in
 # GPT-2), the pre-trained weights frozen. LoRA is usually trained at a learning
 # rate about ten times the full fine-tuning one, hence 1e-3 at small against
 # 5e-5 at full. Exercise 3 of `05_exercises` compares ranks.
+#
+# ## The masked-loss loop, by hand
+#
+# `train(...)` runs that recipe below. Here it is first in plain PyTorch, for
+# `HAND_STEPS` optimizer steps, every setting read from `config`:
+#
+# 1. **batches**: the masked training rows of notebook 02, in the engine's
+#    seeded order (`ResumableBatchSampler`, Sprint 11's `02`: a new shuffle each
+#    epoch), each batch padded to its longest row (`DynamicPadding`, notebook 02:
+#    label `-100` on the padding);
+# 2. **the loss**: the logits at position *t* scored against the label at
+#    *t + 1*, the cross-entropy averaged over the positions whose label is not
+#    `-100`, that is over the response tokens and end-of-text of every row of
+#    the batch: the prompt and the padding add nothing, to the loss or to the
+#    gradient;
+# 3. **the optimizer**: AdamW with two parameter groups, weight decay on the
+#    weight matrices and none on biases and norm gains (with LoRA every
+#    trainable parameter is a matrix, so the second group is empty);
+# 4. **the schedule**: the learning rate rises linearly from 0 over the first
+#    10 % of the steps ([warm-up](../../notes/glossary.md#warm-up)), then falls
+#    linearly towards 0 (a `LambdaLR` multiplying the peak rate);
+# 5. **each step**: forward, loss, backward, clip the gradient norm to 1.0,
+#    optimizer step, schedule step, zero the gradients.
+#
+# The seed is set right before the strategy is applied, as the engine does: with
+# LoRA the adapters' first matrices, and their dropout masks at every step, are
+# drawn from that seeded state. The comparison runs on the CPU in float32 at
+# every profile, so that both runs do the same arithmetic (a GPU's TF32 and bf16
+# change the last digits).
+
+# %%
+hand_model = loading.load_causal_lm(run).cpu()  # the starting weights, as the real run's
+torch.manual_seed(config.seed)  # as the engine, right before it applies the strategy
+hand_model = strategies.apply_strategy(hand_model, config.strategy, lora_r=config.lora_r, lora_alpha=config.lora_alpha)
+sampler = batching.ResumableBatchSampler(len(train_masked), config.batch_size, seed=config.seed)
+collate = batching.DynamicPadding(pad_token_id=tokenizer.eos_token_id)
+params = [p for p in hand_model.parameters() if p.requires_grad]
+optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+                               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                              lr=config.learning_rate, fused=True)
+warmup = int(config.warmup_ratio * HAND_STEPS)
+
+
+def lr_factor(step):  # 0 -> 1 over the warm-up, then linearly down to 0
+    return step / warmup if step < warmup else (HAND_STEPS - step) / (HAND_STEPS - warmup)
+
+
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+
+
+def batches():  # epoch after epoch, each in its own seeded order
+    for epoch in itertools.count():
+        sampler.set_epoch(epoch)
+        for rows in sampler:
+            yield collate([train_masked[i] for i in rows])
+
+
+print(f"{config.strategy}: {strategies.describe(hand_model)}")
+print(f"{HAND_STEPS} steps of {config.batch_size} rows, warm-up {warmup} step(s), peak learning rate "
+      f"{config.learning_rate:g}, weight decay {config.weight_decay:g} on the matrices, clipping at "
+      f"{config.max_grad_norm:g}")
+
+# %%
+hand_losses, hand_lrs, hand_norms = [], [], []
+hand_model.train()  # dropout on, as in training
+for batch in itertools.islice(batches(), HAND_STEPS):
+    logits = hand_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    targets = batch["labels"][:, 1:]  # position t predicts token t + 1
+    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+    loss.backward()
+    hand_norms.append(torch.nn.utils.clip_grad_norm_(hand_model.parameters(), config.max_grad_norm).item())
+    hand_lrs.append(scheduler.get_last_lr()[0])
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    hand_losses.append(loss.item())
+print(f"training loss (response tokens of each batch): first step {hand_losses[0]:.4f}, "
+      f"last step {hand_losses[-1]:.4f}")
+
+# %% [markdown]
+# Now the same steps through the engine: a fresh copy of the starting weights,
+# the same data, and `step_by_step(config, HAND_STEPS)`, the run's own
+# `TrainConfig` cut to `HAND_STEPS` steps (so its schedule is a
+# `HAND_STEPS`-step one, as the loop's), the loss logged at every step, no
+# evaluation, on the CPU, keeping nothing (read it in
+# `gpt2ft/training/config.py`). The engine takes its own path to the same
+# numbers: on a CPU it computes the loss in chunks, never the whole logits
+# matrix (`lm_loss`, checked above on one record).
+
+# %%
+engine = train(loading.load_causal_lm(run), train_masked, None, step_by_step(config, HAND_STEPS),
+               max_length=max_length)
+log = engine.history.dropna(subset=["train_loss"]).set_index("step")
+by_step = pd.DataFrame({"learning rate": hand_lrs, "loss by hand": hand_losses, "gradient norm by hand": hand_norms},
+                       index=pd.RangeIndex(1, len(hand_losses) + 1, name="step"))
+by_step = by_step.join(log[["lr", "train_loss", "grad_norm"]].rename(columns={
+    "lr": "learning rate, engine", "train_loss": "loss, engine", "grad_norm": "gradient norm, engine"}))
+by_step
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.same("the same number of optimizer steps", len(log), HAND_STEPS)
+for ours, theirs, rtol in [("learning rate", "learning rate, engine", 1e-12), ("loss by hand", "loss, engine", 1e-4),
+                           ("gradient norm by hand", "gradient norm, engine", 1e-4)]:
+    checks.same(f"every step's {theirs.split(',')[0]}: by hand = the engine", torch.tensor(by_step[ours].to_numpy()),
+                torch.tensor(by_step[theirs].to_numpy()), rtol=rtol)
+
+# %% [markdown]
+# **Reading this output.** Ten steps of 8 records, one of them warm-up: the
+# learning rate is 0 at step 1 (a loss and a gradient, but the weights do not
+# move), the peak 1e-3 at step 2, then a ninth of the peak less at each step.
+# The loss moves with each batch (1.76 at the first step, 0.95 at the last; ten
+# batches are too few for a trend). The engine's loss at every step is the
+# loop's to within 1e-5 of its value (9.5e-6 nats at most in the run we
+# checked this with): the loop takes the cross-entropy of the whole logits
+# matrix, the engine in chunks (`lm_loss`), and float32 sums taken in another
+# order differ in their last digits, already at step 1, before any update. The
+# gradient norms agree as closely (1.26 and 1.03 at the first two steps: above
+# 1.0, so clipping acts there), and the learning rates are the same numbers.
+# The checks allow 1e-4 of the value; a real difference, a prompt token left in
+# the loss or the schedule one step off, moves the loss far more.
+#
+# What had to match, and each is part of the lesson: the padding's labels are
+# `-100` like the prompt's, so padding never enters the loss; the mean is over
+# all the labelled tokens of the batch together (a record with a longer answer
+# weighs more), as in `model(labels=)` and the engine; and the seed is set
+# right before the adapters are added, so that LoRA's first matrices and its
+# dropout masks are drawn alike.
 #
 # ## Training with the loss on the response only
 #
@@ -237,8 +373,8 @@ print("run folder:", paths.shown(masked_run.run_dir))
 # loss is noisier (each point is 5 batches of 8) and sits at about the
 # validation loss: one epoch, no record seen twice, so no sign of
 # [overfitting](../../notes/glossary.md#overfitting) yet. The time is measured
-# on a 2-core CPU shared with other jobs (on an idle one a step of this size
-# takes about 2 s, an estimate).
+# on 2 idle CPU cores: 68 s for the 30 steps, about 2.3 s a step (the
+# evaluations not counted; the progress bar's 3.6 s a step includes them).
 #
 # With `gpt2` at full (2 epochs of all 935 records, every parameter trained)
 # the loss starts higher: Raschka's gpt2-medium starts at about 3.8 with the
@@ -270,7 +406,8 @@ if COMPARE_UNMASKED:
 # record and costs little to learn. That says nothing yet about the answers:
 # the validation loss (orange) is on response tokens, like the first run's, and
 # it ends at 0.991, above the masked run's 0.889. The table below sets them
-# side by side.
+# side by side, and the plot under it draws both runs' curves together
+# (`instruct.training_curves`, in `gpt2ft/instruct/figures.py`).
 
 # %%
 comparison = pd.DataFrame({
@@ -290,15 +427,7 @@ history = pd.concat({name: result.history for name, (result, _) in runs_by_label
 results.write_table(history.round(4), "sprint13", "training", run, title="Sprint 13: training history")
 display(comparison)
 
-fig, ax = plt.subplots(figsize=(6.5, 3.6))
-for (name, (result, _)), colour in zip(runs_by_labels.items(), ["tab:green", "tab:purple"], strict=False):
-    h, e = result.history.dropna(subset=["train_loss"]), result.history.dropna(subset=["eval_loss"])
-    ax.plot(h["step"], h["train_loss"], alpha=0.4, color=colour, label=f"{name}: train loss (its own labels)")
-    ax.plot(e["step"], e["eval_loss"], "o-", color=colour, label=f"{name}: val loss, response tokens")
-ax.set_xlabel("optimizer step")
-ax.set_ylabel("loss (nats/token)")
-ax.legend(fontsize=7)
-fig.tight_layout()
+fig = instruct.training_curves({name: result.history for name, (result, _) in runs_by_labels.items()})
 results.save_figure(fig, "sprint13", "training", run)
 plt.show()
 
@@ -328,7 +457,8 @@ plt.show()
 # One validation record, token by token: the cross-entropy of predicting each
 # token from the ones before it, for the starting weights and for each run's
 # best weights. Grey: the prompt positions (masked in the first run); white:
-# the response and its end-of-text.
+# the response and its end-of-text. `per_token_loss` is the loss by hand above
+# without the mean; `instruct.per_token_figure` draws the curves.
 
 # %%
 def per_token_loss(model, input_ids):
@@ -342,23 +472,10 @@ def per_token_loss(model, input_ids):
 record = val_records[0]
 enc = instruct.encode(record, tokenizer, max_length)
 n_prompt = len(tokenizer.encode(instruct.format_prompt(record)))
-positions = range(1, len(enc.input_ids))  # the position of each predicted token
 curves = {"starting weights": loading.load_causal_lm(run),
           **{f"trained: {name}": result.model for name, (result, _) in runs_by_labels.items()}}
-fig, ax = plt.subplots(figsize=(9, 3.8))
-ax.axvspan(0.5, n_prompt - 0.5, color="#e0e0e0", label="prompt positions")
-per_token = {}
-# the same colours as the comparison plot above: green = prompt masked, purple = loss on everything
-for (name, m), style, colour in zip(curves.items(), [":", "-", "-"], ["black", "tab:green", "tab:purple"],
-                                    strict=False):
-    per_token[name] = per_token_loss(m, enc.input_ids)
-    ax.plot(positions, per_token[name], style, color=colour, lw=1.2, label=name)
-ax.set_xlabel("token position in the record")
-ax.set_ylabel("loss of that token (nats)")
-ax.set_title(f"Per-token loss along a validation record ({n_prompt} prompt, "
-             f"{len(enc.input_ids) - n_prompt} response tokens)", fontsize=10)
-ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
-fig.tight_layout()
+per_token = {name: per_token_loss(m, enc.input_ids) for name, m in curves.items()}  # tokens 1, 2, ...
+fig = instruct.per_token_figure(per_token, n_prompt)
 results.save_figure(fig, "sprint13", "masking_per_token", run)
 plt.show()
 mean_loss = pd.DataFrame({name: {"prompt positions": float(loss[:n_prompt - 1].mean()),
@@ -435,6 +552,9 @@ print(f"- Along one record (per-token plot): the masked run's mean loss on the r
 # %%
 print("- The masked loss by hand (shift, keep labels != -100, mean cross-entropy) equals the model's "
       "loss and the engine's chunked loss, with and without an input, masked and unmasked.")
+print(f"- The training loop by hand (masked batches, that loss, AdamW with two groups, warm-up and decay, "
+      f"clipping) took the same {HAND_STEPS} steps as gpt2ft.training.train: the same loss, learning rate "
+      "and gradient norm at every step.")
 print(f"- One TrainConfig trained {masked_run.steps} steps: response-token validation loss "
       f"{before:.3f} before, {masked_run.best_eval_loss:.3f} best" + (" (smoke numbers)." if run.is_tiny else "."))
 print(f"- The fine-tuned model is in {paths.shown(finetuned)}, for notebook 04.")

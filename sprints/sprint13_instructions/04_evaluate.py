@@ -59,7 +59,7 @@ import torch
 from IPython.display import display
 
 from gpt2ft import instruct
-from gpt2ft.core import paths
+from gpt2ft.core import checks, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
 
@@ -103,9 +103,10 @@ print(f"{len(test)} test instructions, {sum(bool(r['input']) for r in test)} wit
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("prompt ends with the response header:", prompt.endswith(instruct.RESPONSE_HEADER))
-print("no test instruction was trained on:", not {json.dumps(r, sort_keys=True) for r in test}
-      & {json.dumps(r, sort_keys=True) for r in instruct.split_records(data.records, seed=SEED)["train"]})
+checks.holds("the prompt ends with the response header", prompt.endswith(instruct.RESPONSE_HEADER))
+trained_on = {json.dumps(r, sort_keys=True) for r in instruct.split_records(data.records, seed=SEED)["train"]}
+seen = [r for r in test if json.dumps(r, sort_keys=True) in trained_on]
+checks.holds("no test instruction was trained on", not seen, f"{len(seen)} were")
 
 # %% [markdown]
 # ## Greedy decoding with a stop, by hand
@@ -143,12 +144,11 @@ with torch.no_grad():
                                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
 hf = generated[0, prompt_ids.shape[1]:].tolist()
 hf = hf[:hf.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in hf else hf
-same = {"same tokens as generate_responses": package.new_tokens == len(new_tokens)
-        and package.raw == tokenizer.decode(new_tokens, skip_special_tokens=True),
-        "same tokens as model.generate": hf == new_tokens,
-        "same stop at end-of-text": package.stopped == stopped}
-for check, agrees in same.items():
-    print(f"{check}:", agrees)
+checks.same("model.generate: the tokens of the loop by hand", new_tokens, hf)
+checks.same("instruct.generate_responses: as many new tokens as by hand", len(new_tokens), package.new_tokens)
+checks.same("instruct.generate_responses: the answer by hand", tokenizer.decode(new_tokens, skip_special_tokens=True),
+            package.raw)
+checks.same("instruct.generate_responses: the same stop at end-of-text (or not)", stopped, package.stopped)
 
 # %% [markdown]
 # What the library adds to the loop by hand, and when you need it:
@@ -344,9 +344,7 @@ print("evaluation columns:", list(summary.columns))
 
 # %%
 print(f"- Greedy decoding by hand (argmax, append, stop at end-of-text) gives the same "
-      f"{len(new_tokens)} tokens as instruct.generate_responses and model.generate." if all(same.values()) else
-      "- Greedy decoding by hand did NOT give what instruct.generate_responses and model.generate gave: "
-      f"{', '.join(k for k, v in same.items() if not v)} (see the check above).")
+      f"{len(new_tokens)} tokens as instruct.generate_responses and model.generate.")
 print(f"- On {len(test)} test instructions the fine-tuned model stops on {row['fine-tuned', 'stopped']:.0%} "
       f"and adheres to the format on {row['fine-tuned', 'adheres']:.0%} (base: {row['base', 'adheres']:.0%}); "
       f"token F1 {row['fine-tuned', 'token F1']:.3f}, ROUGE-L {row['fine-tuned', 'ROUGE-L']:.3f}.")

@@ -11,11 +11,14 @@ Introduced across ``sprints/sprint13_instructions/``, one module per concept:
   ``03_finetune``), :func:`generate_responses` (same template, greedy, stops at
   end-of-text, says whether it stopped), :func:`evaluate_responses` (``04_evaluate``);
 - ``scoring``: :func:`score`, :func:`token_f1`, :func:`rouge_l`, :func:`adherence`,
-  :func:`summarise` (``04_evaluate``).
+  :func:`summarise` (``04_evaluate``);
+- ``figures``: :func:`lengths_figure` (``01_data``), :func:`training_curves` and
+  :func:`per_token_figure` (``03_finetune``).
 
 Every public name is here too: ``from gpt2ft import instruct; instruct.format_prompt(...)``.
 """
 
+from gpt2ft.instruct.figures import lengths_figure, per_token_figure, training_curves
 from gpt2ft.instruct.records import SPLITS, split_records, token_lengths
 from gpt2ft.instruct.responses import Generation, evaluate_responses, generate_responses, label_loss
 from gpt2ft.instruct.scoring import ADHERENCE, adherence, normalise, rouge_l, score, summarise, token_f1
@@ -34,6 +37,6 @@ from gpt2ft.instruct.template import (
 
 __all__ = ["ADHERENCE", "IGNORE_INDEX", "PREAMBLE", "RESPONSE_HEADER", "SPLITS",
            "TEMPLATE_MARKERS", "Encoded", "Generation", "adherence", "encode", "encode_records", "evaluate_responses",
-           "extract_response", "format_prompt", "generate_responses", "label_loss",
-           "masking_figure", "normalise", "rouge_l", "score",
-           "split_records", "summarise", "token_f1", "token_lengths"]
+           "extract_response", "format_prompt", "generate_responses", "label_loss", "lengths_figure",
+           "masking_figure", "normalise", "per_token_figure", "rouge_l", "score",
+           "split_records", "summarise", "token_f1", "token_lengths", "training_curves"]

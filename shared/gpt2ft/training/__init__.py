@@ -13,7 +13,8 @@ what the engine adds. Usage::
 
 The package, in the order a run uses it (details in ``notes/training_engine.md``):
 
-- ``config``         :class:`TrainConfig` and its checks, :class:`TrainResult`, :class:`NonFiniteLossError`
+- ``config``         :class:`TrainConfig` and its checks, :class:`TrainResult`, :class:`NonFiniteLossError`;
+  ``throwaway`` (a run that keeps nothing) and ``step_by_step`` (a run to compare with a loop by hand)
 - ``runs``           a run's identity (settings, model and data fingerprints), claimed in its folder
 - ``inputs``         the data checked against the model, the resumable per-process order, step
   counts, long batches cut into micro-batches
@@ -62,8 +63,15 @@ approximation (the same one ``transformers.Trainer`` makes without
 """
 
 from gpt2ft.training.callbacks import Callback, LivePlot, ProgressBar
-from gpt2ft.training.config import NonFiniteLossError, TrainConfig, TrainResult, config_dict
+from gpt2ft.training.config import (
+    NonFiniteLossError,
+    TrainConfig,
+    TrainResult,
+    config_dict,
+    step_by_step,
+    throwaway,
+)
 from gpt2ft.training.loop import train
 
 __all__ = ["TrainConfig", "TrainResult", "train", "NonFiniteLossError", "Callback",
-           "ProgressBar", "LivePlot", "config_dict"]
+           "ProgressBar", "LivePlot", "config_dict", "step_by_step", "throwaway"]

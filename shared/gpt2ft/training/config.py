@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,35 @@ def _rules(c: TrainConfig) -> list[tuple[str, bool, str]]:
 def config_dict(cfg: TrainConfig) -> dict:
     """The settings as plain JSON-able values (paths as strings)."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def throwaway(cfg: TrainConfig, **changes) -> TrainConfig:
+    """``cfg`` (with ``changes``) for a run that keeps nothing: no checkpoint, no resume (each
+    call trains from the start, in place of its own earlier run), no progress bar, no lines.
+
+    Introduced in ``sprints/sprint13_instructions/05_exercises``: short runs compared by what
+    :func:`~gpt2ft.training.train` returns. The recipe and the run's name are ``cfg``'s.
+    """
+    keep_nothing = dict(save_every=None, save_final=False, resume=False, progress_bar=False, verbose=False)
+    return dataclasses.replace(cfg, **{**keep_nothing, **changes})
+
+
+def step_by_step(cfg: TrainConfig, steps: int) -> TrainConfig:
+    """``cfg``'s recipe for ``steps`` optimizer steps, to compare with the loop written by hand.
+
+    Introduced in ``sprints/sprint13_instructions/03_finetune``. The same learning rate,
+    weight decay, warm-up ratio and schedule (of a ``steps``-step run), clipping, batch
+    size, strategy and seed; every step's loss, learning rate and gradient norm logged; no
+    evaluation. On the CPU in float32 (a GPU's TF32 and bf16 change the last digits), not
+    compiled, no batch cut into micro-batches: the engine then does the loop's arithmetic.
+    Keeps nothing (:func:`throwaway`); its folder is ``<run_name>-by-hand-<hash>``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r}: use a whole number of optimizer steps >= 1, e.g. 10.")
+    return throwaway(cfg, run_name=f"{cfg.run_name or 'run'}-by-hand", max_steps=steps,
+                     num_epochs=max(cfg.num_epochs, steps), log_every=1, eval_every=None,
+                     load_best_at_end=False, early_stopping_patience=0, mixed_precision="no",
+                     compile=False, device="cpu", max_batch_tokens=sys.maxsize)
 
 
 @dataclass
