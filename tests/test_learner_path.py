@@ -4,9 +4,10 @@
   notebook) has one cell tagged ``try`` holding only comments, followed by its worked
   solution: cells tagged ``solution``, collapsed in JupyterLab (``jupyter.source_hidden``,
   and ``outputs_hidden`` for code);
-- each sprint ends with an ``NN_check_yourself`` notebook: 5-8 questions, each a cell with
-  ``answer = None`` and ``selfcheck.check(answer, expected=...)`` whose expected value is
-  computed, never a typed literal, then a collapsed solution that calls ``selfcheck.check``;
+- each sprint ends with an ``NN_check_yourself`` notebook: 5-8 questions, each a cell calling
+  ``selfcheck.check(answer, expected=...)`` (``answer = None`` in it or in the code cell just
+  before) whose expected value is computed, never a typed literal, then its collapsed solution
+  cells, one of which calls ``selfcheck.check`` with the worked answer;
 - no learner notebook (appendices exempt) calls ``TrainConfig(...)``,
   ``run.train_config(...)`` or ``replace(config, ...)`` with more than six settings;
 - no notebook prints a bare comparison verdict (``print(torch.allclose(a, b))``,
@@ -174,8 +175,10 @@ def check_yourself_problems(sprint: Path) -> list[str]:
             continue
         questions += 1
         where = f"{rel(notebook)}, cell {i + 1}"
-        if not re.search(r"^answer\s*=\s*None\b", text(cell), flags=re.M):
-            problems.append(f"{where}: a question cell starts the learner at `answer = None`")
+        before = [text(c) for c in cells[max(i - 1, 0):i] if c["cell_type"] == "code"]
+        if not any(re.search(r"^answer\s*=\s*None\b", t, flags=re.M) for t in [text(cell), *before]):
+            problems.append(f"{where}: the question does not start the learner at `answer = None` "
+                            "(in its cell or the code cell just before)")
         for call in calls:
             expected = next((k.value for k in call.keywords if k.arg == "expected"), None)
             if expected is None and len(call.args) > 1:
@@ -185,11 +188,17 @@ def check_yourself_problems(sprint: Path) -> list[str]:
             elif literal(expected):
                 problems.append(f"{where}: the expected value is typed in ({ast.unparse(expected)}); "
                                 "compute it with the package, from the model or the data")
-        after = cells[i + 1] if i + 1 < len(cells) else None
-        if after is None or "solution" not in tags(after) or not collapsed(after):
-            problems.append(f"{where}: no collapsed solution cell right after the question")
-        elif not check_calls(text(after)):
-            problems.append(f"{where}: the solution cell does not call selfcheck.check with its answer")
+        after = []
+        for later in cells[i + 1:]:
+            if "solution" not in tags(later):
+                break
+            after.append(later)
+        if not after:
+            problems.append(f"{where}: no solution cells right after the question")
+        elif not all(collapsed(c) for c in after):
+            problems.append(f"{where}: a solution cell of the question is not collapsed")
+        elif not any(c["cell_type"] == "code" and check_calls(text(c)) for c in after):
+            problems.append(f"{where}: the solution does not call selfcheck.check with its worked answer")
     low, high = QUESTIONS
     if not low <= questions <= high:
         problems.append(f"{rel(notebook)}: {questions} questions calling selfcheck.check ({low}-{high} wanted)")
@@ -377,3 +386,22 @@ def test_an_exercise_without_its_try_cell_or_collapse_is_named(tmp_path):
     assert len(problems) == 2, problems
     assert "'Exercise 2 — b': 0 cells tagged 'try'" in problems[0]
     assert "'Exercise 3 — c': the 'try' cell must be a code cell holding only comments" in problems[1]
+
+
+def test_a_check_yourself_question_with_a_typed_answer_or_no_solution_is_named(tmp_path):
+    def cell(kind, source, tag=None):
+        meta = {"tags": [tag], "jupyter": {"source_hidden": True, "outputs_hidden": True}} if tag else {}
+        return {"cell_type": kind, "source": source, "metadata": meta, **({"outputs": []} if kind == "code" else {})}
+
+    good = [cell("markdown", "Which token does position 3 predict?"),
+            cell("code", "answer = None  # a token\nselfcheck.check(answer, expected=tokens[4], why='...')"),
+            cell("code", "selfcheck.check(tokens[4], expected=tokens[4], why='...')", "solution")]
+    typed = [cell("code", "answer = None\nselfcheck.check(answer, expected=42, why='...')"),
+             cell("code", "selfcheck.check(42, expected=42, why='')", "solution")]
+    unsolved = [cell("code", "answer = None\nselfcheck.check(answer, expected=n, why='...')")]
+    (tmp_path / "01_x.ipynb").write_text(json.dumps({"cells": []}))
+    (tmp_path / "02_check_yourself.ipynb").write_text(json.dumps({"cells": good * 4 + typed + unsolved}))
+    problems = check_yourself_problems(tmp_path)
+    assert len(problems) == 2, problems
+    assert "the expected value is typed in (42)" in problems[0]
+    assert "no solution cells right after the question" in problems[1]
