@@ -24,6 +24,7 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow  # about 30 s: a kernel, the tiny model, one notebook
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
                     reason="needs git and a git checkout to clone")
 def test_a_tiny_run_in_a_fresh_clone_leaves_git_status_clean(tmp_path):
