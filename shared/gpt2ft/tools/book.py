@@ -19,7 +19,7 @@ checkout:
   its final text (from the saved widget state), other widgets a pointer to the
   notebook's picture of them (Sprint 10's playground: ``04_playground.png``);
 - an exercise reads as in JupyterLab: its cell tagged ``try`` is an empty
-  exercise cell (its comments say what to write; no output), headed "Your turn",
+  exercise cell (its comments say what to write; no output) with a line saying where to write it,
   and each run of cells tagged ``solution`` (the worked solution: code, outputs,
   discussion) is a closed toggle, ``<details><summary>Solution</summary>…</details>``.
 
@@ -49,8 +49,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 TRY_TAG, SOLUTION_TAG = "try", "solution"
 SOLUTION_OPEN = '<details class="solution">\n<summary>Solution</summary>\n'
 SOLUTION_CLOSE = "</details>\n"
-TRY_NOTE = ("**Your turn.** Write your code in the cell below (in JupyterLab: `make lab`) and run it; "
-            "then open the solution.")
+TRY_NOTE = "*Write your code in the cell below (in JupyterLab: `make lab`), run it, then open the solution.*"
 CSS = """\
 /* Written by gpt2ft.tools.book: exercises as in JupyterLab (an empty cell to try, a closed solution). */
 div.cell.tag_try { border-left: 4px solid #1f6feb; padding-left: 0.5em; }
