@@ -10,7 +10,7 @@ export PROFILE
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help env test lint pairs sync bench bench-quick clean lab book runs fetch-model stale rehearse rehearse-gpu
+.PHONY: help env test lint pairs sync bench bench-quick clean lab book cards runs fetch-model stale rehearse rehearse-gpu
 
 help:
 	@echo "make sprint10|sprint11|sprint12|sprint13 [PROFILE=tiny|small|full|auto] [MODEL=..] [DATA_DIR=..] [ONLY=02,03]"
@@ -19,6 +19,7 @@ help:
 	@echo "make sync      jupytext --sync every notebook pair after editing a .py"
 	@echo "make lab       JupyterLab on the repository (.py sources open as notebooks); prints the URL"
 	@echo "make book      the static book of the executed notebooks, cards and notes (.cache/book/index.html)"
+	@echo "make cards     the cards' key results (and each sprint's notes/findings.md) rewritten from results/"
 	@echo "make runs      the run folders below runs/ with state, size, settings (RUNS_ARGS=--remove-superseded cleans)"
 	@echo "make stale     the committed results made before a later change to the code they ran, and their commands"
 	@echo "make fetch-model  PROFILE=small's model (SmolLM2-135M-Instruct), downloaded and checked once into .cache/models/"
@@ -79,6 +80,11 @@ lab: $(STAMP)
 # The rendered book: Sphinx + myst-nb over the committed executed notebooks (nothing is executed).
 book: $(STAMP)
 	$(BIN)/gpt2ft book
+
+# The cards' key results: the marked block in each sprints/*/README.md and notes/findings.md,
+# written from the committed results/<sprint>/small/*.csv (gpt2ft.tools.cards; a test checks them).
+cards: $(STAMP)
+	$(BIN)/gpt2ft cards
 
 # The run folders below runs/ (RUNS_DIR): state, steps, size and settings, and the total size.
 # RUNS_ARGS="--remove-superseded" or RUNS_ARGS="--remove sprint12/full/train-1a2b3c4d" deletes runs.

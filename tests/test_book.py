@@ -74,3 +74,60 @@ def test_staging_lays_out_the_book_in_sprint_order(tmp_path):
     again = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     book.stage(ROOT, tmp_path)  # unchanged sources: nothing rewritten, so Sphinx re-reads nothing
     assert again == {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+
+
+def _exercise_notebook():
+    notebook = nbformat.v4.new_notebook()
+    hidden = {"jupyter": {"outputs_hidden": True, "source_hidden": True}, "tags": ["solution"]}
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("## Exercise 1 — Sweep the temperature"),
+        nbformat.v4.new_code_cell("# compute distinct-2 at each temperature\n# use: decoding.distinct_n",
+                                  metadata={"tags": ["try"]},
+                                  outputs=[nbformat.v4.new_output("stream", text="left over\n")]),
+        nbformat.v4.new_code_cell("sweep = run_sweep()", metadata=hidden,
+                                  outputs=[nbformat.v4.new_output("stream", text="0.62 -> 1.00\n")]),
+        nbformat.v4.new_markdown_cell("### Reading\nVariety is bought with likelihood.\n"
+                                      "```python\n# not a heading\n```",
+                                      metadata={"jupyter": {"source_hidden": True}, "tags": ["solution"]}),
+        nbformat.v4.new_markdown_cell("## Exercise 2 — min-p"),
+        nbformat.v4.new_code_cell("# write min_p(logits, p)", metadata={"tags": ["try"]}),
+        nbformat.v4.new_code_cell("def min_p(logits, p): ...", metadata=hidden),
+    ]
+    return notebook
+
+
+def test_exercises_read_as_a_try_cell_then_a_closed_solution():
+    notebook = _exercise_notebook()
+    book.exercise_cells(notebook)
+    kinds = [(c.cell_type, c.source.splitlines()[0] if c.source else "") for c in notebook.cells]
+    assert kinds == [
+        ("markdown", "## Exercise 1 — Sweep the temperature"),
+        ("markdown", book.TRY_NOTE),
+        ("code", "# compute distinct-2 at each temperature"),
+        ("markdown", '<details class="solution">'),
+        ("code", "sweep = run_sweep()"),
+        ("markdown", "**Reading**"),
+        ("markdown", "</details>"),
+        ("markdown", "## Exercise 2 — min-p"),
+        ("markdown", book.TRY_NOTE),
+        ("code", "# write min_p(logits, p)"),
+        ("markdown", '<details class="solution">'),
+        ("code", "def min_p(logits, p): ..."),
+        ("markdown", "</details>"),
+    ]
+    try_cell, solution, reading = notebook.cells[2], notebook.cells[4], notebook.cells[5]
+    assert try_cell.outputs == [] and try_cell.execution_count is None  # an empty cell to work in
+    assert solution.outputs[0]["text"] == "0.62 -> 1.00\n"  # the solution keeps its outputs, inside the toggle
+    assert "<summary>Solution</summary>" in notebook.cells[3].source
+    assert "# not a heading" in reading.source and "jupyter" not in reading.metadata
+    nbformat.validate(notebook)
+    again = _exercise_notebook()
+    book.exercise_cells(again)
+    added = [c.id for c in notebook.cells if c.id.startswith("gpt2ft-book-")]
+    assert len(added) == 6 and added == [c.id for c in again.cells if c.id.startswith("gpt2ft-book-")]
+
+
+def test_the_staged_book_carries_the_exercise_style(tmp_path):
+    book.stage(ROOT, tmp_path)
+    assert "details.solution" in (tmp_path / "_static" / "gpt2ft.css").read_text()
+    assert 'html_css_files = ["gpt2ft.css"]' in (tmp_path / "conf.py").read_text()

@@ -14,7 +14,8 @@ Its folders are its layers; a module imports only from its own layer or a lower 
    ``imbalance``, ``export``, ``diagrams``, ``comparison``, ``frozen``),
    ``lm`` (sprint 12: ``packing``, ``measures``, ``figures``),
    ``instruct`` (sprint 13: ``template``, ``records``, ``responses``, ``scoring``, ``figures``)
-5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``, ``fetch``, ``stale``: never imported by a notebook
+5. ``tools``     ``notebooks`` (the runner), ``cli``, ``book``, ``cards``, ``fetch``, ``stale``:
+   never imported by a notebook
 
 Each module's docstring names the notebook that teaches it. Import the module you need
 (``from gpt2ft.session import loading``); importing a package does no work.

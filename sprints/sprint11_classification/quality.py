@@ -93,7 +93,7 @@ PLANS = {
     "customer_reviews": Plan(epochs=3),
 }
 # Sets on which a randomly initialised MiniLM is trained the same way, to measure what
-# pre-training contributes (07_appendix_minilm_and_memory shows the same comparison on the tiny samples).
+# pre-training contributes (07_appendix_minilm_and_memory shows the same comparison at small).
 RANDOM_INIT_SETS = ("customer_reviews",)
 # The thresholds, on the test split; every set must also beat the baseline.
 THRESHOLDS = {"sst2": ("accuracy", 0.88), "sms_spam": ("macro_f1", 0.96),

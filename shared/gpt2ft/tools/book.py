@@ -17,7 +17,11 @@ checkout:
   sprint folder to its card);
 - widget outputs have no live kernel in a static page: a progress bar becomes
   its final text (from the saved widget state), other widgets a pointer to the
-  notebook's picture of them (Sprint 10's playground: ``04_playground.png``).
+  notebook's picture of them (Sprint 10's playground: ``04_playground.png``);
+- an exercise reads as in JupyterLab: its cell tagged ``try`` is an empty
+  exercise cell (its comments say what to write; no output) with a line saying where to write it,
+  and each run of cells tagged ``solution`` (the worked solution: code, outputs,
+  discussion) is a closed toggle, ``<details><summary>Solution</summary>…</details>``.
 
 Staged files are rewritten only when their text changes, so a second build
 re-reads only what changed. Output: ``.cache/book/`` (ignored by git).
@@ -42,6 +46,17 @@ from gpt2ft.core.paths import repo_root
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # as in notebooks (not imported:
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"  # it needs jupytext and nbclient)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
+TRY_TAG, SOLUTION_TAG = "try", "solution"
+SOLUTION_OPEN = '<details class="solution">\n<summary>Solution</summary>\n'
+SOLUTION_CLOSE = "</details>\n"
+TRY_NOTE = "*Write your code in the cell below (in JupyterLab: `make lab`), run it, then open the solution.*"
+CSS = """\
+/* Written by gpt2ft.tools.book: exercises as in JupyterLab (an empty cell to try, a closed solution). */
+div.cell.tag_try { border-left: 4px solid #1f6feb; padding-left: 0.5em; }
+details.solution { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.3em 0.8em; margin: 0.8em 0; }
+details.solution > summary { cursor: pointer; font-weight: bold; }
+details.solution[open] > summary { margin-bottom: 0.5em; }
+"""
 WIDGET_NOTE = ("(An interactive widget: it is live only when the notebook runs in JupyterLab, `make lab`. "
                "The picture above shows what it looks like.)")
 
@@ -75,6 +90,8 @@ nb_merge_streams = True
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence", "tasklist"]
 html_favicon = "favicon.svg"
+html_static_path = ["_static"]
+html_css_files = ["gpt2ft.css"]
 # A fixed light theme (the theme's "auto" logs a console error on a first visit).
 html_context = {"default_mode": "light"}
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
@@ -202,6 +219,52 @@ def static_outputs(notebook) -> None:
             data["text/plain"] = text if text is not None else WIDGET_NOTE
 
 
+# --- exercises: try, then see ----------------------------------------------------------------------
+
+def _tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", ()))
+
+
+def _no_headings(text: str) -> str:
+    """A heading inside the toggle would open a section the closing tag cannot follow: bold it."""
+    out, fence = [], False
+    for line in text.splitlines(keepends=True):
+        if re.match(r"\s*(```|~~~)", line):
+            fence = not fence
+        heading = None if fence else re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        out.append(f"**{heading.group(1)}**\n" if heading else line)
+    return "".join(out)
+
+
+def exercise_cells(notebook) -> None:
+    """Cells tagged ``try`` become empty exercise cells, runs of ``solution`` cells closed toggles (in place)."""
+    cells = []
+    inside = False
+
+    def added(text: str):  # an id from its place, not a random one: a rebuild writes the same page
+        return nbformat.v4.new_markdown_cell(text, id=f"gpt2ft-book-{len(cells)}")
+
+    for cell in notebook.cells:
+        tags = _tags(cell)
+        if SOLUTION_TAG in tags and not inside:
+            cells.append(added(SOLUTION_OPEN))
+            inside = True
+        elif SOLUTION_TAG not in tags and inside:
+            cells.append(added(SOLUTION_CLOSE))
+            inside = False
+        if SOLUTION_TAG in tags:
+            cell.metadata.pop("jupyter", None)  # JupyterLab's collapse: the toggle does it here
+            if cell.cell_type == "markdown":
+                cell.source = _no_headings(cell.source)
+        if TRY_TAG in tags and cell.cell_type == "code":
+            cells.append(added(TRY_NOTE))
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    if inside:
+        cells.append(added(SOLUTION_CLOSE))
+    notebook.cells = cells
+
+
 # --- staging and building -------------------------------------------------------------------------
 
 def _write_if_changed(path: Path, text: str | bytes) -> None:
@@ -235,9 +298,10 @@ def stage(root: Path, src: Path) -> list[Path]:
     """Lay out the book's sources under ``src``; returns the pages (repository-relative)."""
     docs = documents(root)
     pages = set(docs) - {Path("README.md")}  # the root README is the index page; a bare `README.md` is a card
-    wanted = {Path("conf.py"), Path("index.md"), Path("favicon.svg")}
+    wanted = {Path("conf.py"), Path("index.md"), Path("favicon.svg"), Path("_static/gpt2ft.css")}
     _write_if_changed(src / "conf.py", CONF)
     _write_if_changed(src / "favicon.svg", FAVICON)
+    _write_if_changed(src / "_static" / "gpt2ft.css", CSS)
     _write_if_changed(src / "index.md", index_page(root, pages))
     for doc in docs[1:]:
         here = doc.parent
@@ -247,6 +311,7 @@ def stage(root: Path, src: Path) -> list[Path]:
                 if cell.cell_type == "markdown":
                     cell.source = add_links(cell.source, here, root, pages)
             static_outputs(notebook)
+            exercise_cells(notebook)
             # A notebook synced by jupytext but never executed has no language_info: say it is Python.
             notebook.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
             _write_if_changed(src / doc, nbformat.writes(notebook) + "\n")

@@ -6,6 +6,7 @@
     gpt2ft check-pairs           # = make pairs: every .py/.ipynb pair in sync (folder: sprints)
     gpt2ft lab                   # = make lab: JupyterLab on the repository, .py sources open as notebooks
     gpt2ft book                  # = make book: the static site of the notebooks, cards and notes
+    gpt2ft cards                 # = make cards: the cards' key results, rewritten from results/ (--check)
     gpt2ft fetch-model           # = make fetch-model: SmolLM2-135M-Instruct for PROFILE=small, once
     gpt2ft stale                 # = make stale: results made before a later change to the code they ran
     gpt2ft runs                  # = make runs: the run folders below runs/ (state, steps, size, settings)
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("lab_args", nargs="*", help="passed on to jupyter lab (e.g. --no-browser --port=8890)")
     book = commands.add_parser("book", help="build the static book of the notebooks (= make book)")
     book.add_argument("--out", type=Path, default=None, help="default: .cache/book")
+    cards = commands.add_parser("cards", help="rewrite the cards' key results from the committed result "
+                                              "files (= make cards)")
+    cards.add_argument("--check", action="store_true", help="write nothing; exit 1 when a card is out of date")
     listing = commands.add_parser("runs", help="list the run folders below runs/ (RUNS_DIR) with their "
                                                "state, steps, size and settings; remove some (= make runs)")
     what = listing.add_mutually_exclusive_group()
@@ -215,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = args.folder or (Path("sprints") if Path("sprints").is_dir() else project_root() / "sprints")
         return notebooks.main(["check-pairs", str(folder)])
+    if args.command == "cards":
+        from gpt2ft.tools import cards as cards_module
+
+        return cards_module.main(["--check"] if args.check else [])
     if args.command == "stale":
         from gpt2ft.tools import stale
 
