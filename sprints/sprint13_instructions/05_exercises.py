@@ -424,7 +424,7 @@ scores = pd.DataFrame({"token F1": [instruct.token_f1(a, reference) for a in ans
                       index=pd.Index(answers, name=f"answer (reference: {reference!r})")).round(3)
 scores
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # The same scores on the fine-tuned model's real answers (notebook 04's
 # `responses.jsonl`): the answers where token F1 and ROUGE-L disagree most,
 # and what `rouge-score`'s own words change.
