@@ -289,3 +289,15 @@ def test_configure_applies_the_small_overrides_as_tiny_applies_its_own(tmp_path,
     assert tiny["EPOCHS"] == 4  # each profile applies its own overrides only
     with pytest.raises(settings.SettingError, match=r"small=\{\.\.\.\} names \['EPOCH'\]"):
         settings.configure(_cell(), small=dict(EPOCH=1), env={"PROFILE": "small"}, show=False)
+
+
+def test_a_symlinked_data_folder_beside_the_checkout_is_shown_as_named(tmp_path, monkeypatch):
+    """CI may put ``../shared`` beside the clone as a link: outputs still say ``../shared/data``."""
+    from gpt2ft.session import settings as settings_module
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "disk" / "shared"
+    (elsewhere / "data").mkdir(parents=True)
+    checkout.mkdir()
+    (tmp_path / "shared").symlink_to(elsewhere)
+    monkeypatch.setattr(settings_module, "repo_root", lambda: checkout)
+    assert settings_module._inside_checkout(tmp_path / "shared" / "data") == "../shared/data"
+    assert settings_module._inside_checkout(checkout / ".cache" / "m") == ".cache/m"

@@ -208,13 +208,12 @@ def _inside_checkout(path) -> str:
     text = str(path)
     if not text or not (Path(text).is_absolute() or text.startswith(("~", "."))):
         return text  # a hub name (gpt2) or the tiny model
-    root = repo_root().resolve()
-    where = Path(text).expanduser().resolve()
-    for base, prefix in ((root, ""), (root.parent, "../")):
-        try:
-            return prefix + str(where.relative_to(base))
-        except ValueError:
-            continue
+    # As written first (a symlinked ../shared stays ../shared), then with links resolved.
+    plain, root = Path(os.path.abspath(Path(text).expanduser())), Path(os.path.abspath(repo_root()))
+    for where, top in ((plain, root), (plain.resolve(), root.resolve())):
+        for base, prefix in ((top, ""), (top.parent, "../")):
+            if where.is_relative_to(base):
+                return prefix + str(where.relative_to(base))
     return text
 
 
@@ -253,10 +252,10 @@ def _read_data_dir(value: str | None) -> Path | None:
     ``DATA_DIR=../shared/data`` means the same in a notebook as from ``make``)."""
     if not value:
         return None
-    path = Path(value).expanduser().resolve()
+    path = Path(os.path.abspath(Path(value).expanduser()))  # symlinks kept: shown as the user named them
     root = PACKAGE_DIR.parents[1]  # the checkout, where the package is installed editable
     if not path.is_dir() and not Path(value).expanduser().is_absolute() and (root / "sprints").is_dir():
-        from_root = (root / value).resolve()
+        from_root = Path(os.path.abspath(root / value))
         path = from_root if from_root.is_dir() else path
     if not path.is_dir():
         hint = root.parent / "shared" / "data"  # beside the checkout
