@@ -227,13 +227,12 @@ table
 # The measured peak (the growth of the process's resident memory during the
 # run; on a GPU the CUDA peak) adds the activations and the copies on top:
 # in this run 3.2 GB for full fine-tuning, 0.5-0.7 GB for the others. Time
-# and peak go to `results/sprint11/small/strategies_sst2.timings.md`: on this
-# shared 2-core CPU they vary from run to run, but the order holds: a step of
+# and peak go to `results/sprint11/small/strategies_sst2.timings.md`: they
+# vary from run to run and machine to machine, but the order holds: a step of
 # head or last k is a forward pass and a short backward, a step of LoRA or
 # full fine-tuning a backward pass through all 30 blocks, and full
-# fine-tuning also updates 134.5M weights with AdamW (here 68 and 77 s for
-# head and last k, 176 s for LoRA, 201 s for full, with other jobs on the
-# machine).
+# fine-tuning also updates 134.5M weights with AdamW (here, on two idle
+# cores, 17 and 24 s for head and last k, 68 s for LoRA, 75 s for full).
 #
 # With real `gpt2` on a GPU and 20,000 sentences (`PROFILE=full`), all four
 # learn more; the usual ordering is full ≥ LoRA ≥ last k ≥ head, with LoRA

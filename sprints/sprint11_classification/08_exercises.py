@@ -404,7 +404,7 @@ print("the last token of a review cut at L == position min(n, L) - 1 of the revi
 #   the end), 0.729 at 416 tokens, 0.771 at 848, where one review in twenty
 #   is cut. The last step, +0.04, is within one standard error;
 # - **time** rises faster than the tokens read: reading the 4 longest test
-#   reviews took about 1 s cut at 176 tokens, 2.6 s at 416 and 5.4 s at 848
+#   reviews took 0.50 s cut at 176 tokens, 1.26 s at 416 and 2.76 s at 848
 #   in this run, while the mean review read grows only from 271 to 333
 #   tokens between the last two. A batch is padded to its longest row, and
 #   attention grows with the square of the length: the last percentiles cost
