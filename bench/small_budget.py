@@ -52,7 +52,7 @@ def parse(output: str) -> list[tuple[str, str, float]]:
     return [(m[3], m[1], float(m[2])) for m in map(LINE.match, output.splitlines()) if m]
 
 
-def report(rows: list[tuple[str, str, float]], walls: dict[str, float], source: str) -> str:
+def report(rows: list[tuple[str, str, float]], walls: dict[str, float], source: str, how: str = "") -> str:
     total = sum(walls.values()) if walls else sum(s for *_, s in rows)
     worst = max(rows, key=lambda r: r[2])
     lines = ["# Small profile: time per notebook (issue 19's budget)", "",
@@ -69,7 +69,14 @@ def report(rows: list[tuple[str, str, float]], walls: dict[str, float], source: 
     lines += ["", f"**Total {total / 60:.1f} min for {len(rows)} notebooks "
               f"({total / BUDGET_TOTAL_S:.2f} of the budget); longest {worst[0]} {worst[1]} at "
               f"{worst[2] / 60:.1f} min ({worst[2] / BUDGET_NOTEBOOK_S:.2f} of its limit).**"]
+    lines += ["", how] if how else []
     return "\n".join(lines) + "\n"
+
+
+def shown(path: Path) -> str:
+    """A log's path relative to the repository (never this machine's absolute path)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
 
 def main(argv=None) -> None:
@@ -85,7 +92,11 @@ def main(argv=None) -> None:
             rows += found
             if args.walls and found:
                 walls[found[0][0]] = args.walls[i]
-        source = "python bench/small_budget.py --logs " + " ".join(p.name for p in args.logs)
+        how = ("The logs are the runner's output of `make sprintNN PROFILE=small`, the sprints run one "
+               "after another from an empty `runs/` (every run trained, nothing loaded) on otherwise idle "
+               "cores; the walls are `/usr/bin/time`'s for each `make`.")
+        source = ("python bench/small_budget.py --logs " + " ".join(shown(p) for p in args.logs)
+                  + (" --walls " + " ".join(f"{w:g}" for w in args.walls) if args.walls else ""))
     else:
         with tempfile.TemporaryDirectory() as runs:
             for number in args.sprints:
@@ -93,7 +104,8 @@ def main(argv=None) -> None:
                 rows += parse(output)
                 walls[f"sprint{number}"] = wall
         source = "python bench/small_budget.py --sprints " + " ".join(args.sprints)
-    text = report(rows, walls, source)
+        how = "Each sprint ran through the runner with an empty `RUNS_DIR`: every run trained, nothing loaded."
+    text = report(rows, walls, source, how)
     print(text)
     out = ROOT / "results" / "bench" / "small_budget.md"
     out.write_text(text)

@@ -289,13 +289,15 @@ pd.DataFrame.from_dict(length_rows, orient="index")
 # 50 steps at each:
 #
 # - **accuracy** rises with the tokens read: 0.625 when three reviews in four
-#   are cut after 176 tokens (the verdict often comes at the end), 0.729 at
-#   416, 0.771 at 848; the last step, +0.04, is within one standard error;
-# - **time** rises faster than the tokens read: about 0.5 s for the 4 longest
-#   reviews cut at 176 tokens, 1.3 s at 416, 2.8 s at 848, while the mean
-#   review read grows only from 271 to 333 tokens between the last two. A
-#   batch is padded to its longest row, and attention grows with the square
-#   of the length.
+#   are cut after 176 tokens (the review's start: its verdict often comes at
+#   the end), 0.729 at 416 tokens, 0.771 at 848, where one review in twenty
+#   is cut. The last step, +0.04, is within one standard error;
+# - **time** rises faster than the tokens read: reading the 4 longest test
+#   reviews took 0.50 s cut at 176 tokens, 1.26 s at 416 and 2.76 s at 848
+#   in this run, while the mean review read grows only from 271 to 333
+#   tokens between the last two. A batch is padded to its longest row, and
+#   attention grows with the square of the length: the last percentiles cost
+#   the most time for the fewest reviews.
 #
 # Here p75 gives most of the accuracy for under half of p95's time.
 # `tokenizer.truncation_side = "left"` would keep the end of a review, where

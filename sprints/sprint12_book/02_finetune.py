@@ -390,8 +390,8 @@ print("run folder:", paths.shown(result.run_dir))
 # %% [markdown]
 # **Reading this output.** The first line says what runs: 40 optimizer steps
 # of 4 blocks on the CPU, with the chunked loss (`05_appendix_engine`). The bar
-# counts the steps (its time per step is this shared 2-core machine's, with
-# other jobs running). Each validation pass prints its loss and
+# counts the steps (its time per step is this 2-core CPU's, both cores
+# working). Each validation pass prints its loss and
 # [perplexity](../../notes/glossary.md#perplexity) (the exponential of the
 # loss), marked "best so far" when it improves: 3.814, 3.747, 3.717, 3.712 at
 # steps 10 to 40 (perplexity 45.3 to 40.9), from 4.084 (59.4) before

@@ -373,8 +373,9 @@ print("run folder:", paths.shown(masked_run.run_dir))
 # loss is noisier (each point is 5 batches of 8) and sits at about the
 # validation loss: one epoch, no record seen twice, so no sign of
 # [overfitting](../../notes/glossary.md#overfitting) yet. The time is measured
-# on 2 idle CPU cores: 68 s for the 30 steps, about 2.3 s a step (the
-# evaluations not counted; the progress bar's 3.6 s a step includes them).
+# on a 2-core CPU with both cores working: 30 steps in about 69 s, 2.3 s a
+# step on average with the evaluation passes (the bar's s/step is tqdm's
+# smoothed recent rate, which the last evaluation raises).
 #
 # With `gpt2` at full (2 epochs of all 935 records, every parameter trained)
 # the loss starts higher: Raschka's gpt2-medium starts at about 3.8 with the

@@ -229,7 +229,7 @@ before.round(3)
 # **Solution.** The Phi-3 style prompt drops the preamble and the `### ` headers: 42 % fewer
 # prompt tokens on the 128 training records (3,575 against 6,181), so every
 # step computes fewer tokens; its run took 19 s against 26 s for Alpaca and
-# 23 s for the chat template here (measured on 2 idle cores). Before training, SmolLM2
+# 23 s for the chat template here (timings vary from run to run). Before training, SmolLM2
 # predicts the reference answers best under the Alpaca template (1.148), not
 # under its own chat template (1.218) nor Phi-3's (1.249): the template a model
 # was tuned on is not automatically the one under which it predicts *these*
