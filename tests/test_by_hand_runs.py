@@ -26,13 +26,14 @@ def test_throwaway_keeps_the_recipe_and_nothing_else(tmp_path):
     quick = throwaway(cfg, learning_rate=2e-3)
     assert (quick.save_every, quick.save_final, quick.resume, quick.progress_bar, quick.verbose) == (
         None, False, False, False, False)
+    assert quick.log_every == 1  # every step's loss: what a throwaway run is compared by
     assert quick.learning_rate == 2e-3 and quick.run_name == "instructions"
     assert (quick.weight_decay, quick.strategy, quick.lora_r, quick.lora_alpha, quick.eval_every) == (
         0.1, "lora", 4, 8, 10)
     assert throwaway(cfg, save_final=True).save_final  # a change asked for wins
 
 
-def test_step_by_step_is_the_recipe_cut_to_its_steps_on_the_cpu(tmp_path):
+def test_step_by_step_is_the_recipe_cut_to_its_steps_in_the_loops_arithmetic(tmp_path):
     cfg = recipe(tmp_path, warmup_ratio=0.2, scheduler="cosine", max_grad_norm=0.5, compile=True)
     check = step_by_step(cfg, 7)
     kept = ("learning_rate", "weight_decay", "batch_size", "warmup_ratio", "scheduler", "max_grad_norm",
@@ -40,9 +41,12 @@ def test_step_by_step_is_the_recipe_cut_to_its_steps_on_the_cpu(tmp_path):
     assert all(getattr(check, k) == getattr(cfg, k) for k in kept)
     assert (check.max_steps, check.log_every, check.eval_every, check.load_best_at_end) == (7, 1, None, False)
     assert check.num_epochs >= 7  # even one batch per epoch gives 7 steps
-    assert (check.device, check.mixed_precision, check.compile) == ("cpu", "no", False)
+    assert (check.device, check.mixed_precision, check.compile, check.grad_accum_steps) == ("auto", "no", False, 1)
+    assert check.early_stopping_patience == 0
     assert check.max_batch_tokens > 10**12 and not check.save_final and not check.resume
     assert check.run_name == "instructions-by-hand"
+    on_the_loops_device = step_by_step(cfg, 7, device="cpu", warmup_steps=1)  # the loop's own settings win
+    assert (on_the_loops_device.device, on_the_loops_device.warmup_steps) == ("cpu", 1)
 
 
 @pytest.mark.parametrize("steps", [0, -1, 2.5, True])

@@ -32,11 +32,20 @@ def test_a_planted_mismatch_raises_with_both_values_and_where():
 
 def test_selfcheck_hides_the_answer_until_it_is_right(capsys):
     from gpt2ft.session import selfcheck
-    assert not selfcheck.check(None, 42, why="it is 42")
-    assert not selfcheck.check(41, 42, why="it is 42", hint="count again")
-    assert not selfcheck.check("42", 42, why="it is 42")  # a string is not the number
-    assert selfcheck.check(42.0004, 42, why="it is 42", tolerance=1e-3)
-    assert selfcheck.check(" Paris", "Paris", why="Paris")
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("not answered yet") and "it is 42" not in out[1] + out[2]
-    assert out[1] == "✘ not yet: 41 is not it. Hint: count again" and out[3] == "✔ right. it is 42"
+    for answer in [None, 41, "42", 42.0004, " Paris"]:
+        assert selfcheck.check(answer, 42 if answer != " Paris" else "Paris", why="it is 42",
+                               hint="count again", tolerance=1e-3) is None  # Jupyter shows no False
+    verdicts = capsys.readouterr().out.splitlines()
+    assert verdicts[0].startswith("not answered yet")
+    assert verdicts[1] == "✘ not yet: 41 is not it. Hint: count again"
+    assert verdicts[2].startswith("✘ not yet: '42'")  # a string is not the number
+    assert verdicts[3:] == ["✔ right. it is 42"] * 2
+
+
+def test_a_wrong_worked_solution_stops_the_notebook(capsys):
+    from gpt2ft.session import selfcheck
+    selfcheck.solution(6 * 7, 42, why="six sevens")
+    assert capsys.readouterr().out == "✔ right. six sevens\n"
+    with pytest.raises(checks.Mismatch, match=r"answer 41 is not the expected 42"):
+        selfcheck.solution(41, 42, why="six sevens")
+    assert capsys.readouterr().out == ""  # no verdict printed for a wrong solution

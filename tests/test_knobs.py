@@ -48,7 +48,7 @@ def test_the_shared_knobs_reach_the_run(path, monkeypatch, tmp_path):
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: f"{p.parent.name[:8]}-{p.stem}")
 def test_the_settings_own_the_run(path):
     code = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("#"))
-    assert re.search(r"\.(train|throwaway|loop_check)_config\(", code), f"{path.name}: build the config with run"
+    assert re.search(r"\.train_config\(", code), f"{path.name}: build the config with run"
     assert "TrainConfig(" not in code, f"{path.name}: build the config with run.train_config"
     assert not re.search(r"\b[A-Z][A-Z_]+ or (None|\"auto\")", code), f"{path.name}: a value translated by hand"
 
@@ -59,7 +59,7 @@ def test_no_notebook_computes_a_fingerprint_or_names_a_run_folder(path):
     assert not re.search(r"fingerprint\(|run_folder\(|runs_dir\(\"", code), f"{path}: the run names itself"
 
 
-CONFIG_CALLS = ("TrainConfig", "train_config", "throwaway_config", "loop_check_config")
+CONFIG_CALLS = ("TrainConfig", "train_config", "throwaway", "step_by_step")
 SIX_ARGUMENTS = sorted(SPRINTS.glob("sprint12_*/[0-9][0-9]_*.py"))  # widen as each sprint complies
 
 

@@ -7,7 +7,7 @@
 - each sprint ends with an ``NN_check_yourself`` notebook: 5-8 questions, each a cell calling
   ``selfcheck.check(answer, expected=...)`` (``answer = None`` in it or in the code cell just
   before) whose expected value is computed, never a typed literal, then its collapsed solution
-  cells, one of which calls ``selfcheck.check`` with the worked answer;
+  cells, one of which calls ``selfcheck.solution`` with the worked answer;
 - no learner notebook (appendices exempt) calls ``TrainConfig(...)``,
   ``run.train_config(...)`` or ``replace(config, ...)`` with more than six settings;
 - no notebook prints a bare comparison verdict (``print(torch.allclose(a, b))``,
@@ -133,13 +133,13 @@ def test_every_exercise_has_a_try_cell_then_a_collapsed_solution(notebook):
 
 # --- check yourself -------------------------------------------------------------------------------
 
-def check_calls(source: str) -> list[ast.Call]:
+def check_calls(source: str, verb: str = "check") -> list[ast.Call]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute) and node.func.attr == "check"
+            and isinstance(node.func, ast.Attribute) and node.func.attr == verb
             and isinstance(node.func.value, ast.Name) and node.func.value.id == "selfcheck"]
 
 
@@ -197,8 +197,8 @@ def check_yourself_problems(sprint: Path) -> list[str]:
             problems.append(f"{where}: no solution cells right after the question")
         elif not all(collapsed(c) for c in after):
             problems.append(f"{where}: a solution cell of the question is not collapsed")
-        elif not any(c["cell_type"] == "code" and check_calls(text(c)) for c in after):
-            problems.append(f"{where}: the solution does not call selfcheck.check with its worked answer")
+        elif not any(c["cell_type"] == "code" and check_calls(text(c), "solution") for c in after):
+            problems.append(f"{where}: the solution does not call selfcheck.solution with its worked answer")
     low, high = QUESTIONS
     if not low <= questions <= high:
         problems.append(f"{rel(notebook)}: {questions} questions calling selfcheck.check ({low}-{high} wanted)")
@@ -215,15 +215,18 @@ def test_each_sprint_ends_with_a_check_yourself_notebook(sprint):
 def settings_count(call: ast.Call) -> tuple[str, int] | None:
     """``(name, settings)`` of a TrainConfig / train_config / dataclasses.replace call, else None.
 
-    ``TrainConfig(...)`` counts every argument; ``run.train_config("train", ...)`` and
-    ``replace(config, ...)`` every argument after the first (the run's name, the config).
+    ``TrainConfig(...)`` counts every argument; ``run.train_config("train", ...)``,
+    ``replace(config, ...)``, ``throwaway(config, ...)`` and ``step_by_step(config, steps, ...)``
+    every argument after the name or config (and the steps) they start from.
     """
     func = call.func
     name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
     if name == "TrainConfig":
         skip = 0
-    elif name == "train_config" and isinstance(func, ast.Attribute):
+    elif name == "train_config" and isinstance(func, ast.Attribute) or name == "throwaway":
         skip = 1
+    elif name == "step_by_step":
+        skip = 2
     elif name == "replace" and (isinstance(func, ast.Name) or (
             isinstance(func.value, ast.Name) and func.value.id == "dataclasses")):
         skip = 1
@@ -241,6 +244,17 @@ def config_problems(source_py: Path) -> list[str]:
                             f"(at most {MAX_SETTINGS}: the ones the lesson is about; the rest are defaults "
                             "or in the settings)")
     return problems
+
+
+PROFILE_LINE = 'PROFILE = "auto"  # tiny | small | full | auto (the environment\'s PROFILE wins)'
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=rel)
+def test_every_parameters_cell_sets_the_profile_the_same_way(notebook):
+    """One form in every notebook: a literal the learner may edit; ``configure`` lets the
+    environment's ``PROFILE`` win (no ``os.environ.get`` plumbing in the lesson)."""
+    lines = notebook.with_suffix(".py").read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line.startswith("PROFILE")] == [PROFILE_LINE]
 
 
 @pytest.mark.parametrize("notebook", LEARNER, ids=rel)
@@ -354,9 +368,11 @@ def test_the_detectors_catch_planted_faults(tmp_path):
     code = ("cfg = TrainConfig(a=1, b=2, c=3, d=4, e=5, f=6, g=7)\n"
             "ok = run.train_config('train', a=1, b=2, c=3, d=4, e=5, f=6)\n"
             "bad = run.train_config('train', a=1, b=2, c=3, d=4, e=5, f=6, g=7)\n"
-            "fine = dataclasses.replace(cfg, lr=1)\ntext = s.replace('a', 'b')\n")
+            "fine = dataclasses.replace(cfg, lr=1)\ntext = s.replace('a', 'b')\n"
+            "loop = step_by_step(cfg, 5, a=1, b=2)\nquick = throwaway(cfg, a=1)\n")
     assert [settings_count(n) for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call)
-            and settings_count(n)] == [("TrainConfig", 7), ("train_config", 6), ("train_config", 7), ("replace", 1)]
+            and settings_count(n)] == [("TrainConfig", 7), ("train_config", 6), ("train_config", 7), ("replace", 1),
+                                     ("step_by_step", 2), ("throwaway", 1)]
     assert literal(ast.parse("-3", mode="eval").body) and literal(ast.parse("['a', 1]", mode="eval").body)
     assert not literal(ast.parse("int(labels.eq(-100).sum())", mode="eval").body)
 
@@ -395,13 +411,15 @@ def test_a_check_yourself_question_with_a_typed_answer_or_no_solution_is_named(t
 
     good = [cell("markdown", "Which token does position 3 predict?"),
             cell("code", "answer = None  # a token\nselfcheck.check(answer, expected=tokens[4], why='...')"),
-            cell("code", "selfcheck.check(tokens[4], expected=tokens[4], why='...')", "solution")]
+            cell("code", "selfcheck.solution(tokens[4], expected=tokens[4], why='...')", "solution")]
     typed = [cell("code", "answer = None\nselfcheck.check(answer, expected=42, why='...')"),
-             cell("code", "selfcheck.check(42, expected=42, why='')", "solution")]
+             cell("code", "selfcheck.solution(42, expected=42, why='')", "solution")]
+    unchecked = [good[1], cell("code", "selfcheck.check(tokens[4], expected=tokens[4], why='...')", "solution")]
     unsolved = [cell("code", "answer = None\nselfcheck.check(answer, expected=n, why='...')")]
     (tmp_path / "01_x.ipynb").write_text(json.dumps({"cells": []}))
-    (tmp_path / "02_check_yourself.ipynb").write_text(json.dumps({"cells": good * 4 + typed + unsolved}))
+    (tmp_path / "02_check_yourself.ipynb").write_text(json.dumps({"cells": good * 4 + typed + unchecked + unsolved}))
     problems = check_yourself_problems(tmp_path)
-    assert len(problems) == 2, problems
+    assert len(problems) == 3, problems
     assert "the expected value is typed in (42)" in problems[0]
-    assert "no solution cells right after the question" in problems[1]
+    assert "the solution does not call selfcheck.solution" in problems[1]  # it could print a wrong answer
+    assert "no solution cells right after the question" in problems[2]

@@ -16,9 +16,7 @@
 # softmax → the next-token distribution → one choice (the argmax).
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 PROMPT = "The capital of France is"

@@ -33,9 +33,7 @@
 #   likely the model finds what it was made to write.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 PROMPTS = [

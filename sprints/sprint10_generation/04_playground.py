@@ -29,9 +29,7 @@
 # ![The playground in JupyterLab: prompt, sliders, seed, the Generate button and its text](04_playground.png)
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 DEFAULT_PROMPT = "The best way to learn is"

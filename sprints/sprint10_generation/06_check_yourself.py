@@ -17,9 +17,7 @@
 # answers).
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 PROMPT = "The capital of France is"  # questions 1-6: a prompt with one clear answer
@@ -73,7 +71,7 @@ selfcheck.check(answer, expected=tokenizer.decode([ids[3]]),
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = tokenizer.decode([ids[2 + 1]])  # every position predicts the token that follows it
-assert selfcheck.check(answer, expected=tokenizer.decode([ids[3]]),
+selfcheck.solution(answer, expected=tokenizer.decode([ids[3]]),
                        why=f"position 2 predicts position 3: {answer!r}")
 
 # %% [markdown]
@@ -104,7 +102,7 @@ selfcheck.check(answer, expected=float(probs[first] / probs[second]), tolerance=
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = math.exp(first_logit - second_logit)  # exp(l1) / Z divided by exp(l2) / Z
-assert selfcheck.check(answer, expected=float(probs[first] / probs[second]), tolerance=1e-3,
+selfcheck.solution(answer, expected=float(probs[first] / probs[second]), tolerance=1e-3,
                        why=f"e^(logit1 − logit2) = {answer:.3f}")
 
 # %% [markdown]
@@ -126,7 +124,7 @@ selfcheck.check(answer, expected=entropy, tolerance=1e-3,
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = float(-(logits.softmax(-1) * logits.log_softmax(-1)).sum())
-assert selfcheck.check(answer, expected=entropy, tolerance=1e-3, why=f"−Σ p log p = {answer:.3f} nats")
+selfcheck.solution(answer, expected=entropy, tolerance=1e-3, why=f"−Σ p log p = {answer:.3f} nats")
 
 # %% [markdown]
 # ### 4. What the greedy loop costs
@@ -150,7 +148,7 @@ selfcheck.check(answer, expected=fed,
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = sum(len(ids) + step for step in range(20))  # step 0 runs the prompt, step 19 the prompt + 19 tokens
-assert selfcheck.check(answer, expected=fed, why=f"Σ (prompt + tokens so far) over 20 steps = {answer}")
+selfcheck.solution(answer, expected=fed, why=f"Σ (prompt + tokens so far) over 20 steps = {answer}")
 
 # %% [markdown]
 # ### 5. Temperature
@@ -170,7 +168,7 @@ selfcheck.check(answer, expected=float(cooled.max()), tolerance=1e-3,
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = float((logits / 0.5).softmax(-1).max())
-assert selfcheck.check(answer, expected=float(cooled.max()), tolerance=1e-3,
+selfcheck.solution(answer, expected=float(cooled.max()), tolerance=1e-3,
                        why=f"max of (logits / 0.5).softmax(-1) = {answer:.4f}")
 
 # %% [markdown]
@@ -195,7 +193,7 @@ selfcheck.check(answer, expected=kept,
 # (summed from that end, as transformers does, so a token sitting on the boundary is decided the same way).
 least_likely_first = logits.sort().values.softmax(-1)
 answer = len(logits) - int((least_likely_first.cumsum(-1) <= 1 - 0.9).sum())
-assert selfcheck.check(answer, expected=kept, why=f"top-p 0.9 keeps {answer:,} tokens")
+selfcheck.solution(answer, expected=kept, why=f"top-p 0.9 keeps {answer:,} tokens")
 
 # %% [markdown]
 # ### 7. What a seed fixes
@@ -222,7 +220,7 @@ selfcheck.check(answer, expected=drawn_hot,
 torch.manual_seed(SEED)
 noise = torch.empty_like(hot).exponential_(1)  # the same random numbers multinomial gets from the seed
 answer = int((hot / noise).argmax())
-assert selfcheck.check(answer, expected=drawn_hot, why=f"argmax(p / E) = {answer}")
+selfcheck.solution(answer, expected=drawn_hot, why=f"argmax(p / E) = {answer}")
 
 # %% [markdown]
 # ### 8. Same seed, another temperature
@@ -249,7 +247,7 @@ torch.manual_seed(SEED)
 noise = torch.empty_like(hot).exponential_(1)  # the same noise as in question 7
 cool_token = int(((open_logits / 0.7).softmax(-1) / noise).argmax())
 answer = "yes" if cool_token == int((hot / noise).argmax()) else "no"
-assert selfcheck.check(answer, expected="yes" if drawn_cool == drawn_hot else "no",
+selfcheck.solution(answer, expected="yes" if drawn_cool == drawn_hot else "no",
                        why=f"T = 0.7 draws {tokenizer.decode([cool_token])!r}, T = 1.3 "
                            f"{tokenizer.decode([int((hot / noise).argmax())])!r}: {answer}")
 

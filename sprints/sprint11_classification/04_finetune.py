@@ -61,7 +61,7 @@ from gpt2ft.classify import baseline
 from gpt2ft.core import checks, models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
-from gpt2ft.training import batching, runs, strategies, train
+from gpt2ft.training import batching, runs, step_by_step, strategies, train
 
 # tiny: a random model with seconds to learn: a 20x larger learning rate, smaller batches, one more
 # epoch. small: SmolLM2 on a CPU: LoRA at its usual 20x larger rate, one epoch of 1,000 training
@@ -186,11 +186,12 @@ del lm, lm_head
 # there too, their first matrices drawn from the same state.
 #
 # Then the same run through the engine: a fresh model built with the same seed (the same
-# starting weights) and `run.replay_config`, which is `run.train_config` (the cell's batch
-# size, learning rate, seed) with the loop's settings named in the call and what a
-# step-for-step replay needs set for us (every step logged, one evaluation at the end, plain
-# float32, no micro-batches, nothing saved: read it in `gpt2ft/session/settings.py`). The
-# check compares every step's loss and learning rate, and the evaluation.
+# starting weights) and `step_by_step(config, hand_steps)`: `config` is `run.train_config`
+# (the cell's batch size, learning rate, seed) with the loop's settings named in the call,
+# and `step_by_step` cuts it to the loop's steps and sets what a step-for-step replay needs
+# (every step logged, one evaluation at the end, plain float32, one batch a step, nothing
+# saved: read it in `gpt2ft/training/config.py`; Sprints 12 and 13 use it for their loops
+# too). The check compares every step's loss and learning rate, and the evaluation.
 
 # %%
 hand_steps = min(HAND_STEPS, MAX_STEPS) if MAX_STEPS else HAND_STEPS
@@ -269,9 +270,10 @@ checks.same("cross-entropy by hand = the model's outputs.loss, every step",
 # %%
 # NBVAL_CHECK_OUTPUT
 twin = classify.build_classifier(run.model, data.label_names, tokenizer, seed=SEED)
-replay = run.replay_config(f"loop-by-hand-{DATASET}", weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-                           max_grad_norm=1.0, max_steps=hand_steps, strategy=STRATEGY)
-engine = train(twin, encoded["train"], check_rows, replay, max_length=max_length)
+config = run.train_config(f"loop-{DATASET}", weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+                          max_grad_norm=1.0, strategy=STRATEGY)
+engine = train(twin, encoded["train"], check_rows, step_by_step(config, hand_steps, device=run.device),
+               max_length=max_length)
 steps_log = engine.history.dropna(subset=["train_loss"])
 tolerance = 1e-6 if run.device == "cpu" else 1e-4  # a GPU's kernels may sum in another order
 checks.same("every step's training loss: the loop by hand = the engine",

@@ -23,7 +23,7 @@
 # model of GPT-2's size, on a CPU) on 400 SST-2 sentences.
 
 # %% tags=["parameters"]
-PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 DATA_DIR = ""  # "" = the hub (full), ../shared/data (small) or the bundled samples (tiny)
 SEED = 0

@@ -19,7 +19,7 @@
 # only its new head training: the short budget under which the failure shows.
 
 # %% tags=["parameters"]
-PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 DATA_DIR = ""  # "" = the hub (full), ../shared/data (small) or the bundled samples (tiny)
 SEED = 0

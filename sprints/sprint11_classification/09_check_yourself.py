@@ -16,7 +16,7 @@
 # random GPT-2 at tiny, where the numbers differ).
 
 # %% tags=["parameters"]
-PROFILE = "auto"  # tiny | small | full | auto (PROFILE in the environment wins)
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a hub name / folder
 SEED = 0
 
@@ -60,7 +60,7 @@ selfcheck.check(answer, expected=int((pair["input_ids"][0] != config.pad_token_i
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 answer = int(pair["attention_mask"][0].sum()) - 1  # the number of real tokens, minus one
-assert selfcheck.check(answer, expected=int((pair["input_ids"][0] != config.pad_token_id).nonzero().max()),
+selfcheck.solution(answer, expected=int((pair["input_ids"][0] != config.pad_token_id).nonzero().max()),
                        why="the last real token is at position (number of real tokens) - 1: the mask's sum "
                            "minus one, as `02` pools by hand.")
 
@@ -80,7 +80,7 @@ selfcheck.check(answer, expected=head,
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = config.num_labels * config.hidden_size  # labels x width, no bias
-assert selfcheck.check(answer, expected=sum(p.numel() for p in model.score.parameters()),
+selfcheck.solution(answer, expected=sum(p.numel() for p in model.score.parameters()),
                        why=f"{config.num_labels} x {config.hidden_size} = {answer:,}.")
 
 # %% [markdown]
@@ -111,7 +111,7 @@ else:  # q and o: d -> d; k and v: d -> key/value heads x head width
     kv = config.num_key_value_heads * (d // config.num_attention_heads)
     projections = [(d, d), (d, kv), (d, kv), (d, d)]
 answer = config.num_hidden_layers * sum(4 * (i + o) for i, o in projections)
-assert selfcheck.check(answer, expected=adapters,
+selfcheck.solution(answer, expected=adapters,
                        why=f"{config.num_hidden_layers} blocks x the sum of 4 x (in + out) = {answer:,}.")
 
 # %% [markdown]
@@ -131,7 +131,7 @@ selfcheck.check(answer, expected=right,
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = round(baseline.loc["sst2", "accuracy"] * 872)
-assert selfcheck.check(answer, expected=right, why=f"{baseline.loc['sst2', 'accuracy']} x 872 = {answer}.")
+selfcheck.solution(answer, expected=right, why=f"{baseline.loc['sst2', 'accuracy']} x 872 = {answer}.")
 
 # %% [markdown]
 # ### 5. What do class weights do to spam recall?
@@ -155,5 +155,5 @@ selfcheck.check(answer, expected=more,
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 plain, weighted = imbalance.loc["plain cross-entropy"], imbalance.loc["class-weighted loss"]
 answer = round(weighted["recall spam"] * 53) - round(plain["recall spam"] * 53)
-assert selfcheck.check(answer, expected=more, why=f"{round(weighted['recall spam'] * 53)} - "
+selfcheck.solution(answer, expected=more, why=f"{round(weighted['recall spam'] * 53)} - "
                                                   f"{round(plain['recall spam'] * 53)} = {answer}.")

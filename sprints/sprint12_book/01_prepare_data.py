@@ -30,9 +30,7 @@
 # Runs as a notebook or as a script: `python sprints/sprint12_book/01_prepare_data.py`.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # whose tokenizer: "" = gpt2 (full), SmolLM2-135M-Instruct (small), the real GPT-2 BPE (tiny); or a folder
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0

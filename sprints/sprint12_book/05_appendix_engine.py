@@ -29,7 +29,7 @@
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # the model of section 1: "" = gpt2 (full), SmolLM2-135M-Instruct (small), random (tiny)
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
@@ -52,7 +52,7 @@ import torch
 from gpt2ft.core import checks, models, paths, processes
 from gpt2ft.lm import packing
 from gpt2ft.session import data, loading, settings
-from gpt2ft.training import lm_loss, runs, train
+from gpt2ft.training import lm_loss, runs, throwaway, train
 
 run = settings.configure(globals())
 book = data.load_corpus(BOOK, run)
@@ -168,8 +168,8 @@ checks.holds("the same gradient of the output layer (relative difference below 1
 # embedding's gradient) add in a nondeterministic order, so a resumed run
 # matches to rounding only. `EPOCHS`, `BATCH_SIZE`, `LEARNING_RATE`,
 # `MAX_STEPS` and `MAX_BATCH_TOKENS` come from the parameters cell; the rest
-# are those of a throwaway run (`run.throwaway_config`, in
-# `gpt2ft/session/settings.py`): it starts over in its folder every time
+# are those of a throwaway run (`throwaway`, in
+# `gpt2ft/training/config.py`): it starts over in its folder every time
 # (`resume=False`: the old checkpoints are deleted, so the notebook shows the
 # same thing every time it runs), logs every step and prints nothing. The
 # keyword arguments are what this demonstration needs: the run's length, a
@@ -202,7 +202,7 @@ blocks = corpus.train.select(range(min(16, len(corpus.train))))
 max_steps = MAX_STEPS and max(2, MAX_STEPS)  # a cap of 1 counts as 2: section 3 kills a run after a checkpoint
 steps = min(EPOCHS * math.ceil(len(blocks) / BATCH_SIZE), max_steps or math.inf)  # each run's length
 save_every = max(1, steps // 2)
-demo = run.throwaway_config("demo", max_steps=max_steps, save_every=save_every, save_final=True, device="cpu")
+demo = throwaway(run.train_config("demo", max_steps=max_steps), save_every=save_every, save_final=True, device="cpu")
 first = demo_run(demo)
 faster = demo_run(replace(demo, learning_rate=2 * demo.learning_rate))
 again = demo_run(replace(demo, save_every=1, resume=True))  # checkpoints more often: the same run

@@ -24,9 +24,7 @@
 # and `MODEL`; run it first.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or a folder
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
@@ -61,7 +59,7 @@ from gpt2ft.core import checks, models, paths
 from gpt2ft.generate import decoding
 from gpt2ft.lm import figures, measures, packing
 from gpt2ft.session import data, loading, results, settings
-from gpt2ft.training import train
+from gpt2ft.training import throwaway, train
 from gpt2ft.training.state import RunState
 
 # tiny: a random 2-block model must overfit within a minute on a CPU: two short blocks,
@@ -112,7 +110,7 @@ def per_token_losses(model, ids, batch=8):
 # %% tags=["try"]
 # Your turn. The story: data.load_corpus("the_verdict", run), cut by packing.prepare_corpus
 # (block_size=BLOCK_SIZE); keep its first OVERFIT_BLOCKS training blocks (.select(range(...))).
-# The run: run.throwaway_config("overfit", ...) with learning_rate=OVERFIT_LR, eval_every="epoch",
+# The run: throwaway(run.train_config("overfit", ...)) with learning_rate=OVERFIT_LR, eval_every="epoch",
 # warmup_ratio=0.05, scheduler="constant", strategy=STRATEGY; then train(model, blocks, story.validation,
 # cfg, source=verdict) and plot result.history (train_loss, eval_loss against step).
 # The copy test: decoding.generate(result.model, tokenizer, prompt, max_new_tokens=MAX_NEW_TOKENS,
@@ -126,9 +124,9 @@ story = packing.prepare_corpus(verdict.text, tokenizer, block_size=BLOCK_SIZE,
                                max_context=models.context_length(model))
 blocks = story.train.select(range(OVERFIT_BLOCKS)) if OVERFIT_BLOCKS else story.train
 # EPOCHS, BATCH_SIZE, MAX_STEPS, LORA_R... come from the parameters cell; no early stopping (no PATIENCE);
-# a throwaway run: no checkpoints, started over every time, quiet (gpt2ft/session/settings.py).
-overfit = run.throwaway_config("overfit", learning_rate=OVERFIT_LR, eval_every="epoch", warmup_ratio=0.05,
-                               scheduler="constant", strategy=STRATEGY)
+# a throwaway run: no checkpoints, started over every time, quiet (gpt2ft/training/config.py).
+overfit = throwaway(run.train_config("overfit", learning_rate=OVERFIT_LR, eval_every="epoch", warmup_ratio=0.05,
+                                     scheduler="constant", strategy=STRATEGY))
 memorised = train(model, blocks, story.validation, overfit, source=verdict)
 curves = memorised.history
 evals = curves.dropna(subset=["eval_loss"])
@@ -227,16 +225,16 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # wins in this budget, and what does the largest one do?
 
 # %% tags=["try"]
-# Your turn. One throwaway run per rate: run.throwaway_config("sweep", learning_rate=rate, max_steps=...,
-# num_epochs=..., eval_every=None, strategy=STRATEGY) (steps(SWEEP_STEPS) applies the MAX_STEPS cap),
+# Your turn. One throwaway run per rate: throwaway(run.train_config("sweep", learning_rate=rate, max_steps=...,
+# num_epochs=..., eval_every=None, strategy=STRATEGY)) (steps(SWEEP_STEPS) applies the MAX_STEPS cap),
 # each trained from a fresh loading.load_causal_lm(run) on corpus.train, evaluated on the scored blocks
 # (exercise 2's). The control text: data.control_text(run), cut by packing.prepare_corpus(...).train;
 # its loss: measures.mean_loss(model, control_blocks), for the original model too.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # SWEEP_STEPS steps (or fewer under MAX_STEPS) whatever the epochs; one run per rate, each in its own folder
-sweep_cfg = run.throwaway_config("sweep", num_epochs=SWEEP_STEPS, max_steps=steps(SWEEP_STEPS), eval_every=None,
-                                 warmup_ratio=0.05, strategy=STRATEGY)
+sweep_cfg = throwaway(run.train_config("sweep", num_epochs=SWEEP_STEPS, max_steps=steps(SWEEP_STEPS),
+                                       eval_every=None, warmup_ratio=0.05, strategy=STRATEGY))
 control = data.control_text(run)  # everyday modern prose: what the model knew before the book
 control_blocks = packing.prepare_corpus(control.text, tokenizer, block_size=BLOCK_SIZE, max_blocks=N_EVAL).train
 sweep = [{"learning rate": "none (the original)", "last train loss": math.nan,

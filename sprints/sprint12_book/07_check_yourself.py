@@ -17,9 +17,7 @@
 # exported: run it first. Nothing here trains: a minute at most on a CPU.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # the original model, as in 02: "" = gpt2 (full), SmolLM2-135M-Instruct (small), random (tiny)
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled samples (tiny); or a folder
 SEED = 0
@@ -68,7 +66,7 @@ selfcheck.check(answer, expected=len(corpus.train),
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = n_train // BLOCK_SIZE  # whole blocks; the remainder is the dropped tail
-assert selfcheck.check(answer, expected=len(corpus.train),
+selfcheck.solution(answer, expected=len(corpus.train),
                        why=f"{n_train:,} // {BLOCK_SIZE} = {answer:,}, with {n_train % BLOCK_SIZE} tokens left over.")
 
 # %% [markdown]
@@ -94,7 +92,7 @@ selfcheck.check(answer, expected=windows.shape[0],
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = (n_train - BLOCK_SIZE) // stride + 1  # the starts 0, stride, ... <= n_train - BLOCK_SIZE, and the first
-assert selfcheck.check(answer, expected=windows.shape[0],
+selfcheck.solution(answer, expected=windows.shape[0],
                        why=f"({n_train:,} - {BLOCK_SIZE}) // {stride} + 1 = {answer:,}.")
 
 # %% [markdown]
@@ -123,7 +121,7 @@ selfcheck.check(answer, expected=int(first["labels"][1:][3]),
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = int(first["input_ids"][3 + 1])  # the next token: labels == input_ids, shifted by one inside the loss
-assert selfcheck.check(answer, expected=int(first["labels"][1:][3]),
+selfcheck.solution(answer, expected=int(first["labels"][1:][3]),
                        why=f"token 4, {tokenizer.decode([answer])!r} (id {answer}).")
 
 # %% [markdown]
@@ -150,7 +148,7 @@ selfcheck.check(answer, expected=int(reporting.loss_weight(batch, causal=True)),
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 kept = batch["labels"][:, 1:] != -100  # the targets after the shift, without the -100s
 answer = int(kept.sum())
-assert selfcheck.check(answer, expected=int(reporting.loss_weight(batch, causal=True)),
+selfcheck.solution(answer, expected=int(reporting.loss_weight(batch, causal=True)),
                        why=f"4 blocks x {answer // 4} kept targets = {answer}.")
 
 # %% [markdown]
@@ -177,7 +175,7 @@ selfcheck.check(answer, expected=measures.perplexity(original, held_out), tolera
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 answer = math.exp(loss)  # e to the loss
-assert selfcheck.check(answer, expected=measures.perplexity(original, held_out), tolerance=0.01,
+selfcheck.solution(answer, expected=measures.perplexity(original, held_out), tolerance=0.01,
                        why=f"e^{loss:.4f} = {answer:,.1f}.")
 
 # %% [markdown]
@@ -203,7 +201,7 @@ selfcheck.check(answer, expected=runtime.schedule("linear", warmup_steps, steps_
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 done = steps_in_run - 1  # steps done before the last one
 answer = (steps_in_run - done) / (steps_in_run - warmup_steps)  # the loop by hand's lr_factor
-assert selfcheck.check(answer, expected=runtime.schedule("linear", warmup_steps, steps_in_run)(done),
+selfcheck.solution(answer, expected=runtime.schedule("linear", warmup_steps, steps_in_run)(done),
                        tolerance=5e-4, why=f"(40 - 39) / (40 - 2) = 1/38 = {answer:.4f} of the peak.")
 
 # %% [markdown]
@@ -245,6 +243,6 @@ selfcheck.check(answer, expected=gap["fine-tuned"] - gap["original"], tolerance=
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 fall = losses.loc["original"] - losses.loc["fine-tuned"]  # how far each side's loss fell in training
 answer = fall["held in"] - fall["held out"]
-assert selfcheck.check(answer, expected=gap["fine-tuned"] - gap["original"], tolerance=0.01,
+selfcheck.solution(answer, expected=gap["fine-tuned"] - gap["original"], tolerance=0.01,
                        why=f"held in fell {fall['held in']:.3f} nats, held out {fall['held out']:.3f}: "
                            f"{answer:+.3f} nats more on the text it trained on.")

@@ -36,9 +36,7 @@
 # for 2 epochs of the 68 bundled records (34 steps): smoke numbers.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny); or gpt2-medium, a folder
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
@@ -295,17 +293,17 @@ print(f"training loss (response tokens of each batch): first step {hand_losses[0
 
 # %% [markdown]
 # Now the same steps through the engine: a fresh copy of the starting weights,
-# the same data, and `step_by_step(config, HAND_STEPS)`, the run's own
+# the same data, and `step_by_step` (met in Sprint 11 `04`): the run's own
 # `TrainConfig` cut to `HAND_STEPS` steps (so its schedule is a
-# `HAND_STEPS`-step one, as the loop's), the loss logged at every step, no
-# evaluation, on the CPU, keeping nothing (read it in
-# `gpt2ft/training/config.py`). The engine takes its own path to the same
+# `HAND_STEPS`-step one, as the loop's), in float32, one batch a step, the
+# loss logged at every step, no evaluation, on the loop's device, keeping
+# nothing (read it in `gpt2ft/training/config.py`). The engine takes its own path to the same
 # numbers: on a CPU it computes the loss in chunks, never the whole logits
 # matrix (`lm_loss`, checked above on one record).
 
 # %%
-engine = train(loading.load_causal_lm(run), train_masked, None, step_by_step(config, HAND_STEPS),
-               max_length=max_length)
+engine = train(loading.load_causal_lm(run), train_masked, None,
+               step_by_step(config, HAND_STEPS, device=run.device), max_length=max_length)
 log = engine.history.dropna(subset=["train_loss"]).set_index("step")
 by_step = pd.DataFrame({"learning rate": hand_lrs, "loss by hand": hand_losses, "gradient norm by hand": hand_norms},
                        index=pd.RangeIndex(1, len(hand_losses) + 1, name="step"))

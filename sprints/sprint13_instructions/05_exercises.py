@@ -27,9 +27,7 @@
 # trained, exercise 5 the answers 04 wrote.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # the model notebook 03 fine-tuned ("" = gpt2 / SmolLM2-135M-Instruct / the tiny GPT-2)
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path

@@ -5,7 +5,7 @@
 # the label shift, truncation, what masking does to the loss, the stop rate
 # and ROUGE-L. Write your answer in place of `None` and run the cell: a right
 # answer gets the explanation, a wrong one a hint (`selfcheck.check` prints
-# the verdict and returns it, kept in `right`). Each worked solution is
+# the verdict). Each worked solution is
 # collapsed below its question (click it open in JupyterLab, or the toggle in
 # the book).
 #
@@ -18,9 +18,7 @@
 # training: about half a minute at small.
 
 # %% tags=["parameters"]
-import os
-
-PROFILE = os.environ.get("PROFILE", "auto")  # tiny | small | full | auto
+PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)
 MODEL = ""  # "" = gpt2 (full), SmolLM2-135M-Instruct (small), a random tiny GPT-2 (tiny)
 DATA_DIR = ""  # "" = download (full), ../shared/data (small), the bundled sample (tiny); or a folder
 DATA_SOURCE = "alpaca_instruction"  # alpaca_instruction | alpaca | alpaca-gpt4 | a .json/.jsonl path
@@ -53,7 +51,7 @@ print(instruct.format_prompt(record) + record["output"])
 # %%
 answer = None  # your answer: a string, the token's text
 encoded = instruct.encode(record, tokenizer, max_length)
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=tokenizer.convert_ids_to_tokens(encoded.input_ids[-1]),
     why=f"every response ends with the end-of-text token {tokenizer.eos_token!r} (id "
         f"{tokenizer.eos_token_id}), labelled with its own id: learning to predict it after an answer "
@@ -65,7 +63,7 @@ encoded = instruct.encode(record, tokenizer, max_length)
 last = tokenizer.convert_ids_to_tokens(encoded.input_ids[-1])
 print(f"last token {last!r}: id {encoded.input_ids[-1]}, label {encoded.labels[-1]}; "
       f"the tokenizer's eos_token is {tokenizer.eos_token!r}")
-right = selfcheck.check(
+selfcheck.solution(
     last, expected=tokenizer.eos_token, why="the last input id of every record is the end-of-text.")
 
 # %% [markdown]
@@ -76,7 +74,7 @@ right = selfcheck.check(
 
 # %%
 answer = None  # your answer: a whole number of label positions
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
     why=f"the labels are -100 on every prompt token and nowhere else: the {len(encoded.labels)} tokens "
         f"are {sum(y == -100 for y in encoded.labels)} of prompt (template, instruction"
@@ -91,7 +89,7 @@ n_prompt = len(tokenizer.encode(instruct.format_prompt(record)))  # every prompt
 n_response = len(tokenizer.encode(record["output"])) + 1  # the output and the end-of-text: their ids
 print(f"{n_prompt} prompt tokens + {n_response} response tokens = {n_prompt + n_response} "
       f"(instruct.encode: {len(encoded.labels)}, nothing truncated)")
-right = selfcheck.check(
+selfcheck.solution(
     n_prompt, expected=sum(y == instruct.IGNORE_INDEX for y in encoded.labels),
     why="the prompt's tokens are the -100 labels.")
 
@@ -104,7 +102,7 @@ right = selfcheck.check(
 # %%
 answer = None  # your answer: a position (a whole number, from 0)
 position = next(t for t in range(len(encoded.labels) - 1) if encoded.labels[t + 1] != instruct.IGNORE_INDEX)
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=position,
     why="the logits at position t are scored against the label at t + 1 (the label shift), so the "
         "first response token, right after the prompt, is predicted at the prompt's last position: "
@@ -116,7 +114,7 @@ right = selfcheck.check(
 first_response = len(tokenizer.encode(instruct.format_prompt(record)))  # after the prompt's positions 0, 1, ...
 print(f"the first response token {tokenizer.decode(encoded.input_ids[first_response])!r} is at position "
       f"{first_response}; the position before it holds {tokenizer.decode(encoded.input_ids[first_response - 1])!r}")
-right = selfcheck.check(
+selfcheck.solution(
     first_response - 1, expected=position, why="position t predicts token t + 1.")
 
 # %% [markdown]
@@ -133,7 +131,7 @@ print(f"the longest prompt: {len(tokenizer.encode(instruct.format_prompt(longest
       f"{longest['output']!r}")
 answer = None  # your answer: a whole number of label positions
 cut = instruct.encode(longest, tokenizer, short)
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
     why=f"the prompt is cut from its start (the preamble goes first) and the response and its "
         f"end-of-text are kept whole: {sum(y != -100 for y in cut.labels)} response labels, so "
@@ -146,7 +144,7 @@ right = selfcheck.check(
 kept_response = len(tokenizer.encode(longest["output"])) + 1  # the output and its end-of-text, whole
 print(f"{short} tokens = {short - kept_response} of prompt + {kept_response} of response; the cut prompt reads "
       f"{tokenizer.decode(cut.input_ids[:short - kept_response])[:60]!r}...")
-right = selfcheck.check(
+selfcheck.solution(
     short - kept_response, expected=sum(y == instruct.IGNORE_INDEX for y in cut.labels),
     why="the prompt gives way, the response stays whole.")
 
@@ -175,7 +173,7 @@ print(f"{len(response_part)} positions predict a response token or the end-of-te
 answer = None  # your answer: a number, nats per token
 everything, _ = instruct.encode_records([record], tokenizer, max_length, mask_prompt=False)
 loss_on_everything = instruct.label_loss(model, everything, tokenizer.eos_token_id)
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=loss_on_everything, tolerance=1e-3,
     why=f"the loss on everything is the mean over all {len(per_token)} predicted tokens, so each part "
         f"counts by its positions: ({len(prompt_part)} x {prompt_part.mean():.3f} + {len(response_part)} "
@@ -188,7 +186,7 @@ right = selfcheck.check(
 weighted = (len(prompt_part) * prompt_part.mean() + len(response_part) * response_part.mean()) / len(per_token)
 print(f"({len(prompt_part)} x {prompt_part.mean():.4f} + {len(response_part)} x {response_part.mean():.4f}) / "
       f"{len(per_token)} = {weighted:.4f}")
-right = selfcheck.check(
+selfcheck.solution(
     weighted.item(), expected=loss_on_everything, tolerance=1e-3,
     why="a mean over all tokens is the token-weighted mean of the parts' means.")
 
@@ -212,7 +210,7 @@ for text in generations:
 # %%
 answer = None  # your answer: a fraction between 0 and 1
 eos_within = [tokenizer.eos_token_id in tokenizer.encode(text)[:limit] for text in generations]
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=sum(eos_within) / len(generations), tolerance=0.01,
     why=f"stopped means the end-of-text came within the limit: {sum(eos_within)} of "
         f"{len(generations)}. The long answer reaches its end-of-text only after "
@@ -227,7 +225,7 @@ for text in generations:
     print(f"{len(tokens):>2} tokens, end-of-text at position {tokens.index(tokenizer.eos_token_id)}: "
           f"{'stopped' if tokens.index(tokenizer.eos_token_id) < limit else 'cut at the limit'}")
 stopped = sum(tokenizer.encode(text).index(tokenizer.eos_token_id) < limit for text in generations)
-right = selfcheck.check(
+selfcheck.solution(
     stopped / len(generations), expected=sum(eos_within) / len(generations), tolerance=0.01,
     why="the end-of-text must come within the first MAX_NEW_TOKENS tokens.")
 
@@ -243,7 +241,7 @@ right = selfcheck.check(
 # %%
 pair = {"answer": "A cat sat on the mat.", "reference": "On the mat sat a cat."}
 answer = None  # your answer: a number between 0 and 1
-right = selfcheck.check(
+selfcheck.check(
     answer, expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
     why=f"the words are {instruct.normalise(pair['answer'])} and {instruct.normalise(pair['reference'])}; "
         "the longest common subsequence is 'on mat' (2 words), so precision = recall = 2/4 and the F1 "
@@ -258,7 +256,7 @@ a, b = instruct.normalise(pair["answer"]), instruct.normalise(pair["reference"])
 lcs = 2  # 'on mat': in a at positions 2, 3 and in b at 0, 1; 'cat' comes before 'sat' in a, after it in b
 precision, recall = lcs / len(a), lcs / len(b)
 print(f"{a} / {b}: LCS {lcs}, precision {precision:.2f}, recall {recall:.2f}")
-right = selfcheck.check(
+selfcheck.solution(
     2 * precision * recall / (precision + recall),
     expected=instruct.rouge_l(pair["answer"], pair["reference"]), tolerance=1e-3,
     why="ROUGE-L is the F1 of the longest common subsequence.")

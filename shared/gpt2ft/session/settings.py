@@ -126,49 +126,6 @@ class Settings:
             values["lora_alpha"] = 2 * self.value("LORA_R")
         return TrainConfig(output_dir=self.runs_dir(), run_name=run_name, **{**values, **settings})
 
-    def replay_config(self, run_name: str, **lesson) -> TrainConfig:
-        """A :meth:`train_config` for an engine run that replays a loop written by hand, step for step.
-
-        Introduced in ``sprints/sprint11_classification/04_finetune`` (the loop by hand proven
-        equal to the engine), so that the notebook's call shows only what its loop is about
-        (``lesson``: ``weight_decay``, ``warmup_ratio``, ``max_grad_norm``, ``max_steps``,
-        ``strategy``...). Everything a step-for-step comparison needs is set here (``lesson`` may
-        still replace it): ``max_steps`` decides the length (it is required; the epochs never
-        run out first); every step's loss logged (``log_every=1``); one evaluation, at the end;
-        nothing saved and nothing resumed (each run of the notebook trains again); plain
-        float32 (``mixed_precision="no"``: no autocast, no TF32 on a GPU) and no compiling; a
-        token limit no batch reaches (:data:`REPLAY_BATCH_TOKENS`: no micro-batches); the
-        notebook's device; no progress bar and no report.
-        """
-        if not lesson.get("max_steps"):
-            raise ValueError("replay_config needs max_steps=<the steps of the loop by hand>: the replay "
-                             "runs exactly those steps.")
-        replay = dict(num_epochs=REPLAY_EPOCHS, log_every=1, eval_every=None, save_every=None,
-                      save_final=False, resume=False, mixed_precision="no", compile=False,
-                      max_batch_tokens=REPLAY_BATCH_TOKENS, device=self.device, progress_bar=False,
-                      verbose=False)
-        return self.train_config(run_name, **{**replay, **lesson})
-
-    def throwaway_config(self, run_name: str, **settings) -> TrainConfig:
-        """:meth:`train_config` for a run whose only product is what it returns (an exercise,
-        a sweep): nothing is kept (no checkpoint, ``save_every=None, save_final=False``), it
-        starts over every time (``resume=False``), logs every step (``log_every=1``) and
-        prints nothing (no progress bar, no lines). ``settings`` as in :meth:`train_config`.
-
-        Introduced in ``sprints/sprint12_book/05_appendix_engine`` and ``06_exercises``.
-        """
-        return self.train_config(run_name, **{**THROWAWAY, **settings})
-
-    def loop_check_config(self, run_name: str, **settings) -> TrainConfig:
-        """:meth:`throwaway_config` for an engine run that a training loop written by hand must
-        match step for step: the loop's own arithmetic (fp32, not compiled, the model's own loss,
-        one batch per step, never cut into micro-batches) and one evaluation, after the last step (no early
-        stopping, the last weights returned).
-
-        Introduced in ``sprints/sprint12_book/02_finetune`` (the causal-LM loop by hand).
-        """
-        return self.throwaway_config(run_name, **{**LOOP_CHECK, "device": self.device, **settings})
-
     def find_finetuned(self, run_name: str, model, source):
         """The model exported by this sprint's ``run_name`` run that started from ``model``'s
         weights and trained on ``source`` (the same data the training notebook passed to
@@ -373,15 +330,6 @@ TRAINING_KNOBS = {
     "PATIENCE": "early_stopping_patience", "WEIGHT_DECAY": "weight_decay", "SEED": "seed",
     "RESUME": "resume", "COMPILE": "compile", "LORA_R": "lora_r",  # and lora_alpha = 2 x LORA_R
 }
-# Settings.replay_config: epochs enough for any max_steps, and a token limit no batch reaches.
-REPLAY_EPOCHS = 1_000_000
-REPLAY_BATCH_TOKENS = 2**40
-# Settings.throwaway_config: a run kept nowhere, started over every time, quiet.
-THROWAWAY = dict(save_every=None, save_final=False, resume=False, log_every=1, progress_bar=False,
-                 verbose=False)
-# Settings.loop_check_config: the arithmetic of a loop by hand (a limit no batch reaches: never cut).
-LOOP_CHECK = dict(mixed_precision="no", compile=False, lm_loss="model", grad_accum_steps=1,
-                  max_batch_tokens=2**62, eval_every=None, early_stopping_patience=0, load_best_at_end=False)
 # The knobs the README lists for every sprint that trains: a notebook that trains (its cell
 # sets EPOCHS or MAX_STEPS) honours each of them, or refuses it when the environment sets it.
 SHARED_TRAINING_KNOBS = ("EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "MAX_STEPS", "MAX_BATCH_TOKENS")

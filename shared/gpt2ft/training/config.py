@@ -218,32 +218,40 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 
 def throwaway(cfg: TrainConfig, **changes) -> TrainConfig:
-    """``cfg`` (with ``changes``) for a run that keeps nothing: no checkpoint, no resume (each
-    call trains from the start, in place of its own earlier run), no progress bar, no lines.
+    """``cfg`` (with ``changes``) for a run whose only product is what it returns (an exercise,
+    a sweep, a check): no checkpoint, no resume (each call trains from the start, in place of
+    its own earlier run), every step's loss logged, no progress bar, no lines.
 
-    Introduced in ``sprints/sprint13_instructions/05_exercises``: short runs compared by what
-    :func:`~gpt2ft.training.train` returns. The recipe and the run's name are ``cfg``'s.
+    Introduced in ``sprints/sprint12_book/06_exercises``. The recipe and the run's name are
+    ``cfg``'s; a change asked for wins (``save_final=True`` keeps the last weights).
     """
-    keep_nothing = dict(save_every=None, save_final=False, resume=False, progress_bar=False, verbose=False)
+    keep_nothing = dict(save_every=None, save_final=False, resume=False, log_every=1,
+                        progress_bar=False, verbose=False)
     return dataclasses.replace(cfg, **{**keep_nothing, **changes})
 
 
-def step_by_step(cfg: TrainConfig, steps: int) -> TrainConfig:
-    """``cfg``'s recipe for ``steps`` optimizer steps, to compare with the loop written by hand.
+def step_by_step(cfg: TrainConfig, steps: int, **changes) -> TrainConfig:
+    """``cfg``'s recipe for ``steps`` optimizer steps, to compare with a loop written by hand.
 
-    Introduced in ``sprints/sprint13_instructions/03_finetune``. The same learning rate,
-    weight decay, warm-up ratio and schedule (of a ``steps``-step run), clipping, batch
-    size, strategy and seed; every step's loss, learning rate and gradient norm logged; no
-    evaluation. On the CPU in float32 (a GPU's TF32 and bf16 change the last digits), not
-    compiled, no batch cut into micro-batches: the engine then does the loop's arithmetic.
+    Introduced in ``sprints/sprint11_classification/04_finetune`` (and used again by the
+    causal-LM loop of ``sprint12_book/02_finetune`` and the masked-loss loop of
+    ``sprint13_instructions/03_finetune``). The same learning rate, weight decay, warm-up and
+    schedule (of a ``steps``-step run), clipping, batch size, strategy and seed; the loop's
+    own arithmetic: float32 (``mixed_precision="no"``: no autocast, no TF32 on a GPU), not
+    compiled, one batch per optimizer step, never cut into micro-batches; every step's loss,
+    learning rate and gradient norm logged; no evaluation before the end (one after the last
+    step when ``train`` is given held-out rows), no early stopping, the last weights returned.
     Keeps nothing (:func:`throwaway`); its folder is ``<run_name>-by-hand-<hash>``.
+    ``changes`` are the loop's own settings (``warmup_steps=1``, ``device=run.device``: the
+    device the loop by hand ran on).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps={steps!r}: use a whole number of optimizer steps >= 1, e.g. 10.")
-    return throwaway(cfg, run_name=f"{cfg.run_name or 'run'}-by-hand", max_steps=steps,
-                     num_epochs=max(cfg.num_epochs, steps), log_every=1, eval_every=None,
-                     load_best_at_end=False, early_stopping_patience=0, mixed_precision="no",
-                     compile=False, device="cpu", max_batch_tokens=sys.maxsize)
+    loop = dict(run_name=f"{cfg.run_name or 'run'}-by-hand", max_steps=steps,
+                num_epochs=max(cfg.num_epochs, steps), eval_every=None, load_best_at_end=False,
+                early_stopping_patience=0, mixed_precision="no", compile=False, grad_accum_steps=1,
+                max_batch_tokens=sys.maxsize)
+    return throwaway(cfg, **{**loop, **changes})
 
 
 @dataclass
