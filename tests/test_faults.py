@@ -84,7 +84,7 @@ def test_a_relative_data_dir_means_the_same_in_a_notebook_as_from_make(monkeypat
         pytest.skip(f"no ../shared/data beside the checkout ({root.parent / 'shared' / 'data'})")
     monkeypatch.chdir(root / "sprints" / "sprint11_classification")
     run = settings.configure(cell(), env={"PROFILE": "tiny", "DATA_DIR": "../shared/data"}, show=False)
-    assert run.data_dir == (root.parent / "shared" / "data").resolve()
+    assert run.data_dir == root.parent / "shared" / "data"  # as named (a linked ../shared stays ../shared)
 
 
 def test_a_missing_model_folder_is_not_called_a_hub_failure(tmp_path):
