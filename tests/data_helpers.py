@@ -20,7 +20,7 @@ import pytest
 from gpt2ft.session import settings
 from gpt2ft.session.data import classification
 
-REAL_DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data").resolve()
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # as named: ../shared may be a link
 needs_real_data = pytest.mark.skipif(
     not (REAL_DATA / "README.md").is_file(),
     reason=f"real data sets not found at {REAL_DATA} (../shared/data beside the checkout)")

@@ -278,3 +278,9 @@ def test_a_symlinked_data_folder_beside_the_checkout_is_shown_as_named(tmp_path,
     monkeypatch.setattr(settings_module, "repo_root", lambda: checkout)
     assert settings_module._inside_checkout(tmp_path / "shared" / "data") == "../shared/data"
     assert settings_module._inside_checkout(checkout / ".cache" / "m") == ".cache/m"
+    # PROFILE=small's default folder (no DATA_DIR) keeps the link too, so it is shown the same way
+    package = checkout / "shared" / "gpt2ft"
+    package.mkdir(parents=True)
+    monkeypatch.setattr(settings_module, "PACKAGE_DIR", package)
+    found = settings_module.small_data_dir(None)
+    assert found == tmp_path / "shared" / "data" and settings_module._inside_checkout(found) == "../shared/data"

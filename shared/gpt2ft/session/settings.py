@@ -246,7 +246,7 @@ def small_data_dir(value: str | None, needed: bool = True) -> Path | None:
         return _read_data_dir(value)
     beside = PACKAGE_DIR.parents[1].parent / "shared" / "data"
     if beside.is_dir():
-        return beside.resolve()
+        return Path(os.path.abspath(beside))  # links kept: a linked ../shared is shown as ../shared
     if needed:
         raise FileNotFoundError(
             f"PROFILE=small reads the real data sets, from DATA_DIR or from {beside} (beside the "
