@@ -240,14 +240,14 @@ figure_path = results.save_figure(fig, "sprint10", "temperature_cuts", run)
 # three likeliest tokens are close (0.21, 0.18 and 0.15 at T = 0.7), the
 # fourth is four times less likely; from there the curve falls along a
 # nearly straight slope (at T = 0.7 about 2.3 powers of ten of probability
-# per power of ten of rank, to 3e-6 at rank 1,000 and 2e-9 at rank 10,000);
+# per power of ten of rank, to 3e-6 at rank 1,000 and 2.5e-9 at rank 10,000);
 # and the last few thousand tokens of the vocabulary drop almost vertically,
 # to 4e-21 for the least likely one: tokens the model all but rules out.
 #
 # On the right, the cumulative curves do not rise in a line: each is a hockey
 # stick, a steep climb, a bend, then a long flat blade just under 1. At
 # T = 0.7 the climb is over early: 0.77 of the probability by rank 10, 0.90
-# at rank 33, 0.99 at rank 303, and the remaining 48,000 tokens add the last
+# at rank 33, 0.99 at rank 303, and the remaining 48,849 tokens add the last
 # percent. At T = 1 the bend comes later (0.90 at rank 341, 0.99 at 3,152);
 # at T = 1.3 the climb stretches over more than three powers of ten of rank
 # (0.40 at rank 40, 0.90 at 1,928, 0.99 only at 11,711) before the blade. The
@@ -558,9 +558,12 @@ print("wrote", table_path.name, "and decoding_samples.md under", table_path.pare
 
 # %% [markdown]
 # **Reading this output.** The summary table as bars, one panel per measure:
-# temperature 1.3 stands out in every panel but repetition (the most varied,
-# by far the least likely), beam search has the longest repetition bar and the
-# shortest log-probability bar. The table, the samples and this figure are
+# temperature 1.3 has the longest distinct-1 and distinct-2 bars, no
+# repetition bar at all and by far the longest log-probability bar (the most
+# varied, by far the least likely); beam search has the longest repetition bar
+# and the shortest log-probability bar; in the length panel only temperature
+# 0.7 and the penalised greedy fall short of 60, their texts that stopped at
+# the end token. The table, the samples and this figure are
 # written under `results/sprint10/<profile>/` (`small` here; the tiny files
 # are headed as smoke runs).
 #

@@ -22,9 +22,9 @@
 #
 # Until the notebook runs in JupyterLab (`make lab`), its controls are only a
 # text description; this is what they look like live (a screenshot from
-# JupyterLab after *Run All* and one click on **Generate**, taken at the tiny
-# profile, so its text is noise from a random model; the outputs below are
-# SmolLM2's, the small profile's):
+# JupyterLab after *Run All* and one click on **Generate**, taken at the small
+# profile: its text is SmolLM2's, the same as the generation with the default
+# settings below):
 #
 # ![The playground in JupyterLab: prompt, sliders, seed, the Generate button and its text](04_playground.png)
 
