@@ -49,3 +49,20 @@ def test_a_wrong_worked_solution_stops_the_notebook(capsys):
     with pytest.raises(checks.Mismatch, match=r"answer 41 is not the expected 42"):
         selfcheck.solution(41, 42, why="six sevens")
     assert capsys.readouterr().out == ""  # no verdict printed for a wrong solution
+
+
+def test_a_loop_by_hand_compared_in_one_process_raises_and_under_several_says_why(monkeypatch, capsys):
+    from gpt2ft.training.compare import one_process_only
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(checks.Mismatch), one_process_only():
+        checks.same("a loss", 1.0, 2.0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with one_process_only():
+        checks.same("a loss", 1.0, 1.0)
+        checks.same("a loss", 1.0, 2.0)
+        raise AssertionError("not reached: the first difference ends the comparison")
+    out = capsys.readouterr().out
+    assert out.startswith("✔ a loss") and "not compared under 2 processes" in out
+    with pytest.raises(ValueError), one_process_only():  # anything but a difference still stops the script
+        raise ValueError("a real error")

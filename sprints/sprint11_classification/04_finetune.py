@@ -62,6 +62,7 @@ from gpt2ft.core import checks, models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import CLASSIFICATION_NAMES, load_classification
 from gpt2ft.training import batching, runs, step_by_step, strategies, train
+from gpt2ft.training.compare import one_process_only
 
 # tiny: a random model with seconds to learn: a 20x larger learning rate, smaller batches, one more
 # epoch. small: SmolLM2 on a CPU: LoRA at its usual 20x larger rate, one epoch of 1,000 training
@@ -191,7 +192,10 @@ del lm, lm_head
 # and `step_by_step` cuts it to the loop's steps and sets what a step-for-step replay needs
 # (every step logged, one evaluation at the end, plain float32, one batch a step, nothing
 # saved: read it in `gpt2ft/training/config.py`; Sprints 12 and 13 use it for their loops
-# too). The check compares every step's loss and learning rate, and the evaluation.
+# too). The check compares every step's loss and learning rate, and the evaluation. It
+# sits in `one_process_only()`: under `accelerate launch` with several processes an engine
+# step reads one batch per process, so there the comparison says it was not made, and the
+# script goes on (`gpt2ft/training/compare.py`).
 
 # %%
 hand_steps = min(HAND_STEPS, MAX_STEPS) if MAX_STEPS else HAND_STEPS
@@ -276,13 +280,14 @@ engine = train(twin, encoded["train"], check_rows, step_by_step(config, hand_ste
                max_length=max_length)
 steps_log = engine.history.dropna(subset=["train_loss"])
 tolerance = 1e-6 if run.device == "cpu" else 1e-4  # a GPU's kernels may sum in another order
-checks.same("every step's training loss: the loop by hand = the engine",
-            torch.tensor(hand_losses, dtype=torch.float64), torch.tensor(steps_log["train_loss"].to_numpy()),
-            atol=tolerance)
-checks.same("every step's learning rate: the loop by hand = the engine",
-            torch.tensor(hand_lrs, dtype=torch.float64), torch.tensor(steps_log["lr"].to_numpy()), rtol=1e-12)
-checks.same("the validation loss: the loop by hand = the engine",
-            hand_eval_loss, engine.history["eval_loss"].dropna().iloc[-1], atol=tolerance)
+with one_process_only():  # the loop by hand is one process's arithmetic (gpt2ft/training/compare.py)
+    checks.same("every step's training loss: the loop by hand = the engine",
+                torch.tensor(hand_losses, dtype=torch.float64), torch.tensor(steps_log["train_loss"].to_numpy()),
+                atol=tolerance)
+    checks.same("every step's learning rate: the loop by hand = the engine",
+                torch.tensor(hand_lrs, dtype=torch.float64), torch.tensor(steps_log["lr"].to_numpy()), rtol=1e-12)
+    checks.same("the validation loss: the loop by hand = the engine",
+                hand_eval_loss, engine.history["eval_loss"].dropna().iloc[-1], atol=tolerance)
 
 # %%
 fig = classify.loop_figure(hand_losses, steps_log["step"], steps_log["train_loss"], hand_lrs, warmup)

@@ -361,17 +361,18 @@ memory_table
 # strategy. The computed state is what `05` shows: 513 MB of weights, plus
 # three copies of each trainable weight (2,053 MB for full fine-tuning). The
 # measured peak adds what the computation needs on top. For the head, the
-# last k blocks and LoRA it stays close to the computed state (about
-# 0.5-0.6 GB): few weights have a gradient, and the activations of a batch of
-# 16 short sentences are small. Full fine-tuning peaks near 2.6 GB, about a
-# quarter above its computed 2.05 GB (in `05`'s 50-step runs the same measure
-# reached 3.2 GB): the gradients of all 134.5M weights exist at once beside
+# last k blocks and LoRA it stays near the computed state (about 0.5 GB:
+# 501-503 MB measured, against 513-594 MB computed): few weights have a
+# gradient, and the activations of a batch of 16 short sentences are small.
+# Full fine-tuning peaks near 2.4 GB (2,440 MB), about a fifth above its
+# computed 2.05 GB: the gradients of all 134.5M weights exist at once beside
 # AdamW's moments. On a CPU this measure (the growth of resident memory) is
 # noisy, because the allocator keeps memory it has freed; compare strategies
 # by the computed column, and on a GPU read the CUDA peak. The seconds per
-# step tell the other cost: a LoRA step takes about as long as a full
-# fine-tuning step (both backpropagate through all 30 blocks), a head or
-# last-k step less than half.
+# step (this run's, on a CPU: they vary from run to run) tell the other
+# cost: a LoRA step (1.21 s) takes well over half as long as a full
+# fine-tuning step (1.73 s), since both backpropagate through all 30 blocks;
+# a head or last-k step (0.39 and 0.48 s) less than half of LoRA's.
 #
 # The same sizes for `gpt2` (124M weights, 2 labels), built on PyTorch's
 # `meta` device (shapes only: no memory, no download):

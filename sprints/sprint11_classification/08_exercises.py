@@ -109,7 +109,7 @@ pooling
 #   position has seen only the first token (SmolLM2 adds no start token, nor
 #   does `gpt2`), so a head on it classifies a sentence by its first word
 #   ("the", "a", "it"): it stays at a coin toss (0.50 to 0.525) at every
-#   rate, its training loss at ln 2 = 0.69 or above. The last real token has seen the
+#   rate, its training loss near ln 2 = 0.69 (0.688 to 0.724). The last real token has seen the
 #   whole sentence: 0.7425 at 1e-2 from the same forward pass (`05`'s head-only
 #   run through the engine: 0.735). An encoder can read its first token,
 #   `[CLS]`, because its attention runs both ways (the appendix).
@@ -293,8 +293,8 @@ pd.DataFrame.from_dict(length_rows, orient="index")
 #   the end), 0.729 at 416 tokens, 0.771 at 848, where one review in twenty
 #   is cut. The last step, +0.04, is within one standard error;
 # - **time** rises faster than the tokens read: reading the 4 longest test
-#   reviews took 0.50 s cut at 176 tokens, 1.26 s at 416 and 2.76 s at 848
-#   in this run, while the mean review read grows only from 271 to 333
+#   reviews took 0.50 s cut at 176 tokens, 1.21 s at 416 and 2.61 s at 848
+#   in this run (timings vary from run to run), while the mean review read grows only from 271 to 333
 #   tokens between the last two. A batch is padded to its longest row, and
 #   attention grows with the square of the length: the last percentiles cost
 #   the most time for the fewest reviews.

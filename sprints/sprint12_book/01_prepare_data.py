@@ -207,8 +207,8 @@ print(f"a uniform guess over the {len(tokenizer):,}-token vocabulary: {uniform:.
 # DATA_DIR=../shared/data`. A model that knew nothing at all would score the
 # uniform guess, ln 49,152 = 10.803 nats (GPT-2: ln 50,257 = 10.825), which is
 # where a random model starts. A pre-trained model already scores far below
-# the unigram line: `02_finetune` measures SmolLM2 at about 4.1 nats on these
-# validation blocks before any fine-tuning.
+# the unigram line: `02_finetune` measures SmolLM2 at about 4.1 nats on the
+# first 32 of these validation blocks before any fine-tuning.
 #
 # ## What you learned
 

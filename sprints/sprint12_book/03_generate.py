@@ -102,7 +102,7 @@ results.show_markdown(shown.to_markdown(index=False))
 # only what each model wrote after it, 64 tokens (⏎ marks a line break). The
 # *original* SmolLM2 ignores the play: it continues the first prompt as modern
 # prose ("She will take a step forward, and will walk alone...") and falls
-# into loops on the others ("She's a lady." eight times, "very" to the end,
+# into loops on the others ("... a lady." on seven lines, "very" to the end,
 # "A long life," over and over), a small model's habit when sampling at
 # temperature 0.8 from text unlike what it was trained on. The *fine-tuned*
 # model answers in the book's form: speeches under invented speaker names in

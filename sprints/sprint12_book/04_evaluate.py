@@ -165,12 +165,16 @@ display(perplexities.round(1))
 # - **The training blocks it saw (held in) gained the most**, 77.3 to 40.3:
 #   the opening of *Coriolanus* was harder for the original than the
 #   validation plays, and after training both sides score about the same
-#   (40.3 and 40.9). One pass over 160 blocks did not make the seen text
-#   much easier than unseen text of the same book: no memorisation gap yet.
+#   (40.3 and 40.9). In nats the held-in loss fell about 0.28 more than the
+#   held-out one (ln 77.3 - ln 40.3 = 0.65 against ln 59.4 - ln 40.9 =
+#   0.37): the part of the gain specific to the blocks it saw, their play
+#   and names (`07_check_yourself` asks for it on 8 blocks). But one pass
+#   over 160 blocks did not make the seen text easier than unseen text of
+#   the same book: no recitation yet (section 4 tests it).
 #
 # GPT-2 (124M) at full starts from a loss of about 3.1 nats on web text
-# (perplexity about 22) and 3.6 on *The Verdict* (external figures, see the
-# card); fine-tuning should lower the book perplexity and raise the control
+# (perplexity about 22) and 3.6 on *The Verdict* (external figures, sources
+# in `notes/maintenance.md`); fine-tuning should lower the book perplexity and raise the control
 # perplexity the same way (not measured here).
 #
 # ## 3. Style: does the generated text read like the book?

@@ -16,9 +16,11 @@
 # - how the same notebook runs on several processes (`accelerate launch`),
 #   with only the main process writing files.
 #
-# The training loop itself, by hand and checked step for step against the
-# engine, is in Sprint 11's [`04_finetune`](../sprint11_classification/04_finetune.ipynb);
-# the engine's design and benchmark are in `notes/training_engine.md`.
+# The causal-LM training loop itself, by hand and checked step for step
+# against the engine, is in `02_finetune` (a classifier's, in Sprint 11's
+# [`04_finetune`](../sprint11_classification/04_finetune.ipynb)); the engine's
+# design and benchmark are in the project's
+# [`notes/training_engine.md`](../../notes/training_engine.md).
 #
 # At `PROFILE=small` (the outputs below) section 1 uses SmolLM2-135M-Instruct,
 # the real model of the other notebooks; its code goes through the names every
@@ -80,9 +82,10 @@ corpus = packing.prepare_corpus(book.text, tokenizer, block_size=BLOCK_SIZE,
 # softmax probabilities, minus 1 at the target token) and are dropped before the next chunk.
 # `gpt2ft.training.lm_loss.chunked_lm_loss` does that; the engine uses it when
 # `TrainConfig(lm_loss="chunked")`, which the default `"auto"` picks on a CPU,
-# where it was measured faster (the chunks stay in cache; numbers in
-# `notes/training_engine.md`). The arithmetic is the same, so the loss and the
-# gradients are the same. The code below takes the model's body and its
+# where it was measured faster (the chunks stay in cache; numbers in the
+# project's [`notes/training_engine.md`](../../notes/training_engine.md)).
+# The arithmetic is the same, so the loss and the gradients are the same, up
+# to float32 rounding (the reading below says how close). The code below takes the model's body and its
 # output layer by the names every `transformers` causal LM has:
 # `model.base_model` (GPT-2's `transformer`, SmolLM2's `model`) and
 # `model.get_output_embeddings()` (both call it `lm_head`):

@@ -99,7 +99,8 @@ def per_token_losses(model, ids, batch=8):
 # 36 training blocks of 128; at tiny, a project-written stand-in of about
 # 25 KB). Fine-tune the profile's model on `OVERFIT_BLOCKS` of its blocks (4 at
 # small, all 36 at full) for `EPOCHS` epochs at
-# a constant learning rate, `OVERFIT_LR` (after a short warm-up), **without** early stopping,
+# a constant learning rate, `OVERFIT_LR` (after a warm-up of 5 % of the steps: none in
+# small's 15), **without** early stopping,
 # evaluating after every epoch. Plot train and validation loss. Then let the
 # model continue the first 8 tokens of a training block
 # [greedily](../../notes/glossary.md#greedy-decoding) and measure, with
@@ -150,9 +151,10 @@ print(f"longest span copied from the training text: {span} tokens: "
 # trainable parameters) sees the same 4 blocks (512 tokens) of the story 15
 # times at a constant 3e-3. Training loss falls from 4.3 to 0.10: it learns
 # those 512 tokens by heart. Validation loss (the story's last 10 %, 4 blocks)
-# improves only at first, from 3.77 to its best, 3.72 at step 2 (what is
-# general: the story's names and voice), then climbs to 6.90, far worse than
-# the untouched model: the weights now serve the four blocks, not English.
+# improves only at first, from 3.77 after step 1 to its best, 3.72 at step 2
+# (what is general: the story's names and voice), then climbs every epoch to
+# 6.90, far above where it started: the weights now serve the four blocks,
+# not English.
 # Given the first 8 tokens of a training block, the greedy continuation
 # recites all 40 tokens that follow in the story, word for word (the printed
 # span, "burn rather a cheap genius--though a good fellow enough--..."). That
@@ -161,7 +163,8 @@ print(f"longest span copied from the training text: {span} tokens: "
 # measured here). The nearest external figure is LLMs-from-scratch's
 # chapter 5, which trains a 124M GPT *from scratch* on this story for 10
 # epochs and reports train loss 0.39 against validation loss 6.45, with
-# generations that quote the story (external, see the card).
+# generations that quote the story (external; the source is in
+# `notes/maintenance.md`).
 
 # %% [markdown]
 # ## Exercise 2: does more context lower the loss?
@@ -208,8 +211,9 @@ print(f"mean loss predicting token 1 (one token of context): {per_position[0]:.2
 # predicted from almost no context (token 1 sees only token 0), so a short
 # block has a larger share of poorly informed predictions. The right plot
 # shows it position by position: predicting token 1 from one token costs
-# 8.99 nats, the next twenty positions about 4 to 5, and from there on the
-# loss hovers between 2 and 5 (the second half of the block averages 3.20);
+# 8.99 nats, the next twenty positions between about 3 and 6, and from there
+# on the loss hovers mostly between 2 and 5 (the second half of the block
+# averages 3.20);
 # each point is the mean of only 16 tokens, hence the noise. GPT-2 was pre-trained with a
 # context of 1,024 tokens and should show the same steep fall (not measured
 # here); that is why `BLOCK_SIZE` matters. (At tiny, a random 2-block model
@@ -265,10 +269,10 @@ print(f"lowest validation loss at learning rate {trained['validation loss'].idxm
 # the model knew of everyday English. (At 3e-2, tried while choosing these
 # settings, the run diverges: losses above 50.) So in a short budget a
 # larger rate gets further only up to a point; past it, a pre-trained model
-# loses more than it learns. LoRA's adapters start at zero and take rates
+# loses more than it learns. LoRA's update starts at zero and takes rates
 # around 1e-4 to 1e-3; full fine-tuning of GPT-2 sits lower: the full run's
-# sweep is 5e-6, 5e-5, 5e-4 (not measured here), where 5e-4 already erases
-# much of what GPT-2 knows.
+# sweep is 5e-6, 5e-5, 5e-4, where 5e-4 is expected to erase much of what
+# GPT-2 knows (not measured here).
 
 # %% [markdown]
 # ## Exercise 4: what does early-stopping patience decide?
@@ -374,7 +378,7 @@ checks.same("the mean over the kept targets, by hand == the model's loss with -1
 # predictions made *from* position `half - 1` on. The fine-tuned SmolLM2's
 # loss on the second halves of 8 validation blocks is 2.730 both ways; the
 # first halves cost 3.642. The second half is easier by 0.9 nats because each
-# of its predictions sees at least 63 tokens of context (exercise 2's
+# of its predictions sees at least 64 tokens of context (exercise 2's
 # position curve); GPT-2 should show the same. By hand, each position's loss
 # is taken along a contiguous row of logits, as the model's loss does:
 # computed over a transposed tensor instead, the 49,152 exponentials of each

@@ -1,15 +1,18 @@
 # %% [markdown]
 # # Sprint 12 · 07 — Check yourself
 #
-# Seven questions on the sprint's lesson: blocks, the label shift, `-100`,
-# perplexity, the learning-rate schedule, and what held-in against held-out
-# text measures. Each answer is a number you can work out from the sprint's
+# Seven questions on the sprint's lesson: blocks (without and with overlap),
+# the label shift, `-100`, perplexity, the learning-rate schedule, and what
+# held-in against held-out text measures. Each answer is a number you can work out from the sprint's
 # notebooks and the values printed here. Put it in place of `None` in the
 # question's cell and run the cell: `selfcheck.check` compares it with the
 # answer the package computes from the real tokenizer, data and model
 # (hidden until you are right), says why when you are, and gives a hint when
-# you are not. The worked solution below each question is collapsed (in
-# JupyterLab click the bar beside it; in the book, the toggle).
+# you are not (it prints its verdict and returns nothing). The worked
+# solution below each question is collapsed (in JupyterLab click the bar
+# beside it; in the book, the toggle): it computes the answer by hand and
+# passes it to `selfcheck.solution`, which prints `✔ right.` and the
+# explanation, and stops the notebook if the worked answer were wrong.
 #
 # The values come from `PROFILE=small` (SmolLM2-135M-Instruct's tokenizer and
 # weights, the real Tiny Shakespeare); at another profile the numbers differ

@@ -192,7 +192,7 @@ plt.show()
 # **Reading this output.** Mind the two x-axes: prompts (left) are several
 # times longer than responses (right). Prompts without an input (blue) bunch
 # between 36 and 42 tokens (30-odd tokens of template plus a one-line
-# instruction; a few longer instructions reach 55). With an input (orange) a
+# instruction; a few longer instructions reach 59). With an input (orange) a
 # prompt is longer by the input and its `### Input:` header: 54 to 74 tokens,
 # so the two groups barely overlap. Responses spread from 2 tokens (a one-word
 # answer and its end-of-text) to 55, most of them a short sentence of 10 to 15

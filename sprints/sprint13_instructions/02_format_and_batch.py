@@ -103,8 +103,8 @@ fig = instruct.masking_figure(example, tokenizer)
 #
 # The first training record, encoded by `instruct.encode`. `label` is `-100`
 # on the whole prompt and equals the token id on the response and the final
-# end-of-text. The table shows the last six prompt tokens, then the whole
-# response:
+# end-of-text. The table starts at the last six prompt tokens and runs to the
+# end of the response (pandas elides its middle rows):
 
 # %%
 record = split["train"][0]
@@ -309,9 +309,9 @@ shares
 # computes 53 % padding: the records average 61 tokens. Padding each batch of 8
 # to its own longest row (random order) leaves 22 %; grouping rows of similar
 # length leaves 2 %. At full (`MAX_LENGTH` 512, GPT-2's tokens) the first share
-# grows to 88 % while the other two stay at 22 % and 2 %: per-batch padding does
-# not depend on `max_length`. The engine pads per batch; `length_grouped=True`
-# is one setting away when records are long and uneven.
+# grows to 88 % while the other two stay near 22 % and 2 %: per-batch padding
+# does not depend on `max_length`. The engine pads per batch;
+# `length_grouped=True` is one setting away when records are long and uneven.
 #
 # ## What you learned
 

@@ -71,6 +71,7 @@ from gpt2ft.core import checks, models, paths
 from gpt2ft.session import loading, results, settings
 from gpt2ft.session.data import load_instructions
 from gpt2ft.training import LivePlot, batching, lm_loss, runs, step_by_step, strategies, train
+from gpt2ft.training.compare import one_process_only
 
 run = settings.configure(globals(), tiny=dict(MAX_LENGTH=128, BATCH_SIZE=4, LEARNING_RATE=5e-3, EVAL_EVERY=6),
                          small=dict(MAX_LENGTH=128, LEARNING_RATE=1e-3, EPOCHS=1, MAX_EXAMPLES=240,
@@ -313,11 +314,13 @@ by_step
 
 # %%
 # NBVAL_CHECK_OUTPUT
-checks.same("the same number of optimizer steps", len(log), HAND_STEPS)
-for ours, theirs, rtol in [("learning rate", "learning rate, engine", 1e-12), ("loss by hand", "loss, engine", 1e-4),
-                           ("gradient norm by hand", "gradient norm, engine", 1e-4)]:
-    checks.same(f"every step's {theirs.split(',')[0]}: by hand = the engine", torch.tensor(by_step[ours].to_numpy()),
-                torch.tensor(by_step[theirs].to_numpy()), rtol=rtol)
+with one_process_only():  # the loop by hand is one process's arithmetic (gpt2ft/training/compare.py)
+    checks.same("the same number of optimizer steps", len(log), HAND_STEPS)
+    for ours, theirs, rtol in [("learning rate", "learning rate, engine", 1e-12),
+                               ("loss by hand", "loss, engine", 1e-4),
+                               ("gradient norm by hand", "gradient norm, engine", 1e-4)]:
+        checks.same(f"every step's {theirs.split(',')[0]}: by hand = the engine",
+                    torch.tensor(by_step[ours].to_numpy()), torch.tensor(by_step[theirs].to_numpy()), rtol=rtol)
 
 # %% [markdown]
 # **Reading this output.** Ten steps of 8 records, one of them warm-up: the
@@ -325,12 +328,13 @@ for ours, theirs, rtol in [("learning rate", "learning rate, engine", 1e-12), ("
 # move), the peak 1e-3 at step 2, then a ninth of the peak less at each step.
 # The loss moves with each batch (1.76 at the first step, 0.95 at the last; ten
 # batches are too few for a trend). The engine's loss at every step is the
-# loop's to within 1e-5 of its value (9.5e-6 nats at most in the run we
-# checked this with): the loop takes the cross-entropy of the whole logits
+# loop's to within 1e-5 of its value (about 1e-5 nats at most in the table,
+# at step 6): the loop takes the cross-entropy of the whole logits
 # matrix, the engine in chunks (`lm_loss`), and float32 sums taken in another
 # order differ in their last digits, already at step 1, before any update. The
-# gradient norms agree as closely (1.26 and 1.03 at the first two steps: above
-# 1.0, so clipping acts there), and the learning rates are the same numbers.
+# gradient norms agree as closely (1.26 and 1.03 at the first two steps, 1.02
+# at step 6: above 1.0, so clipping acts there), and the learning rates are
+# the same numbers.
 # The checks allow 1e-4 of the value; a real difference, a prompt token left in
 # the loss or the schedule one step off, moves the loss far more.
 #
@@ -368,16 +372,18 @@ print("run folder:", paths.shown(masked_run.run_dir))
 # validation loss falls from 1.148 to 0.961 in the first 10 steps, then more
 # slowly to 0.889 at step 30 (a perplexity of 2.43): most of what 240 records
 # teach is learned early, and the best weights are the last ones. The training
-# loss is noisier (each point is 5 batches of 8) and sits at about the
-# validation loss: one epoch, no record seen twice, so no sign of
+# loss is noisier (each point is 5 batches of 8): it starts above the
+# validation loss (1.32 at step 5) and from step 15 on sits at about it: one
+# epoch, no record seen twice, so no sign of
 # [overfitting](../../notes/glossary.md#overfitting) yet. The time is measured
-# on a 2-core CPU with both cores working: 30 steps in about 69 s, 2.3 s a
-# step on average with the evaluation passes (the bar's s/step is tqdm's
-# smoothed recent rate, which the last evaluation raises).
+# on a 2-core CPU with both cores working: 30 steps in 67.5 s in this run,
+# 2.3 s a step on average with the evaluation passes (the bar's s/step is
+# tqdm's smoothed recent rate, which the last evaluation raises).
 #
 # With `gpt2` at full (2 epochs of all 935 records, every parameter trained)
 # the loss starts higher: Raschka's gpt2-medium starts at about 3.8 with the
-# prompt included (external, see the card; not measured here). In his run the
+# prompt included (external: Raschka's chapter 7, sources in
+# `notes/maintenance.md`; not measured here). In his run the
 # loss drops most in the first few dozen steps, and the validation loss
 # flattens within the second epoch while the training loss keeps falling: the
 # first sign of overfitting on 935 records.
@@ -440,14 +446,16 @@ plt.show()
 # gains 0.26 nats per answer token, the other 0.16. The fourth column, the loss
 # over all validation tokens, turns the order round: 0.785 for the run trained
 # on everything, 2.429 for the masked one, which has learned nothing about the
-# prompt (it started at about 2.4 too). In the plot the faint lines are each
+# prompt (the starting weights scored 2.35 and 2.38 on all the tokens of the
+# two records at the top). In the plot the faint lines are each
 # run's training loss on its own labels (not comparable with each other), the
 # dots the response-token validation loss (comparable): green stays below
 # purple at every evaluation.
 #
 # This is a short LoRA run (30 steps, rank 16). At full the gap is usually
 # small and can go the other way: Raschka's gpt2-medium, fully fine-tuned for 2
-# epochs on the same 1,100 records (external, see the card), scored slightly
+# epochs on the same 1,100 records (external, sources in
+# `notes/maintenance.md`), scored slightly
 # *worse* with the mask (a Llama 3 judge's score, higher is better: 47.73 masked
 # against 50.32 unmasked).
 #

@@ -225,11 +225,14 @@ run_on
 # %% [markdown]
 # **Reading this output.** The base model rarely runs into the Alpaca
 # template's own sections: one of its 23 unstopped answers wrote a new
-# `### Instruction:` (the next record, invented). Twelve opened a section of their own, `### Explanation:`, after a
-# correct-looking first line ("The binary representation of 5 is
-# 1000.\n\n### Explanation: ..."): markdown habits from its own chat tuning.
-# The other ten repeat themselves until the limit ("The sentence is "The
-# sentence is "…"). `extract_response` cuts only at the template's own
+# `### Instruction:` (the next record, invented). Twelve opened a section of
+# their own, `### Explanation:`, after a first line that reads like an answer
+# ("The binary representation of 5 is 1000.\n\n### Explanation: ...", wrong:
+# 5 is 101): markdown habits from its own chat tuning. The other ten have no
+# heading: six are long explanations still going at the limit (an enzyme,
+# photosynthesis, *The Great Gatsby*…), four are loops ("The sentence is "The
+# sentence is "…"; 3 litres in millilitres answered with the digits of π, then
+# zeros). `extract_response` cuts only at the template's own
 # sections, so an `### Explanation:` stays part of the answer and is scored
 # (it lengthens the answer and lowers its overlap). The fine-tuned model has
 # two unstopped answers, both loops: a Japanese translation that degenerates
@@ -276,7 +279,9 @@ with pd.option_context("display.max_colwidth", 60):
 # references' style ("The capital of Peru is Lima."), mostly right on the easy
 # items (plurals, antonyms, capitals, rewriting a sentence) and wrong on facts
 # and arithmetic GPT-2 small never learned; Raschka's gpt2-medium answers for
-# the same file are shown in his chapter 7 (external, see the card).
+# the same file are shown in his chapter 7 (external:
+# `rasbt/LLMs-from-scratch`, `ch07/01_main-chapter-code/ch07.ipynb`, listed in
+# `notes/maintenance.md`).
 #
 # ## Key question: does it follow instructions?
 #
@@ -319,7 +324,8 @@ print(f"- Against the base model, fine-tuning raised: {', '.join(raised) if rais
 # should move from near 0 to near 1. The overlap measures are only a proxy
 # (they punish a right answer in other words and reward a wrong one in the
 # same words; see `notes/findings.md` and exercise 5); Raschka scores the same
-# kind of answers with a Llama 3 judge instead (external figures on the card).
+# kind of answers with a Llama 3 judge instead (external figures, with their
+# sources, in `notes/maintenance.md`).
 #
 # ## The files
 #

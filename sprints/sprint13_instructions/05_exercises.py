@@ -18,8 +18,8 @@
 # **Profiles.** The outputs you are reading come from `PROFILE=small`:
 # SmolLM2-135M-Instruct, the LoRA runs of notebook 03 (exercise 1 and 4 read
 # them), and short runs of its own: LoRA rank 16 at learning rate 1e-3, one
-# epoch of the first 128 training records (16 steps of 8), each run 20 to 30 s
-# on 2 idle CPU cores. At `full` the same code answers each question
+# epoch of the first 128 training records (16 steps of 8), each run 18 to 27 s
+# on 2 CPU cores in this run. At `full` the same code answers each question
 # for `gpt2` (full fine-tuning, 2 epochs of 935 records); `tiny` runs it in
 # seconds on the random tiny GPT-2 (smoke numbers).
 #
@@ -226,7 +226,7 @@ before.round(3)
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Solution.** The Phi-3 style prompt drops the preamble and the `### ` headers: 42 % fewer
 # prompt tokens on the 128 training records (3,575 against 6,181), so every
-# step computes fewer tokens; its run took 19 s against 26 s for Alpaca and
+# step computes fewer tokens; its run took 18 s against 27 s for Alpaca and
 # 23 s for the chat template here (timings vary from run to run). Before training, SmolLM2
 # predicts the reference answers best under the Alpaca template (1.148), not
 # under its own chat template (1.218) nor Phi-3's (1.249): the template a model
@@ -355,7 +355,8 @@ for record in split["test"][:N_EVAL]:
 # every day by the chef.<|endoftext|>The following is an instruction that
 # describes a task…"). Left unchecked, every answer would run to
 # `MAX_NEW_TOKENS` with this junk appended: slower (here 40 tokens per answer
-# instead of about 12), and scored as part of the answer. So generation stops
+# instead of the 5 to 12 these three answers need), and scored as part of the
+# answer. So generation stops
 # at the end-of-text id (`eos_token_id`), and `instruct.generate_responses`
 # reports *stopped* for each answer: a model that never stops has not learned
 # the format. `extract_response` is the second guard, for a model that writes

@@ -7,15 +7,19 @@
 # answer gets the explanation, a wrong one a hint (`selfcheck.check` prints
 # the verdict). Each worked solution is
 # collapsed below its question (click it open in JupyterLab, or the toggle in
-# the book).
+# the book); it checks its own answer with `selfcheck.solution`, which stops
+# with an error if the worked answer is wrong, so a "✔ right." there is the
+# solution checked, not yours.
 #
 # The answers are never typed in: each one is computed from this profile's
 # tokenizer, data or model by the package, so it is hidden until you find it.
+#
 # **Profiles.** The outputs you are reading come from `PROFILE=small`:
 # SmolLM2-135M-Instruct's tokenizer and weights on the real 1,100-record file,
 # as in notebooks 01–04. At `tiny` the questions are the same and the numbers
 # those of GPT-2's tokenizer, the bundled sample and the random tiny model. No
-# training: about half a minute at small.
+# training: about 10 s at small (9 s in the last measured run,
+# `results/bench/small_budget.md`).
 
 # %% tags=["parameters"]
 PROFILE = "auto"  # tiny | small | full | auto (the environment's PROFILE wins)

@@ -15,6 +15,7 @@ The package, in the order a run uses it (details in ``notes/training_engine.md``
 
 - ``config``         :class:`TrainConfig` and its checks, :class:`TrainResult`, :class:`NonFiniteLossError`;
   ``throwaway`` (a run that keeps nothing) and ``step_by_step`` (a run to compare with a loop by hand)
+- ``compare``        ``one_process_only``: a loop by hand against the engine, a one-process comparison
 - ``runs``           a run's identity (settings, model and data fingerprints), claimed in its folder
 - ``inputs``         the data checked against the model, the resumable per-process order, step
   counts, long batches cut into micro-batches

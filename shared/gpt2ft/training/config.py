@@ -219,8 +219,10 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 def throwaway(cfg: TrainConfig, **changes) -> TrainConfig:
     """``cfg`` (with ``changes``) for a run whose only product is what it returns (an exercise,
-    a sweep, a check): no checkpoint, no resume (each call trains from the start, in place of
-    its own earlier run), every step's loss logged, no progress bar, no lines.
+    a sweep, a check): no step checkpoints and no final export, no resume (each call trains from
+    the start, in place of its own earlier run), every step's loss logged, no progress bar, no
+    lines. Given held-out rows, the engine still keeps the best evaluated weights in the run's
+    ``best/`` (about 0.5 GB for SmolLM2), the one thing on disk.
 
     Introduced in ``sprints/sprint12_book/06_exercises``. The recipe and the run's name are
     ``cfg``'s; a change asked for wins (``save_final=True`` keeps the last weights).
@@ -241,7 +243,7 @@ def step_by_step(cfg: TrainConfig, steps: int, **changes) -> TrainConfig:
     compiled, one batch per optimizer step, never cut into micro-batches; every step's loss,
     learning rate and gradient norm logged; no evaluation before the end (one after the last
     step when ``train`` is given held-out rows), no early stopping, the last weights returned.
-    Keeps nothing (:func:`throwaway`); its folder is ``<run_name>-by-hand-<hash>``.
+    A :func:`throwaway` run; its folder is ``<run_name>-by-hand-<hash>``.
     ``changes`` are the loop's own settings (``warmup_steps=1``, ``device=run.device``: the
     device the loop by hand ran on).
     """
