@@ -6,7 +6,7 @@ Its folders are its layers; a module imports only from its own layer or a lower 
 1. ``core``      foundation: ``paths``, ``models``, ``processes``, ``devices``, ``checks``
 2. ``training``  the engine: ``config``, ``inputs``, ``batching``, ``runtime``, ``strategies``,
    ``lm_loss``, ``step``, ``state``, ``checkpointing``, ``runs``, ``loop``, ``evaluation``,
-   ``reporting``, ``callbacks``, ``memory``
+   ``reporting``, ``callbacks``, ``memory``, ``compare``
 3. ``session``   what a notebook starts with: ``settings``, ``loading``, ``data``, ``results``, ``selfcheck``
 4. the tasks, one package each:
    ``generate`` (sprint 10: ``decoding``, ``figures``),

@@ -356,7 +356,9 @@ print(f"run folder {result.run_dir.name}: {result.steps} steps in {result.elapse
 # %% [markdown]
 # **Reading this output.** 125 optimizer steps (1,000 phrases in batches of 8, one epoch), in
 # plain float32 on a CPU; a rerun adds "resuming from step-…" (a finished run trains no step;
-# its plot is drawn from the history in its checkpoint). The training loss (blue, the mean of
+# its plot is drawn from the history in its checkpoint). The 1,293 s on the bar and the last line are
+# this run's, made while another training job shared the two CPU cores; alone the same 125
+# steps took 95 s (the whole notebook 434 s: `results/bench/small_budget.md`). The training loss (blue, the mean of
 # every 10 steps) falls from about 0.77 to 0.27, unevenly: some stretches of the shuffled
 # data are harder than others. The 872 validation phrases are scored at the end of the epoch:
 # loss 0.43, accuracy 0.81, macro-F1 0.80 (the `step 125: eval_loss ...` line). With real
