@@ -94,7 +94,7 @@ def main(argv=None) -> None:
                 walls[found[0][0]] = args.walls[i]
         how = ("The logs are the runner's output of `make sprintNN PROFILE=small`, the sprints run one "
                "after another from an empty `runs/` (every run trained, nothing loaded) on otherwise idle "
-               "cores; the walls are `/usr/bin/time`'s for each `make`.")
+               "cores; the walls are GNU `time -v`'s for each `make`.")
         source = ("python bench/small_budget.py --logs " + " ".join(shown(p) for p in args.logs)
                   + (" --walls " + " ".join(f"{w:g}" for w in args.walls) if args.walls else ""))
     else:
